@@ -1,0 +1,57 @@
+// CLiburing: the C boundary of uring-cluster.
+//
+// liburing's `static inline` helpers (io_uring_prep_*, io_uring_sqe_set_data64,
+// io_uring_cq_advance, io_uring_buf_ring_*) import into Swift directly. This header
+// adds only what Swift cannot import: macros built from enum bits, the CMSG_* macros,
+// and constants newer than Debian's liburing 2.3 headers. Every symbol carries the
+// CLiburing_ prefix.
+#ifndef CLIBURING_H
+#define CLIBURING_H
+
+#if !__has_include(<liburing.h>)
+#error "liburing.h not found: run 'make setup' (installs Debian's liburing-dev) and build again."
+#endif
+
+// liburing.h 2.3 defines _XOPEN_SOURCE/_GNU_SOURCE before its own includes; if it is the
+// first to pull in these headers, a clean build fails with "__fds_bits ... not present in
+// definition of fd_set". Including them first, in this order, avoids that trap.
+#include <sys/types.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/stat.h>
+#include <sys/mman.h>
+#include <signal.h>
+#include <sched.h>
+#include <fcntl.h>
+#include <time.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <liburing.h>
+
+// IOSQE_* are macros over enum bits: Swift does not import them.
+static inline unsigned char CLiburing_IOSQE_IO_LINK(void) { return IOSQE_IO_LINK; }
+static inline unsigned char CLiburing_IOSQE_BUFFER_SELECT(void) { return IOSQE_BUFFER_SELECT; }
+static inline unsigned char CLiburing_IOSQE_CQE_SKIP_SUCCESS(void) { return IOSQE_CQE_SKIP_SUCCESS; }
+
+// CMSG_* are function-like macros: shims for passing descriptors with SCM_RIGHTS.
+static inline size_t CLiburing_CMSG_SPACE(size_t len) { return CMSG_SPACE(len); }
+static inline size_t CLiburing_CMSG_LEN(size_t len) { return CMSG_LEN(len); }
+static inline struct cmsghdr *CLiburing_CMSG_FIRSTHDR(struct msghdr *m) { return CMSG_FIRSTHDR(m); }
+static inline struct cmsghdr *CLiburing_CMSG_NXTHDR(struct msghdr *m, struct cmsghdr *c) { return CMSG_NXTHDR(m, c); }
+static inline unsigned char *CLiburing_CMSG_DATA(struct cmsghdr *c) { return CMSG_DATA(c); }
+
+// Ring setup flags from kernels newer than liburing 2.3's uapi copy may be missing.
+#ifndef IORING_SETUP_SINGLE_ISSUER
+#define IORING_SETUP_SINGLE_ISSUER (1U << 12)
+#endif
+#ifndef IORING_SETUP_DEFER_TASKRUN
+#define IORING_SETUP_DEFER_TASKRUN (1U << 13)
+#endif
+static inline unsigned CLiburing_SETUP_SINGLE_ISSUER(void) { return IORING_SETUP_SINGLE_ISSUER; }
+static inline unsigned CLiburing_SETUP_DEFER_TASKRUN(void) { return IORING_SETUP_DEFER_TASKRUN; }
+static inline unsigned CLiburing_SETUP_COOP_TASKRUN(void) { return IORING_SETUP_COOP_TASKRUN; }
+static inline unsigned CLiburing_SETUP_TASKRUN_FLAG(void) { return IORING_SETUP_TASKRUN_FLAG; }
+static inline unsigned CLiburing_SETUP_SUBMIT_ALL(void) { return IORING_SETUP_SUBMIT_ALL; }
+
+#endif

@@ -1,0 +1,37 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers, bottom to top: CLiburing (C shim) → URing (ring and system calls) →
+// HTTP1 (pure protocol: parser, state machine, response writer; no system calls) →
+// HTTPServer (the per-process event loop) → uring-cluster (the CLI).
+let package = Package(
+    name: "uring-cluster",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "HTTPServer", targets: ["HTTPServer"]),
+        .executable(name: "uring-cluster", targets: ["uring-cluster"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(
+            name: "CLiburing",
+            path: "CLiburing",
+            linkerSettings: [.linkedLibrary("uring")]
+        ),
+        .target(name: "URing", dependencies: ["CLiburing"]),
+        .target(name: "HTTP1"),
+        .target(name: "HTTPServer", dependencies: ["URing", "HTTP1", "CLiburing"]),
+        .executableTarget(
+            name: "uring-cluster",
+            dependencies: [
+                "HTTPServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "URingTests", dependencies: ["URing"]),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
+        .testTarget(name: "ServerTests", dependencies: ["uring-cluster"]),
+    ]
+)

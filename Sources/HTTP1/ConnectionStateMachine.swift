@@ -1,0 +1,235 @@
+import Glibc
+
+// The life of one HTTP/1.1 connection, as a pure state machine (after hummingbird's
+// HTTPConnectionStateHandler): the event loop feeds it the bytes it has and the time, and
+// performs the action it returns. No sockets, no clock, no allocation, so every rule here is
+// tested directly.
+//
+//     idle ──first byte──▶ head ──blank line──▶ body ──complete──▶ dispatched ──responded──▶ idle
+//       │                    │                    │                                        │
+//       └─ keep-alive/header timeout: close      └── 408 on timeout, 4xx/5xx on errors ───▶ closed
+//
+// Input contract: `process` sees the unconsumed input from the start of the current request.
+// After `.dispatch`, the loop answers, drops `consumed` bytes from the front and calls
+// `responded`. For chunked bodies the decoded bytes are written in place over the encoded
+// ones, right after the head, so the body is contiguous and the buffer never holds more
+// than head + decoded body + one read.
+
+public struct HTTPTimeouts: Sendable, Equatable {
+    /// Time allowed to receive a complete header section, from its first byte (and from the
+    /// connection's start for the first request). Trickling bytes does not extend it.
+    public var headerNanoseconds: UInt64 = 10_000_000_000
+    /// How long a keep-alive connection may sit idle between requests.
+    public var keepAliveNanoseconds: UInt64 = 5_000_000_000
+    /// How long a request body may go without a byte arriving.
+    public var bodyIdleNanoseconds: UInt64 = 10_000_000_000
+
+    public init(headerNanoseconds: UInt64 = 10_000_000_000, keepAliveNanoseconds: UInt64 = 5_000_000_000,
+                bodyIdleNanoseconds: UInt64 = 10_000_000_000) {
+        self.headerNanoseconds = headerNanoseconds
+        self.keepAliveNanoseconds = keepAliveNanoseconds
+        self.bodyIdleNanoseconds = bodyIdleNanoseconds
+    }
+}
+
+public struct HTTPConnectionStateMachine: Sendable {
+    public enum Phase: Equatable, Sendable {
+        case idle, head, body, dispatched, closed
+    }
+
+    public enum Action: Equatable, Sendable {
+        /// Wait for more bytes.
+        case needMore
+        /// Write "100 Continue" now, then keep reading the body.
+        case sendContinue
+        /// A complete request: answer it, drop `consumed` bytes, then call `responded`.
+        case dispatch(RequestHead, body: ByteRange, consumed: Int)
+        /// Answer with this status and `Connection: close`, then close; read nothing more.
+        case reject(HTTPStatus)
+    }
+
+    public enum TimeoutAction: Equatable, Sendable {
+        case none
+        /// Close without a response (an idle connection).
+        case close
+        /// A request was partly received: answer 408 and close.
+        case reject(HTTPStatus)
+    }
+
+    public let limits: HTTPLimits
+    public let timeouts: HTTPTimeouts
+    public private(set) var phase: Phase = .idle
+    /// Requests answered on this connection.
+    public private(set) var requestCount = 0
+    /// When the current phase's timer started.
+    var phaseStart: UInt64
+    var scanResume = 0
+    var head = RequestHead()
+    var continueSent = false
+    var chunked = ChunkedDecoder()
+    var chunkCursor = 0  // next encoded byte to decode
+    var chunkWrite = 0   // where the next decoded byte goes
+
+    public init(limits: HTTPLimits = HTTPLimits(), timeouts: HTTPTimeouts = HTTPTimeouts(), now: UInt64) {
+        self.limits = limits
+        self.timeouts = timeouts
+        self.phaseStart = now
+    }
+
+    /// The time at which `expire` will act, if any timer applies now.
+    public var deadline: UInt64? {
+        switch phase {
+        case .idle: return phaseStart &+ (requestCount == 0 ? timeouts.headerNanoseconds : timeouts.keepAliveNanoseconds)
+        case .head: return phaseStart &+ timeouts.headerNanoseconds
+        case .body: return phaseStart &+ timeouts.bodyIdleNanoseconds
+        case .dispatched, .closed: return nil
+        }
+    }
+
+    /// Called by the loop's timer; acts only when the deadline has passed.
+    public mutating func expire(now: UInt64) -> TimeoutAction {
+        guard let d = deadline, now >= d else { return .none }
+        switch phase {
+        case .idle:
+            phase = .closed
+            return .close
+        case .head, .body:
+            phase = .closed
+            return .reject(.requestTimeout)
+        case .dispatched, .closed:
+            return .none
+        }
+    }
+
+    /// The peer closed its side, or the loop closes the connection for its own reasons.
+    public mutating func close() { phase = .closed }
+
+    /// The response to the dispatched request is written.
+    public mutating func responded(keepAlive: Bool, now: UInt64) {
+        precondition(phase == .dispatched, "responded() without a dispatched request")
+        requestCount += 1
+        phase = keepAlive ? .idle : .closed
+        phaseStart = now
+    }
+
+    /// Looks at the input and says what to do next. `count` may shrink (chunked decoding in place).
+    public mutating func process(_ base: UnsafeMutableRawPointer, count: inout Int, now: UInt64,
+                                 fields: UnsafeMutableBufferPointer<HeaderField>) -> Action {
+        switch phase {
+        case .closed, .dispatched:
+            return .needMore
+        case .idle:
+            // Empty lines before a request-line are ignored (RFC 9112 §2.2).
+            var start = 0
+            let bytes = UnsafeRawBufferPointer(start: base, count: count)
+            while start + 1 < count && bytes[start] == 13 && bytes[start + 1] == 10 { start += 2 }
+            if start == count || (start + 1 == count && bytes[start] == 13) { return .needMore }
+            phase = .head
+            phaseStart = now
+            head = RequestHead()
+            head.headStart = start
+            scanResume = start
+            continueSent = false
+            return processHead(base, count: &count, now: now, fields: fields)
+        case .head:
+            return processHead(base, count: &count, now: now, fields: fields)
+        case .body:
+            phaseStart = now
+            return processBody(base, count: &count)
+        }
+    }
+
+    mutating func processHead(_ base: UnsafeMutableRawPointer, count: inout Int, now: UInt64,
+                              fields: UnsafeMutableBufferPointer<HeaderField>) -> Action {
+        let bytes = UnsafeRawBufferPointer(start: base, count: count)
+        let start = head.headStart
+        switch HeadParser.findEnd(bytes, start: start, from: scanResume) {
+        case .bareLF:
+            return reject(.badRequest)
+        case .notYet(let resume):
+            scanResume = resume
+            let buffered = count - start
+            let requestLineDone = bytes[start..<count].contains(10)
+            if !requestLineDone && buffered > limits.maxTargetBytes + 32 { return reject(.uriTooLong) }
+            if buffered > limits.maxTargetBytes + limits.maxHeaderBytes + 64 { return reject(.headerFieldsTooLarge) }
+            return .needMore
+        case .found(let end):
+            switch HeadParser.parse(bytes, start: start, end: end, limits: limits, fields: fields) {
+            case .invalid(let status):
+                return reject(status)
+            case .complete(let parsed):
+                head = parsed
+            }
+        }
+        switch head.framing {
+        case .none:
+            return dispatch(body: ByteRange(start: head.headEnd, count: 0), consumed: head.headEnd)
+        case .contentLength(let n):
+            if n > limits.maxBodyBytes { return reject(.contentTooLarge) }
+        case .chunked:
+            chunked = ChunkedDecoder()
+            chunkCursor = head.headEnd
+            chunkWrite = head.headEnd
+        }
+        phase = .body
+        phaseStart = now
+        return processBody(base, count: &count)
+    }
+
+    mutating func processBody(_ base: UnsafeMutableRawPointer, count: inout Int) -> Action {
+        switch head.framing {
+        case .none:
+            return dispatch(body: ByteRange(start: head.headEnd, count: 0), consumed: head.headEnd)
+        case .contentLength(let n):
+            if count - head.headEnd >= n {
+                return dispatch(body: ByteRange(start: head.headEnd, count: n), consumed: head.headEnd + n)
+            }
+            return continueIfExpected()
+        case .chunked:
+            let input = UnsafeRawBufferPointer(start: base + chunkCursor, count: count - chunkCursor)
+            var write = chunkWrite
+            let outcome = chunked.decode(input, limits: limits) { piece in
+                // Decoded bytes never overtake the encoded ones: memmove is safe.
+                if base + write != UnsafeMutableRawPointer(mutating: piece.baseAddress!) {
+                    memmove(base + write, piece.baseAddress!, piece.count)
+                }
+                write += piece.count
+            }
+            chunkWrite = write
+            switch outcome {
+            case .invalid(let status):
+                return reject(status)
+            case .needMore:
+                count = chunkWrite
+                chunkCursor = chunkWrite
+                return continueIfExpected()
+            case .done(let used):
+                let rest = count - (chunkCursor + used)
+                if rest > 0 { memmove(base + chunkWrite, base + chunkCursor + used, rest) }
+                count = chunkWrite + rest
+                chunkCursor = chunkWrite
+                return dispatch(body: ByteRange(start: head.headEnd, count: chunkWrite - head.headEnd),
+                                consumed: chunkWrite)
+            }
+        }
+    }
+
+    mutating func continueIfExpected() -> Action {
+        if head.expectContinue && !continueSent {
+            continueSent = true
+            return .sendContinue
+        }
+        return .needMore
+    }
+
+    mutating func dispatch(body: ByteRange, consumed: Int) -> Action {
+        phase = .dispatched
+        return .dispatch(head, body: body, consumed: consumed)
+    }
+
+    mutating func reject(_ status: HTTPStatus) -> Action {
+        phase = .closed
+        return .reject(status)
+    }
+}
+

@@ -1,0 +1,83 @@
+import CLiburing
+import Glibc
+
+/// Listening sockets and the few socket options this project sets. All synchronous:
+/// they run at start-up, not on the request path.
+public enum Socket {
+    /// Opens a TCP listener on an IPv4 or IPv6 literal address. Port 0 picks a free port.
+    public static func listen(host: String, port: UInt16, backlog: Int32 = 4096,
+                              reusePort: Bool = false) throws(SystemError) -> Int32 {
+        var addr4 = sockaddr_in()
+        var addr6 = sockaddr_in6()
+        let isV6: Bool
+        if inet_pton(AF_INET, host, &addr4.sin_addr) == 1 {
+            isV6 = false
+            addr4.sin_family = sa_family_t(AF_INET)
+            addr4.sin_port = port.bigEndian
+        } else if inet_pton(AF_INET6, host, &addr6.sin6_addr) == 1 {
+            isV6 = true
+            addr6.sin6_family = sa_family_t(AF_INET6)
+            addr6.sin6_port = port.bigEndian
+        } else {
+            throw SystemError("inet_pton(\(host))", .invalidArgument)
+        }
+        let fd = try syscall("socket") {
+            socket(isV6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
+        do throws(SystemError) {
+            try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
+            if reusePort { try setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1) }
+            if isV6 {
+                try syscall("bind") {
+                    withUnsafePointer(to: &addr6) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                            bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                        }
+                    }
+                }
+            } else {
+                try syscall("bind") {
+                    withUnsafePointer(to: &addr4) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                            bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                        }
+                    }
+                }
+            }
+            try syscall("listen") { Glibc.listen(fd, backlog) }
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    public static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) throws(SystemError) {
+        var v = value
+        try syscall("setsockopt") { setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size)) }
+    }
+
+    /// The port a bound socket got (for `--port 0`).
+    public static func localPort(_ fd: Int32) throws(SystemError) -> UInt16 {
+        var storage = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        try syscall("getsockname") {
+            withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+            }
+        }
+        return withUnsafePointer(to: &storage) { p -> UInt16 in
+            if Int32(p.pointee.ss_family) == AF_INET6 {
+                return p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin6_port) }
+            }
+            return p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
+        }
+    }
+
+    /// Whether a descriptor is a listening stream socket (for `--listen-fd`).
+    public static func isListening(_ fd: Int32) -> Bool {
+        var v: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 && v != 0
+    }
+}
