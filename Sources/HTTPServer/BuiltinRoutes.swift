@@ -1,0 +1,68 @@
+import Glibc
+import HTTP1
+import URing
+
+/// The routes `uring-cluster serve` answers, also usable by any program built on the library:
+///
+/// - `GET /` → 200 `hello world\n`
+/// - `POST /echo` → 200 with the request body
+/// - `GET /delay?ms=N` → 200 after N ms (a ring timer; other connections go on)
+/// - `GET /burn?us=N` → 200 after spinning the CPU for N µs (a CPU-heavy request)
+/// - `GET /stats` → JSON counters of the process
+/// - anything else → 404; a known path with another method → 405. HEAD works wherever GET does.
+public struct BuiltinRoutes: HTTPHandler {
+    /// Longest `/delay` and `/burn` accepted, so one request cannot hold a connection or a core for long.
+    public static let maxDelayMilliseconds = 60_000
+    public static let maxBurnMicroseconds = 10_000_000
+
+    public init() {}
+
+    public mutating func handle(_ request: Request, _ response: inout ResponseWriter, _ context: HandlerContext) -> HandlerOutcome {
+        let isGet = request.method == .get || request.method == .head
+        if request.pathIs("/") {
+            guard isGet else { return notAllowed(&response, "Allow: GET, HEAD\r\n") }
+            response.respond(.ok, body: "hello world\n")
+        } else if request.pathIs("/echo") {
+            guard request.method == .post else { return notAllowed(&response, "Allow: POST\r\n") }
+            response.respond(.ok, contentType: "application/octet-stream", body: request.body)
+        } else if request.pathIs("/delay") {
+            guard isGet else { return notAllowed(&response, "Allow: GET, HEAD\r\n") }
+            guard let ms = request.queryInteger("ms"), ms <= Self.maxDelayMilliseconds else {
+                response.respond(.badRequest, body: "expected /delay?ms=N with 0 <= N <= 60000\n")
+                return .done
+            }
+            response.respond(.ok, body: "delayed\n")
+            return ms == 0 ? .done : .delay(nanoseconds: UInt64(ms) * 1_000_000)
+        } else if request.pathIs("/burn") {
+            guard isGet else { return notAllowed(&response, "Allow: GET, HEAD\r\n") }
+            guard let us = request.queryInteger("us"), us <= Self.maxBurnMicroseconds else {
+                response.respond(.badRequest, body: "expected /burn?us=N with 0 <= N <= 10000000\n")
+                return .done
+            }
+            let end = monotonicNanoseconds() + UInt64(us) * 1000
+            while monotonicNanoseconds() < end {}
+            response.respond(.ok, body: "burned\n")
+        } else if request.pathIs("/stats") {
+            guard isGet else { return notAllowed(&response, "Allow: GET, HEAD\r\n") }
+            response.respond(.ok, contentType: "application/json", body: StatsReport.json(workers: [context.counters]))
+        } else {
+            response.respond(.notFound, body: "not found\n")
+        }
+        return .done
+    }
+
+    func notAllowed(_ response: inout ResponseWriter, _ allow: StaticString) -> HandlerOutcome {
+        response.respond(.methodNotAllowed, extraHeaders: allow, body: "method not allowed\n")
+        return .done
+    }
+}
+
+/// The `/stats` document.
+public enum StatsReport {
+    public static func json(workers: [ServerCounters]) -> String {
+        let entries = workers.map {
+            "{\"id\":\($0.workerID),\"pid\":\($0.pid),\"connections\":\($0.connections),\"active\":\($0.active),\"requests\":\($0.requests)}"
+        }
+        return "{\"workers\":[" + entries.joined(separator: ",") + "]}\n"
+    }
+}

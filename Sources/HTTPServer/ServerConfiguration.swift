@@ -1,0 +1,35 @@
+import HTTP1
+
+/// How one server process listens and what it tolerates. A `Sendable` value of settings,
+/// each default documented beside it and each exposed as a `serve` flag.
+public struct ServerConfiguration: Sendable {
+    /// Address to listen on (an IPv4 or IPv6 literal). Default 127.0.0.1.
+    public var host: String = "127.0.0.1"
+    /// Port; 0 picks a free one. Default 8000.
+    public var port: UInt16 = 8000
+    /// listen(2) backlog. Default 4096 (the kernel caps it at net.core.somaxconn).
+    public var backlog: Int32 = 4096
+    public var limits = HTTPLimits()
+    public var timeouts = HTTPTimeouts()
+    /// Open connections this process serves at once; beyond it new ones get 503 and are closed.
+    public var maxConnections: Int = 10_000
+    /// Provided receive buffers (a power of two) and their size.
+    public var receiveBufferCount: UInt32 = 1024
+    public var receiveBufferSize: Int = 16 * 1024
+    /// Submission-queue entries of the ring.
+    public var ringEntries: UInt32 = 2048
+    /// How long a closing connection may linger to read what the client still sends, so that
+    /// our last response is not destroyed by a reset (nginx's lingering_close).
+    public var lingerNanoseconds: UInt64 = 2_000_000_000
+    /// The id reported in /stats (a worker's index in a cluster).
+    public var workerID: Int = 0
+
+    public init() {}
+
+    /// Timer resolution: fine enough for the shortest configured timeout, and at most 250 ms
+    /// so that the cached Date header is never more than a quarter second late.
+    var tickNanoseconds: UInt64 {
+        let shortest = min(timeouts.headerNanoseconds, timeouts.keepAliveNanoseconds, timeouts.bodyIdleNanoseconds)
+        return max(5_000_000, min(250_000_000, shortest / 8))
+    }
+}
