@@ -8,7 +8,7 @@ let package = Package(
     name: "uring-cluster",
     platforms: [.macOS(.v13)],
     products: [
-        .library(name: "HTTPServer", targets: ["HTTPServer"]),
+        .library(name: "UringCluster", targets: ["HTTPServer", "HTTP1", "URing"]),
         .executable(name: "uring-cluster", targets: ["uring-cluster"]),
     ],
     dependencies: [
@@ -29,6 +29,11 @@ let package = Package(
                 "HTTPServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        .executableTarget(
+            name: "hello-server",
+            dependencies: ["HTTPServer", "HTTP1", "URing"],
+            path: "Examples/hello-server"
         ),
         .testTarget(name: "URingTests", dependencies: ["URing"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),

@@ -1,0 +1,26 @@
+# The two commands: `make run` and `make test`. Both install what is missing first.
+SWIFT ?= swift
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup build run test bench-nginx clean
+
+setup:
+	@bash tools/setup.sh
+
+build: setup
+	$(SWIFT) build -c release
+
+run: build
+	.build/release/uring-cluster serve --host $(HOST) --port $(PORT)
+
+test: setup
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+# Keep-alive hello world: uring-cluster (one process) beside nginx (one worker), see BENCHMARKS.md.
+bench-nginx: build
+	bash tools/bench-vs-nginx.sh
+
+clean:
+	rm -rf .build

@@ -1,0 +1,33 @@
+import Testing
+
+/// Bad command-line input gets a one-line error and a non-zero exit, never a crash.
+@Suite struct CommandLineTests {
+    @Test(arguments: [
+        ["serve", "--port", "70000"],
+        ["serve", "--header-timeout", "abc"],
+        ["serve", "--max-headers", "0"],
+        ["serve", "--host", "not-an-address", "--port", "0"],
+        ["serve", "--no-such-flag"],
+    ])
+    func badArgumentsExitNonZeroWithAMessage(_ arguments: [String]) throws {
+        let (status, _, stderr) = try runBinary(arguments)
+        #expect(status != 0)
+        #expect(!stderr.isEmpty)
+        #expect(stderr.contains("Error") || stderr.contains("error"))
+    }
+
+    @Test func portInUseIsAClearError() throws {
+        let server = try ServerProcess([])
+        let (status, _, stderr) = try runBinary(["serve", "--port", String(server.port)])
+        #expect(status != 0)
+        #expect(stderr.contains("in use"))
+    }
+
+    @Test func helpListsTheLimits() throws {
+        let (status, stdout, _) = try runBinary(["serve", "--help"])
+        #expect(status == 0)
+        for flag in ["--host", "--port", "--header-timeout", "--keepalive-timeout", "--max-body-bytes", "--max-connections"] {
+            #expect(stdout.contains(flag), "\(flag) missing from --help")
+        }
+    }
+}

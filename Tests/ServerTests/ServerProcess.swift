@@ -1,0 +1,91 @@
+import Foundation
+import Glibc
+
+/// A real `uring-cluster serve` process for a test: started with the given flags, ready
+/// once it printed its `listening on` line, stopped (SIGKILL as a last resort) on `stop()`.
+final class ServerProcess {
+    let process = Process()
+    let output = Pipe()
+    let errors = Pipe()
+    private(set) var port: Int = 0
+    private(set) var readyLine = ""
+
+    /// The built binary: $URING_CLUSTER_BIN, or `uring-cluster` beside the test bundle.
+    static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["URING_CLUSTER_BIN"] { return path }
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        // The test binary sits in .build/<triple>/debug/<name>.xctest (a file on Linux).
+        for _ in 0..<3 {
+            let candidate = dir.appendingPathComponent("uring-cluster").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir.deleteLastPathComponent()
+        }
+        return ".build/debug/uring-cluster"
+    }
+
+    init(_ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["serve", "--port", "0"] + arguments
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        readyLine = try Self.readLine(output.fileHandleForReading, timeoutSeconds: 10)
+        guard readyLine.hasPrefix("listening on http://127.0.0.1:"),
+              let p = Int(readyLine.split(separator: ":").last ?? "") else {
+            stop()
+            throw TestFailure("server did not become ready: \(readyLine.debugDescription)")
+        }
+        port = p
+    }
+
+    deinit { stop() }
+
+    func stop() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        for _ in 0..<200 where process.isRunning { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    /// Reads one line from a pipe, bounded in time.
+    static func readLine(_ handle: FileHandle, timeoutSeconds: Double) throws -> String {
+        let fd = handle.fileDescriptor
+        var bytes: [UInt8] = []
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while Date() < deadline {
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&pfd, 1, 100) <= 0 { continue }
+            var byte: UInt8 = 0
+            let n = read(fd, &byte, 1)
+            if n <= 0 { break }
+            if byte == 10 { return String(decoding: bytes, as: UTF8.self) }
+            bytes.append(byte)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs the binary to completion (for argument errors) and returns status, stdout, stderr.
+func runBinary(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: ServerProcess.binary)
+    p.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let deadline = Date().addingTimeInterval(10)
+    while p.isRunning && Date() < deadline { usleep(10_000) }
+    if p.isRunning { p.terminate() }
+    p.waitUntilExit()
+    let o = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    return (p.terminationStatus, o, e)
+}
