@@ -35,7 +35,7 @@ let package = Package(
             dependencies: ["HTTPServer", "HTTP1", "URing"],
             path: "Examples/hello-server"
         ),
-        .testTarget(name: "URingTests", dependencies: ["URing"]),
+        .testTarget(name: "URingTests", dependencies: ["URing", "CLiburing"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "ServerTests", dependencies: ["uring-cluster"]),
     ]

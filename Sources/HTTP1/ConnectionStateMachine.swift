@@ -56,6 +56,9 @@ public struct HTTPConnectionStateMachine: Sendable {
         case reject(HTTPStatus)
     }
 
+    /// Bytes of empty lines accepted before a request-line (16 CRLFs).
+    public static let maxLeadingEmptyLineBytes = 32
+
     public let limits: HTTPLimits
     public let timeouts: HTTPTimeouts
     public private(set) var phase: Phase = .idle
@@ -120,12 +123,18 @@ public struct HTTPConnectionStateMachine: Sendable {
             return .needMore
         case .idle:
             // Empty lines before a request-line are ignored (RFC 9112 §2.2).
+            // A few are tolerated; a stream of them is not a client worth buffering for.
             var start = 0
             let bytes = UnsafeRawBufferPointer(start: base, count: count)
-            while start + 1 < count && bytes[start] == 13 && bytes[start + 1] == 10 { start += 2 }
+            while start + 1 < count && bytes[start] == 13 && bytes[start + 1] == 10 {
+                start += 2
+                if start > Self.maxLeadingEmptyLineBytes { return reject(.badRequest) }
+            }
             if start == count || (start + 1 == count && bytes[start] == 13) { return .needMore }
             phase = .head
-            phaseStart = now
+            // The first request's header timer runs from the connection's start (set in
+            // init); a later one's from its first byte.
+            if requestCount > 0 { phaseStart = now }
             head = RequestHead()
             head.headStart = start
             scanResume = start

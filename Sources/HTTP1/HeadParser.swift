@@ -172,7 +172,7 @@ public enum HeadParser {
             switch knownField(bytes, name) {
             case .host:
                 hostCount += 1
-                if hostCount > 1 { return .invalid(.badRequest) }
+                if hostCount > 1 || !isValidHost(bytes, value) { return .invalid(.badRequest) }
             case .contentLength:
                 guard let n = parseContentLength(bytes, value) else { return .invalid(.badRequest) }
                 if let previous = contentLength, previous != n { return .invalid(.badRequest) }
@@ -188,6 +188,8 @@ public enum HeadParser {
                     else if equalsLowercase(bytes, token, "keep-alive") { connectionKeepAlive = true }
                 }
             case .expect:
+                // HTTP/1.0 has no expectations: ignored (RFC 9110 §10.1.1), so no 1xx goes to it.
+                if head.minorVersion == 0 { break }
                 if equalsLowercase(bytes, value, "100-continue") {
                     head.expectContinue = true
                 } else {
@@ -220,6 +222,23 @@ public enum HeadParser {
     // MARK: - Pieces
 
     @inline(__always) static func isDigit(_ c: UInt8) -> Bool { c >= 48 && c <= 57 }
+
+    /// Host = uri-host [ ":" port ] (RFC 9112 §3.2): reg-name, IPv4 or an IP-literal in
+    /// brackets, so only unreserved, sub-delims, pct-encoded, ':' and brackets; an empty
+    /// value is allowed (a target without authority).
+    static func isValidHost(_ b: UnsafeRawBufferPointer, _ r: ByteRange) -> Bool {
+        for k in r.lowerBound..<r.upperBound {
+            let c = b[k]
+            switch c {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"):
+                continue
+            default:
+                if !"-._~!$&'()*+,;=:[]%".utf8.contains(c) { return false }
+            }
+        }
+        return true
+    }
 
     static func method(_ b: UnsafeRawBufferPointer, _ s: Int, _ n: Int) -> HTTPMethod {
         switch n {

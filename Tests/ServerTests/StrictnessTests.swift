@@ -7,6 +7,8 @@ import Testing
     static let cases: [(String, String, Int)] = [
         ("garbage request line", "HELLO\r\n\r\n", 400),
         ("missing Host on 1.1", "GET / HTTP/1.1\r\n\r\n", 400),
+        ("invalid Host value", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+        ("too many empty lines before the request", String(repeating: "\r\n", count: 40) + "GET / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         ("duplicate Host", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
         ("space before colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
         ("obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n  c\r\n\r\n", 400),
