@@ -39,9 +39,10 @@ public struct ResponseWriter {
                 body: UnsafeRawBufferPointer(start: body.utf8Start, count: body.utf8CodeUnitCount))
     }
 
-    /// Convenience for handlers that build text; allocates.
-    public mutating func respond(_ status: HTTPStatus, contentType: StaticString = "text/plain", body: String) {
-        var s = body
+    /// For handlers that build text at run time. Labelled `text:` so that a literal
+    /// (`body: "hello"`) picks the StaticString overload above instead of allocating a String.
+    public mutating func respond(_ status: HTTPStatus, contentType: StaticString = "text/plain", text: String) {
+        var s = text
         s.withUTF8 { respond(status, contentType: contentType, body: UnsafeRawBufferPointer($0)) }
     }
 

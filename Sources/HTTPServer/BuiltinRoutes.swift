@@ -44,7 +44,7 @@ public struct BuiltinRoutes: HTTPHandler {
             response.respond(.ok, body: "burned\n")
         } else if request.pathIs("/stats") {
             guard isGet else { return notAllowed(&response, "Allow: GET, HEAD\r\n") }
-            response.respond(.ok, contentType: "application/json", body: StatsReport.json(workers: [context.counters]))
+            response.respond(.ok, contentType: "application/json", text: StatsReport.json(workers: [context.counters]))
         } else {
             response.respond(.notFound, body: "not found\n")
         }
