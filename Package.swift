@@ -3,16 +3,19 @@ import PackageDescription
 
 // Layers, bottom to top: CLiburing (C shim) → URing (ring and system calls) →
 // HTTP1 (pure protocol: parser, state machine, response writer; no system calls) →
-// HTTPServer (the per-process event loop) → uring-cluster (the CLI).
+// HTTPServer (the per-process event loop) → Cluster (primary, workers, IPC, balancing) →
+// uring-cluster (the CLI).
 let package = Package(
     name: "uring-cluster",
     platforms: [.macOS(.v13)],
     products: [
-        .library(name: "UringCluster", targets: ["HTTPServer", "HTTP1", "URing"]),
+        .library(name: "UringCluster", targets: ["Cluster", "HTTPServer", "HTTP1", "URing"]),
         .executable(name: "uring-cluster", targets: ["uring-cluster"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     ],
     targets: [
         .target(
@@ -23,10 +26,18 @@ let package = Package(
         .target(name: "URing", dependencies: ["CLiburing"]),
         .target(name: "HTTP1"),
         .target(name: "HTTPServer", dependencies: ["URing", "HTTP1", "CLiburing"]),
+        .target(
+            name: "Cluster",
+            dependencies: [
+                "HTTPServer", "HTTP1", "URing", "CLiburing",
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "uring-cluster",
             dependencies: [
-                "HTTPServer",
+                "HTTPServer", "Cluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -37,6 +48,7 @@ let package = Package(
         ),
         .testTarget(name: "URingTests", dependencies: ["URing", "CLiburing"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
         .testTarget(name: "ServerTests", dependencies: ["uring-cluster"]),
     ]
 )

@@ -27,6 +27,10 @@
 #include <time.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/signalfd.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <liburing.h>
 
 // IOSQE_* are macros over enum bits: Swift does not import them.
@@ -53,5 +57,17 @@ static inline unsigned CLiburing_SETUP_DEFER_TASKRUN(void) { return IORING_SETUP
 static inline unsigned CLiburing_SETUP_COOP_TASKRUN(void) { return IORING_SETUP_COOP_TASKRUN; }
 static inline unsigned CLiburing_SETUP_TASKRUN_FLAG(void) { return IORING_SETUP_TASKRUN_FLAG; }
 static inline unsigned CLiburing_SETUP_SUBMIT_ALL(void) { return IORING_SETUP_SUBMIT_ALL; }
+
+// memfd_create is declared only under _GNU_SOURCE, which must not be defined before the
+// includes above (see the trap they avoid): call it through syscall(2).
+static inline int CLiburing_memfd_create(const char *name, unsigned flags) {
+    return (int)syscall(SYS_memfd_create, name, flags);
+}
+static inline unsigned CLiburing_MFD_CLOEXEC(void) { return 0x0001U; }
+
+// prctl is variadic: Swift cannot call it.
+static inline int CLiburing_set_parent_death_signal(int sig) {
+    return prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0UL, 0UL, 0UL);
+}
 
 #endif

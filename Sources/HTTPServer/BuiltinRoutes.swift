@@ -8,14 +8,24 @@ import URing
 /// - `POST /echo` → 200 with the request body
 /// - `GET /delay?ms=N` → 200 after N ms (a ring timer; other connections go on)
 /// - `GET /burn?us=N` → 200 after spinning the CPU for N µs (a CPU-heavy request)
-/// - `GET /stats` → JSON counters of the process
+/// - `GET /stats` → JSON counters of every worker (of this process when it serves alone)
+/// - `GET /metrics` → the same in the Prometheus text format
 /// - anything else → 404; a known path with another method → 405. HEAD works wherever GET does.
 public struct BuiltinRoutes: HTTPHandler {
     /// Longest `/delay` and `/burn` accepted, so one request cannot hold a connection or a core for long.
     public static let maxDelayMilliseconds = 60_000
     public static let maxBurnMicroseconds = 10_000_000
 
-    public init() {}
+    /// A cluster's shared board, or nil when this process serves alone.
+    let stats: (any StatsSource)?
+
+    public init(stats: (any StatsSource)? = nil) {
+        self.stats = stats
+    }
+
+    func snapshot(_ context: HandlerContext) -> StatsSnapshot {
+        stats?.snapshot(local: context.counters) ?? StatsSnapshot(single: context.counters)
+    }
 
     public mutating func handle(_ request: Request, _ response: inout ResponseWriter, _ context: HandlerContext) -> HandlerOutcome {
         let isGet = request.method == .get || request.method == .head
@@ -44,7 +54,10 @@ public struct BuiltinRoutes: HTTPHandler {
             response.respond(.ok, body: "burned\n")
         } else if request.pathIs("/stats") {
             guard isGet else { return notAllowed(&response, "Allow: GET, HEAD\r\n") }
-            response.respond(.ok, contentType: "application/json", text: StatsReport.json(workers: [context.counters]))
+            response.respond(.ok, contentType: "application/json", text: StatsReport.json(snapshot(context)))
+        } else if request.pathIs("/metrics") {
+            guard isGet else { return notAllowed(&response, "Allow: GET, HEAD\r\n") }
+            response.respond(.ok, contentType: "text/plain; version=0.0.4", text: StatsReport.prometheus(snapshot(context)))
         } else {
             response.respond(.notFound, body: "not found\n")
         }
@@ -57,12 +70,3 @@ public struct BuiltinRoutes: HTTPHandler {
     }
 }
 
-/// The `/stats` document.
-public enum StatsReport {
-    public static func json(workers: [ServerCounters]) -> String {
-        let entries = workers.map {
-            "{\"id\":\($0.workerID),\"pid\":\($0.pid),\"connections\":\($0.connections),\"active\":\($0.active),\"requests\":\($0.requests)}"
-        }
-        return "{\"workers\":[" + entries.joined(separator: ",") + "]}\n"
-    }
-}

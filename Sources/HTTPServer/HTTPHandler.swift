@@ -20,6 +20,8 @@ public struct ServerCounters: Sendable, Equatable {
     public var active: Int = 0
     /// Requests answered since start.
     public var requests: Int = 0
+    /// Requests received and not yet answered (delayed responses waiting for their timer).
+    public var inflight: Int = 0
     public init() {}
 }
 

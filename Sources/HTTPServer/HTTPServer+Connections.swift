@@ -118,6 +118,7 @@ extension HTTPServer {
             s.pointee.held.append(UnsafeRawBufferPointer(start: s.pointee.output.base! + mark, count: produced))
             s.pointee.output.count = mark
             s.pointee.delayed = true
+            counters.inflight += 1
             s.pointee.delayKeepAlive = keepAlive
             s.pointee.delayConsumed = consumed
             s.pointee.timer = __kernel_timespec(tv_sec: Int64(nanoseconds / 1_000_000_000),
@@ -142,6 +143,7 @@ extension HTTPServer {
         let s = slots + index
         s.pointee.inflight -= 1
         s.pointee.delayed = false
+        counters.inflight -= 1
         guard s.pointee.state == .open else {
             if s.pointee.state == .closing && s.pointee.inflight == 0 { release(index) }
             return

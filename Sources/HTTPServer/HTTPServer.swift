@@ -17,7 +17,7 @@ import URing
 // class references or existentials per request (the handler is a generic parameter), one
 // syscall-free path from completion to response except the send itself.
 
-public final class HTTPServer<Handler: HTTPHandler> {
+public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     public let configuration: ServerConfiguration
     public var handler: Handler
     let ring: Ring
@@ -44,6 +44,7 @@ public final class HTTPServer<Handler: HTTPHandler> {
     var running = true
     public internal(set) var counters = ServerCounters()
     var lastAcceptErrorLog: UInt64 = 0
+    var loopExtension: (any LoopExtension)?
 
     public init(configuration: ServerConfiguration, handler: Handler) throws(SystemError) {
         self.configuration = configuration
@@ -100,24 +101,35 @@ public final class HTTPServer<Handler: HTTPHandler> {
         open(fd)
     }
 
+    /// Runs `ext` on this loop (see LoopExtension). One at most.
+    public func attach(_ ext: any LoopExtension) {
+        loopExtension = ext
+    }
+
     /// Ends `run()` after the current turn.
     public func stop() { running = false }
 
     /// Runs the loop on the calling thread until `stop()`.
     public func run() throws(SystemError) {
         armTick()
+        loopExtension?.start(ring: ring, server: self)
         while running {
             try ring.submitAndWait(1)
             now = monotonicNanoseconds()
             ring.drainCompletions { userData, result, flags in
                 self.complete(UserData(rawValue: userData), result, flags)
             }
+            loopExtension?.turnEnded()
         }
         ring.submit()
     }
 
     @inline(__always)
     func complete(_ ud: UserData, _ result: Int32, _ flags: UInt32) {
+        if ud.kind >= LoopExtensionKinds.first {
+            loopExtension?.complete(ud, result: result, flags: flags)
+            return
+        }
         switch OperationKind(rawValue: ud.kind) {
         case .receive: received(ud, result, flags)
         case .send: sent(ud, result)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Glibc
 import HTTP1
 import HTTPServer
@@ -6,8 +7,25 @@ import URing
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve HTTP/1.1 on one port (hello world, /echo, /delay, /burn, /stats)."
+        abstract: "Serve HTTP/1.1 on one port from a primary and N worker processes.",
+        discussion: """
+        Routes: GET / (hello world), POST /echo, GET /delay?ms=N, GET /burn?us=N, GET /stats, GET /metrics.
+        The primary owns the listening sockets; workers are this program executed again.
+        Set CLUSTER_DEBUG=1 for lifecycle lines on standard error.
+        """
     )
+
+    @Option(help: "Worker processes (default: the number of CPUs); 0 serves in this one process, without a primary.")
+    var workers: Int = Cluster.availableCPUs
+
+    @Option(help: "How workers share the port: round-robin (the primary accepts and hands over), shared, reuseport.")
+    var mode: DistributionMode = .roundRobin
+
+    @Option(help: "Round-robin mode's choice of worker: load-aware, round-robin, least-connections, p2c, ip-hash.")
+    var balance: BalancePolicy = .loadAware
+
+    @Option(help: "Serve this already-open listening descriptor instead of opening --host/--port (systemd's LISTEN_FDS is used the same way).")
+    var listenFd: Int32?
 
     @Option(help: "Address to listen on (IPv4 or IPv6 literal).")
     var host = "127.0.0.1"
@@ -40,6 +58,11 @@ struct Serve: ParsableCommand {
     var maxConnections = 10_000
 
     func validate() throws {
+        guard (0...256).contains(workers) else { throw ValidationError("--workers must be 0...256, got \(workers)") }
+        if let fd = listenFd {
+            guard Socket.isListening(fd) else { throw ValidationError("--listen-fd \(fd) is not a listening socket") }
+            if mode == .reuseport { throw ValidationError("--listen-fd works with --mode round-robin or shared; reuseport opens its own sockets") }
+        }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535, got \(port)") }
         for (name, value, low) in [("--max-header-bytes", maxHeaderBytes, 256), ("--max-target-bytes", maxTargetBytes, 16),
                                    ("--max-headers", maxHeaders, 1), ("--max-body-bytes", maxBodyBytes, 0),
@@ -61,18 +84,69 @@ struct Serve: ParsableCommand {
         return c
     }
 
+    /// A descriptor from systemd socket activation (LISTEN_PID is this process, fd 3).
+    var activatedFD: Int32? {
+        guard let pid = getenv("LISTEN_PID").map({ String(cString: $0) }), Int32(pid) == getpid(),
+              let count = getenv("LISTEN_FDS").flatMap({ Int(String(cString: $0)) }), count >= 1,
+              Socket.isListening(3) else { return nil }
+        return 3
+    }
+
     func run() throws {
         let config = serverConfiguration
+        let shownHost = config.host.contains(":") ? "[\(config.host)]" : config.host
+        let cluster = Cluster(settings: primarySettings)
         do throws(SystemError) {
-            let fd = try Socket.listen(host: config.host, port: config.port, backlog: config.backlog)
-            let boundPort = try Socket.localPort(fd)
-            let server = try HTTPServer(configuration: config, handler: BuiltinRoutes())
-            server.addListener(fd)
-            let shownHost = config.host.contains(":") ? "[\(config.host)]" : config.host
-            printLine("listening on http://\(shownHost):\(boundPort)")
-            try server.run()
+            if cluster.isWorker {
+                try cluster.serve(host: config.host, port: config.port, configuration: config) { BuiltinRoutes(stats: $0) }
+                return
+            }
+            if workers == 0 {
+                try serveAlone(config, shownHost: shownHost)
+                return
+            }
+            var listening = 0
+            var announced = false
+            cluster.onListening { _, port in
+                listening += 1
+                if listening == workers && !announced {
+                    announced = true
+                    printLine("listening on http://\(shownHost):\(port)")
+                }
+            }
+            for _ in 0..<workers { try cluster.fork() }
+            try cluster.run()
         } catch {
             throw ValidationError("serve: \(error)")
         }
+        if !cluster.isShuttingDown {
+            throw ValidationError("serve: every worker exited")
+        }
+    }
+
+    var primarySettings: PrimarySettings {
+        var s = PrimarySettings()
+        s.mode = mode
+        s.balance = balance
+        s.listenFD = listenFd ?? activatedFD
+        return s
+    }
+
+    /// `--workers 0`: this process serves by itself, on its own ring.
+    func serveAlone(_ config: ServerConfiguration, shownHost: String) throws(SystemError) {
+        let fd: Int32
+        if let given = listenFd ?? activatedFD {
+            fd = given
+        } else {
+            fd = try Socket.listen(host: config.host, port: config.port, backlog: config.backlog)
+        }
+        let boundPort = try Socket.localPort(fd)
+        let server = try HTTPServer(configuration: config, handler: BuiltinRoutes())
+        server.addListener(fd)
+        printLine("listening on http://\(shownHost):\(boundPort)")
+        try server.run()
     }
 }
+
+extension DistributionMode: ExpressibleByArgument {}
+extension BalancePolicy: ExpressibleByArgument {}

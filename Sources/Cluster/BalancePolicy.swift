@@ -1,0 +1,158 @@
+/// How the primary picks a worker for each connection in round-robin mode (`--balance`).
+public enum BalancePolicy: String, CaseIterable, Sendable {
+    /// Rotation that skips a worker whose load is clearly above the lightest one's, or that
+    /// has too many hand-offs it has not acknowledged (a stalled or stopped worker).
+    case loadAware = "load-aware"
+    /// Strict rotation.
+    case roundRobin = "round-robin"
+    /// The worker with the fewest open plus pending connections (rotation breaks ties).
+    case leastConnections = "least-connections"
+    /// Power of two choices: the lighter of two workers picked at random.
+    case p2c
+    /// Sticky by client address: the same address goes to the same worker while the set
+    /// of workers stays the same.
+    case ipHash = "ip-hash"
+}
+
+/// One worker as a policy sees it.
+public struct WorkerLoad: Equatable, Sendable {
+    /// Listening and alive: may receive connections.
+    public var eligible: Bool
+    /// Open connections (from the shared board).
+    public var active: Int
+    /// Requests received and not yet answered (from the shared board).
+    public var inflight: Int
+    /// Connections handed over (or queued to be) and not yet acknowledged.
+    public var unacknowledged: Int
+
+    public init(eligible: Bool = true, active: Int = 0, inflight: Int = 0, unacknowledged: Int = 0) {
+        self.eligible = eligible
+        self.active = active
+        self.inflight = inflight
+        self.unacknowledged = unacknowledged
+    }
+
+    /// The load `load-aware` and `p2c` compare.
+    @inline(__always) public var load: Int { active + inflight + unacknowledged }
+}
+
+/// The decision procedure: pure, so each policy is tested on made-up loads.
+public struct Balancer: Sendable {
+    public let policy: BalancePolicy
+    /// A worker with this many unacknowledged hand-offs is skipped by `load-aware`.
+    public var maxUnacknowledged: Int
+    var cursor = 0
+    var random: UInt64
+
+    public init(policy: BalancePolicy, maxUnacknowledged: Int = 64, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) {
+        self.policy = policy
+        self.maxUnacknowledged = maxUnacknowledged
+        self.random = seed | 1
+    }
+
+    /// "Clearly above": more than max(2, 25%) over the lightest eligible worker.
+    @inline(__always)
+    public static func threshold(minimum: Int) -> Int { minimum + max(2, minimum / 4) }
+
+    /// The index of the worker to use, or nil when no worker is eligible.
+    /// `clientHash` is used by `ip-hash` only.
+    public mutating func choose(_ workers: UnsafeBufferPointer<WorkerLoad>, clientHash: UInt64 = 0) -> Int? {
+        let n = workers.count
+        guard n > 0 else { return nil }
+        switch policy {
+        case .roundRobin:
+            return rotate(workers) { _ in true }
+        case .loadAware:
+            var minimum = Int.max
+            for w in workers where w.eligible && w.unacknowledged < maxUnacknowledged { minimum = min(minimum, w.load) }
+            if minimum == Int.max {
+                // Every eligible worker is backed up: still never drop, take the lightest.
+                return lightest(workers)
+            }
+            let limit = Self.threshold(minimum: minimum)
+            let limitUnacked = maxUnacknowledged
+            return rotate(workers) { $0.load <= limit && $0.unacknowledged < limitUnacked }
+        case .leastConnections:
+            var best: Int? = nil
+            for k in 0..<n {
+                let i = (cursor + k) % n
+                let w = workers[i]
+                guard w.eligible else { continue }
+                if best == nil || w.active + w.unacknowledged < workers[best!].active + workers[best!].unacknowledged { best = i }
+            }
+            if let best { cursor = (best + 1) % n }
+            return best
+        case .p2c:
+            var eligibleCount = 0
+            for w in workers where w.eligible { eligibleCount += 1 }
+            guard eligibleCount > 0 else { return nil }
+            if eligibleCount == 1 { return workers.firstIndex { $0.eligible } }
+            let a = nthEligible(workers, Int(next() % UInt64(eligibleCount)))
+            var bIndex = Int(next() % UInt64(eligibleCount - 1))
+            let aRank = rank(workers, a)
+            if bIndex >= aRank { bIndex += 1 }
+            let b = nthEligible(workers, bIndex)
+            return workers[b].load < workers[a].load ? b : a
+        case .ipHash:
+            var eligibleCount = 0
+            for w in workers where w.eligible { eligibleCount += 1 }
+            guard eligibleCount > 0 else { return nil }
+            return nthEligible(workers, Int(clientHash % UInt64(eligibleCount)))
+        }
+    }
+
+    /// The next eligible worker from the cursor that passes `accept`; else the lightest eligible.
+    @inline(__always)
+    mutating func rotate(_ workers: UnsafeBufferPointer<WorkerLoad>, _ accept: (WorkerLoad) -> Bool) -> Int? {
+        let n = workers.count
+        for k in 0..<n {
+            let i = (cursor + k) % n
+            if workers[i].eligible && accept(workers[i]) {
+                cursor = (i + 1) % n
+                return i
+            }
+        }
+        return lightest(workers)
+    }
+
+    func lightest(_ workers: UnsafeBufferPointer<WorkerLoad>) -> Int? {
+        var best: Int? = nil
+        for i in 0..<workers.count where workers[i].eligible {
+            if best == nil || workers[i].load < workers[best!].load { best = i }
+        }
+        return best
+    }
+
+    func nthEligible(_ workers: UnsafeBufferPointer<WorkerLoad>, _ n: Int) -> Int {
+        var seen = 0
+        for i in 0..<workers.count where workers[i].eligible {
+            if seen == n { return i }
+            seen += 1
+        }
+        return 0
+    }
+
+    func rank(_ workers: UnsafeBufferPointer<WorkerLoad>, _ index: Int) -> Int {
+        var r = 0
+        for i in 0..<index where workers[i].eligible { r += 1 }
+        return r
+    }
+
+    /// xorshift64*: cheap, good enough to pick two workers.
+    mutating func next() -> UInt64 {
+        random ^= random >> 12
+        random ^= random << 25
+        random ^= random >> 27
+        return random &* 0x2545_F491_4F6C_DD1D
+    }
+
+    /// FNV-1a over an address's bytes, for `ip-hash`.
+    public static func hash(address: UnsafeRawBufferPointer) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in address {
+            h ^= UInt64(b)
+            h = h &* 0x100_0000_01b3
+        }
+        return h
+    }
+}

@@ -1,0 +1,143 @@
+import CLiburing
+import Glibc
+import HTTP1
+import HTTPServer
+import Logging
+import URing
+
+/// Node's `cluster` module for Swift. The same program runs as the primary and, executed
+/// again by it, as each worker:
+///
+///     let cluster = Cluster()
+///     if cluster.isPrimary {
+///         for _ in 0..<Cluster.availableCPUs { try cluster.fork() }
+///         cluster.onExit { worker, status in print("worker \(worker.pid) died") }
+///         try cluster.run()
+///     } else {
+///         try cluster.serve(Hello(), port: 8000)
+///     }
+///
+/// In the primary, `fork()` starts workers and `run()` runs the primary's ring until they
+/// have all exited. In a worker, `serve` asks the primary for the port (the primary owns
+/// every listener), then serves on the worker's own ring.
+public final class Cluster {
+    /// This process's worker slot (0-based), or nil in the primary.
+    public let workerSlot: Int?
+    public var isPrimary: Bool { workerSlot == nil }
+    public var isWorker: Bool { workerSlot != nil }
+    /// The worker's id (1-based, as `Worker.id` in the primary), or nil in the primary.
+    public var workerID: Int? { workerSlot.map { $0 + 1 } }
+    public let logger: Logger
+    let settings: PrimarySettings
+    var primaryStorage: Primary?
+    var channel: WorkerChannel?
+    var workerMessageHandler: (([UInt8]) -> Void)?
+
+    /// Reads the role from the environment the primary gave this process.
+    public init(settings: PrimarySettings = PrimarySettings()) {
+        self.settings = settings
+        workerSlot = ProcessEnvironment.value(WorkerEnvironment.slot).flatMap(Int.init)
+        logger = ClusterLogHandler.makeLogger(role: workerSlot == nil ? "Primary" : "Worker")
+    }
+
+    public static var availableCPUs: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    // MARK: - Primary
+
+    func primary() throws(SystemError) -> Primary {
+        precondition(isPrimary, "only the primary forks and runs workers")
+        if let p = primaryStorage { return p }
+        let p = try Primary(settings: settings)
+        primaryStorage = p
+        return p
+    }
+
+    @discardableResult
+    public func fork(environment: [String: String] = [:]) throws(SystemError) -> Worker {
+        try primary().fork(environment: environment)
+    }
+
+    /// Runs the primary until every worker has exited.
+    public func run() throws(SystemError) {
+        try primary().run()
+    }
+
+    /// Stops accepting and asks every worker to stop (what SIGTERM does).
+    public func shutdown() {
+        primaryStorage?.shutdown(reason: "requested")
+    }
+
+    public var workers: [Worker] { primaryStorage?.workers ?? [] }
+
+    /// Whether the primary was asked to stop (a signal or `shutdown()`).
+    public var isShuttingDown: Bool { primaryStorage?.shuttingDown ?? false }
+
+    public func onFork(_ f: @escaping (Worker) -> Void) { try? primary().onFork.append(f) }
+    public func onOnline(_ f: @escaping (Worker) -> Void) { try? primary().onOnline.append(f) }
+    public func onListening(_ f: @escaping (Worker, UInt16) -> Void) { try? primary().onListening.append(f) }
+    public func onDisconnect(_ f: @escaping (Worker) -> Void) { try? primary().onDisconnect.append(f) }
+    public func onExit(_ f: @escaping (Worker, ExitStatus) -> Void) { try? primary().onExit.append(f) }
+    /// A user message from a worker (primary side), or from the primary (worker side).
+    public func onMessage(_ f: @escaping (Worker, [UInt8]) -> Void) { try? primary().onMessage.append(f) }
+
+    // MARK: - Worker
+
+    /// In a worker: handles user messages from the primary.
+    public func onPrimaryMessage(_ f: @escaping ([UInt8]) -> Void) {
+        workerMessageHandler = f
+        channel?.onMessage = f
+    }
+
+    /// In a worker: sends a user message to the primary.
+    public func sendToPrimary(_ bytes: [UInt8]) {
+        channel?.send(bytes)
+    }
+
+    /// In a worker: serves `handler` on the port the primary listens on for it. Returns
+    /// when the primary disconnects the worker.
+    public func serve<H: HTTPHandler>(_ handler: H, host: String = "127.0.0.1", port: UInt16,
+                                      configuration: ServerConfiguration = ServerConfiguration()) throws(SystemError) {
+        try serve(host: host, port: port, configuration: configuration) { _ in handler }
+    }
+
+    /// As `serve(_:host:port:configuration:)`, with the handler built once the worker knows
+    /// the shared board (for handlers that report cluster-wide stats).
+    public func serve<H: HTTPHandler>(host: String = "127.0.0.1", port: UInt16,
+                                      configuration: ServerConfiguration = ServerConfiguration(),
+                                      handler make: ((any StatsSource)?) -> H) throws(SystemError) {
+        guard let slot = workerSlot,
+              let channelFD = ProcessEnvironment.value(WorkerEnvironment.channel).flatMap(Int32.init) else {
+            preconditionFailure("serve() is for workers; the primary calls fork() and run()")
+        }
+        // Die with the primary: a worker never outlives it.
+        _ = CLiburing_set_parent_death_signal(SIGTERM)
+        if let expected = ProcessEnvironment.value(WorkerEnvironment.primaryPID).flatMap(Int32.init), getppid() != expected {
+            exit(1)
+        }
+        let board = ProcessEnvironment.value(WorkerEnvironment.board).flatMap(Int32.init).flatMap { fd -> LoadBoard? in
+            try? LoadBoard(mapping: fd)
+        }
+        try Channel.send(channelFD, .online)
+        try Channel.send(channelFD, .listen(host: host, port: port))
+        guard let (reply, fds) = try Channel.receive(channelFD) else {
+            throw SystemError("listen(primary closed the channel)", .connectionReset)
+        }
+        guard case .listenReply(let boundPort, let err) = reply else {
+            throw SystemError("listen(unexpected reply)", .invalidArgument)
+        }
+        if err != 0 { throw SystemError("listen on \(host):\(port)", Errno(rawValue: err)) }
+
+        var config = configuration
+        config.workerID = slot + 1
+        let stats: (any StatsSource)? = board.map { BoardStats(board: $0, slot: slot) }
+        let server = try HTTPServer(configuration: config, handler: make(stats))
+        let channel = WorkerChannel(fd: channelFD, board: board, slot: slot)
+        channel.onMessage = workerMessageHandler
+        self.channel = channel
+        server.attach(channel)
+        for fd in fds { server.addListener(fd) }
+        try Channel.send(channelFD, .listening(port: boundPort))
+        logger.debug("listening on \(host):\(boundPort) (id \(slot + 1))")
+        try server.run()
+    }
+}

@@ -1,0 +1,87 @@
+// The messages between a primary and one worker, one per SOCK_SEQPACKET packet (message
+// boundaries are kept by the socket, so there is no length prefix). Byte 0 is the type;
+// integers are little-endian. Descriptors travel beside a message as SCM_RIGHTS.
+//
+//   worker → primary                     primary → worker
+//   0x01 online                          0x81 listenReply  u16 port, i32 errno   (+ listener fd
+//   0x02 listen   u16 port, host bytes                                            in shared and
+//   0x03 listening u16 port                                                       reuseport modes)
+//   0x04 acknowledged u32 count          0x82 handoff u32 count      (+ count connection fds)
+//   0x05 refused u32 count  (descriptors the worker could not take: its RLIMIT_NOFILE)
+//   0x10 user  payload bytes             0x90 user payload bytes
+
+public enum ClusterMessage: Equatable, Sendable {
+    case online
+    case listen(host: String, port: UInt16)
+    case listening(port: UInt16)
+    case acknowledged(count: UInt32)
+    case refused(count: UInt32)
+    case listenReply(port: UInt16, errno: Int32)
+    case handoff(count: UInt32)
+    case userFromWorker([UInt8])
+    case userFromPrimary([UInt8])
+
+    /// Largest message, user payloads included (well inside a socketpair's buffer).
+    public static let maxSize = 64 * 1024
+
+    enum Tag: UInt8 {
+        case online = 0x01, listen = 0x02, listening = 0x03, acknowledged = 0x04, refused = 0x05, userFromWorker = 0x10
+        case listenReply = 0x81, handoff = 0x82, userFromPrimary = 0x90
+    }
+
+    public func encoded() -> [UInt8] {
+        var out: [UInt8] = []
+        func u16(_ v: UInt16) { out += [UInt8(v & 0xff), UInt8(v >> 8)] }
+        func u32(_ v: UInt32) { for k in 0..<4 { out.append(UInt8(truncatingIfNeeded: v >> (8 * UInt32(k)))) } }
+        switch self {
+        case .online: out.append(Tag.online.rawValue)
+        case .listen(let host, let port): out.append(Tag.listen.rawValue); u16(port); out += Array(host.utf8)
+        case .listening(let port): out.append(Tag.listening.rawValue); u16(port)
+        case .acknowledged(let n): out.append(Tag.acknowledged.rawValue); u32(n)
+        case .refused(let n): out.append(Tag.refused.rawValue); u32(n)
+        case .listenReply(let port, let errno): out.append(Tag.listenReply.rawValue); u16(port); u32(UInt32(bitPattern: errno))
+        case .handoff(let n): out.append(Tag.handoff.rawValue); u32(n)
+        case .userFromWorker(let b): out.append(Tag.userFromWorker.rawValue); out += b
+        case .userFromPrimary(let b): out.append(Tag.userFromPrimary.rawValue); out += b
+        }
+        return out
+    }
+
+    /// Decodes one packet; nil for an unknown type or a truncated body.
+    public static func decode(_ b: UnsafeRawBufferPointer) -> ClusterMessage? {
+        guard let first = b.first, let tag = Tag(rawValue: first) else { return nil }
+        func u16(_ at: Int) -> UInt16? { at + 2 <= b.count ? UInt16(b[at]) | UInt16(b[at + 1]) << 8 : nil }
+        func u32(_ at: Int) -> UInt32? {
+            guard at + 4 <= b.count else { return nil }
+            return (0..<4).reduce(UInt32(0)) { $0 | UInt32(b[at + $1]) << (8 * UInt32($1)) }
+        }
+        switch tag {
+        case .online: return .online
+        case .listen:
+            guard let port = u16(1) else { return nil }
+            return .listen(host: String(decoding: b[3...], as: UTF8.self), port: port)
+        case .listening: return u16(1).map { .listening(port: $0) }
+        case .acknowledged: return u32(1).map { .acknowledged(count: $0) }
+        case .refused: return u32(1).map { .refused(count: $0) }
+        case .listenReply:
+            guard let port = u16(1), let e = u32(3) else { return nil }
+            return .listenReply(port: port, errno: Int32(bitPattern: e))
+        case .handoff: return u32(1).map { .handoff(count: $0) }
+        case .userFromWorker: return .userFromWorker(Array(b[1...]))
+        case .userFromPrimary: return .userFromPrimary(Array(b[1...]))
+        }
+    }
+
+    /// The hot-path messages, written without allocating.
+    static func writeHandoff(count: UInt32, into p: UnsafeMutableRawPointer) -> Int {
+        p.storeBytes(of: Tag.handoff.rawValue, as: UInt8.self)
+        p.storeBytes(of: count.littleEndian, toByteOffset: 1, as: UInt32.self)
+        return 5
+    }
+
+    static func writeAcknowledged(count: UInt32, into p: UnsafeMutableRawPointer) -> Int {
+        p.storeBytes(of: Tag.acknowledged.rawValue, as: UInt8.self)
+        p.storeBytes(of: count.littleEndian, toByteOffset: 1, as: UInt32.self)
+        return 5
+    }
+}

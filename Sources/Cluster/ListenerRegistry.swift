@@ -1,0 +1,57 @@
+import Glibc
+import URing
+
+/// The listening sockets the primary owns, by the address workers asked for. Listeners
+/// are created on a worker's first `listen` request (Node's cluster does the same) and
+/// kept open by the primary for its whole life: a worker that dies takes no accept queue
+/// with it. `--port 0` resolves once: every worker that asks for port 0 on a host gets the
+/// same port.
+struct ListenerRegistry {
+    struct Key: Hashable {
+        let host: String
+        let port: UInt16
+    }
+
+    /// A descriptor given to the primary (`--listen-fd`, systemd): used for every request.
+    var override: Int32?
+    var single: [Key: (fd: Int32, port: UInt16)] = [:]
+    /// reuseport: one listener per worker slot, and the port they all bind.
+    var perSlot: [Key: [Int: Int32]] = [:]
+    var reusePorts: [Key: UInt16] = [:]
+
+    /// The listener shared by all workers for this address (round-robin and shared modes).
+    /// `created` is true the first time, when a round-robin primary must start accepting.
+    mutating func sharedListener(host: String, port: UInt16) throws(SystemError) -> (fd: Int32, port: UInt16, created: Bool) {
+        let key = Key(host: host, port: port)
+        if let existing = single[key] { return (existing.fd, existing.port, false) }
+        let fd: Int32
+        if let override {
+            fd = override
+        } else {
+            fd = try Socket.listen(host: host, port: port)
+        }
+        let bound = try Socket.localPort(fd)
+        single[key] = (fd, bound)
+        return (fd, bound, true)
+    }
+
+    /// The SO_REUSEPORT listener of one worker slot; the same one again after a restart.
+    mutating func reusePortListener(host: String, port: UInt16, slot: Int) throws(SystemError) -> (fd: Int32, port: UInt16) {
+        if override != nil {
+            throw SystemError("reuseport mode needs its own sockets; --listen-fd works with round-robin and shared", .invalidArgument)
+        }
+        let key = Key(host: host, port: port)
+        if let fd = perSlot[key]?[slot] { return (fd, reusePorts[key]!) }
+        let fd = try Socket.listen(host: host, port: reusePorts[key] ?? port, reusePort: true)
+        let bound = try Socket.localPort(fd)
+        reusePorts[key] = bound
+        perSlot[key, default: [:]][slot] = fd
+        return (fd, bound)
+    }
+
+    func isOwned(_ fd: Int32) -> Bool {
+        if fd == override { return true }
+        if single.values.contains(where: { $0.fd == fd }) { return true }
+        return perSlot.values.contains { $0.values.contains(fd) }
+    }
+}

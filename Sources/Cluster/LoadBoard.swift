@@ -1,0 +1,131 @@
+import Atomics
+import CLiburing
+import Glibc
+import URing
+
+/// Live per-worker load in shared memory: a memfd mapped by the primary and every worker,
+/// one 64-byte cache line per worker slot, so a worker's updates never share a line with
+/// another's. Each field has one writer (the worker, or the primary for `restarts` and
+/// `state`); readers load it with relaxed atomics, without any message or system call.
+///
+///     line 0      header: magic, capacity, mode, balance, primary pid
+///     line 1 + i  worker slot i: the fields of `LoadBoard.Field`
+public final class LoadBoard: @unchecked Sendable {
+    public enum Field: Int, CaseIterable {
+        case pid = 0
+        /// A `WorkerState` raw value.
+        case state
+        /// Connections accepted or adopted since the worker started.
+        case connections
+        /// Connections open now.
+        case active
+        /// Requests received and not yet answered.
+        case inflight
+        /// Requests answered.
+        case requests
+        /// Times this slot's worker was replaced (written by the primary).
+        case restarts
+        /// The worker's monotonic clock in milliseconds at its last loop turn.
+        case heartbeat
+    }
+
+    enum HeaderField: Int { case magic = 0, capacity, mode, balance, primaryPID }
+
+    static let lineBytes = 64
+    static let magic = 0x7572_696e_6762_6431  // "uringbd1"
+
+    public let fd: Int32
+    public let capacity: Int
+    let base: UnsafeMutableRawPointer
+    let size: Int
+
+    /// Creates a board for `capacity` worker slots (the primary does this).
+    public init(capacity: Int) throws(SystemError) {
+        self.capacity = capacity
+        let size = (capacity + 1) * Self.lineBytes
+        let fd = try syscall("memfd_create") { CLiburing_memfd_create("uring-cluster-board", CLiburing_MFD_CLOEXEC()) }
+        do throws(SystemError) {
+            try syscall("ftruncate") { ftruncate(fd, off_t(size)) }
+            base = try Self.map(fd, size)
+        } catch {
+            close(fd)
+            throw error
+        }
+        self.size = size
+        self.fd = fd
+        store(header: .magic, Self.magic)
+        store(header: .capacity, capacity)
+    }
+
+    /// Maps a board created by the primary (a worker does this with the inherited fd).
+    public init(mapping fd: Int32) throws(SystemError) {
+        var st = stat()
+        try syscall("fstat") { fstat(fd, &st) }
+        self.fd = fd
+        size = Int(st.st_size)
+        base = try Self.map(fd, size)
+        capacity = size / Self.lineBytes - 1
+        guard capacity > 0, load(header: .magic) == Self.magic else {
+            munmap(base, size)
+            throw SystemError("LoadBoard(not a board)", .invalidArgument)
+        }
+    }
+
+    deinit {
+        munmap(base, size)
+    }
+
+    static func map(_ fd: Int32, _ size: Int) throws(SystemError) -> UnsafeMutableRawPointer {
+        guard let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), p != MAP_FAILED else {
+            throw SystemError("mmap", Errno(rawValue: Glibc.errno))
+        }
+        return p
+    }
+
+    @inline(__always)
+    func atomic(line: Int, field: Int) -> UnsafeAtomic<Int> {
+        let p = base + line * Self.lineBytes + field * MemoryLayout<Int>.stride
+        return UnsafeAtomic(at: p.assumingMemoryBound(to: Int.AtomicRepresentation.self))
+    }
+
+    @inline(__always)
+    public func load(_ slot: Int, _ field: Field) -> Int {
+        atomic(line: slot + 1, field: field.rawValue).load(ordering: .relaxed)
+    }
+
+    @inline(__always)
+    public func store(_ slot: Int, _ field: Field, _ value: Int) {
+        atomic(line: slot + 1, field: field.rawValue).store(value, ordering: .relaxed)
+    }
+
+    func load(header: HeaderField) -> Int {
+        atomic(line: 0, field: header.rawValue).load(ordering: .relaxed)
+    }
+
+    func store(header: HeaderField, _ value: Int) {
+        atomic(line: 0, field: header.rawValue).store(value, ordering: .relaxed)
+    }
+
+    /// The distribution settings in force, written by the primary for /stats.
+    public var mode: DistributionMode {
+        get { DistributionMode.allCases[max(0, min(load(header: .mode), DistributionMode.allCases.count - 1))] }
+        set { store(header: .mode, DistributionMode.allCases.firstIndex(of: newValue)!) }
+    }
+
+    public var balance: BalancePolicy {
+        get { BalancePolicy.allCases[max(0, min(load(header: .balance), BalancePolicy.allCases.count - 1))] }
+        set { store(header: .balance, BalancePolicy.allCases.firstIndex(of: newValue)!) }
+    }
+
+    /// Clears a slot for a new worker; `restarts` survives (it counts the slot's history).
+    public func reset(_ slot: Int, pid: Int32) {
+        for f in Field.allCases where f != .restarts { store(slot, f, 0) }
+        store(slot, .pid, Int(pid))
+        store(slot, .state, WorkerState.starting.rawValue)
+    }
+}
+
+/// A worker slot's life as the board shows it.
+public enum WorkerState: Int, Sendable {
+    case empty = 0, starting, listening, dead
+}

@@ -1,0 +1,121 @@
+import CLiburing
+import Glibc
+import URing
+
+/// The memory of one sendmsg or recvmsg on a channel: msghdr, iovec, data and room for up
+/// to `maxDescriptors` SCM_RIGHTS descriptors. It never moves, so the ring can use it while
+/// the operation is in flight.
+final class MessageBuffer {
+    /// SCM_MAX_FD in the kernel: the most descriptors one message can carry.
+    static let maxDescriptors = 253
+
+    let header: UnsafeMutablePointer<msghdr>
+    let iov: UnsafeMutablePointer<iovec>
+    let data: UnsafeMutableRawPointer
+    let dataCapacity: Int
+    let control: UnsafeMutableRawPointer
+    let controlCapacity: Int
+
+    init(dataCapacity: Int = ClusterMessage.maxSize) {
+        self.dataCapacity = dataCapacity
+        data = .allocate(byteCount: dataCapacity, alignment: 16)
+        controlCapacity = CLiburing_CMSG_SPACE(MemoryLayout<Int32>.size * Self.maxDescriptors)
+        control = .allocate(byteCount: controlCapacity, alignment: 16)
+        header = .allocate(capacity: 1)
+        iov = .allocate(capacity: 1)
+        header.initialize(to: msghdr())
+        iov.initialize(to: iovec())
+    }
+
+    deinit {
+        data.deallocate()
+        control.deallocate()
+        header.deallocate()
+        iov.deallocate()
+    }
+
+    /// Prepares the header to receive one message.
+    func prepareReceive() {
+        iov.pointee = iovec(iov_base: data, iov_len: dataCapacity)
+        header.pointee = msghdr()
+        header.pointee.msg_iov = iov
+        header.pointee.msg_iovlen = 1
+        header.pointee.msg_control = control
+        header.pointee.msg_controllen = controlCapacity
+    }
+
+    /// Prepares the header to send `length` bytes of `data` with `descriptors`.
+    func prepareSend(length: Int, descriptors: UnsafeBufferPointer<Int32>) {
+        precondition(descriptors.count <= Self.maxDescriptors)
+        iov.pointee = iovec(iov_base: data, iov_len: length)
+        header.pointee = msghdr()
+        header.pointee.msg_iov = iov
+        header.pointee.msg_iovlen = 1
+        if descriptors.count > 0 {
+            let bytes = MemoryLayout<Int32>.size * descriptors.count
+            let space = CLiburing_CMSG_SPACE(bytes)
+            memset(control, 0, space)
+            header.pointee.msg_control = control
+            header.pointee.msg_controllen = space
+            let cmsg = CLiburing_CMSG_FIRSTHDR(header)!
+            cmsg.pointee.cmsg_level = SOL_SOCKET
+            cmsg.pointee.cmsg_type = Int32(SCM_RIGHTS)
+            cmsg.pointee.cmsg_len = CLiburing_CMSG_LEN(bytes)
+            memcpy(CLiburing_CMSG_DATA(cmsg), descriptors.baseAddress!, bytes)
+        }
+    }
+
+    /// The descriptors that arrived with the last message received, in order.
+    func receivedDescriptors(into out: inout [Int32]) {
+        out.removeAll(keepingCapacity: true)
+        var cmsg = CLiburing_CMSG_FIRSTHDR(header)
+        while let c = cmsg {
+            if c.pointee.cmsg_level == SOL_SOCKET && c.pointee.cmsg_type == Int32(SCM_RIGHTS) {
+                let count = (Int(c.pointee.cmsg_len) - CLiburing_CMSG_LEN(0)) / MemoryLayout<Int32>.size
+                let fds = UnsafeRawPointer(CLiburing_CMSG_DATA(c)!)
+                for k in 0..<count { out.append(fds.load(fromByteOffset: k * 4, as: Int32.self)) }
+            }
+            cmsg = CLiburing_CMSG_NXTHDR(header, c)
+        }
+    }
+
+    /// True when descriptors were dropped because the receiver was at its RLIMIT_NOFILE.
+    var controlTruncated: Bool { header.pointee.msg_flags & Int32(MSG_CTRUNC) != 0 }
+}
+
+/// Blocking send and receive on a channel, outside any ring: a worker's start-up handshake
+/// and the tests use them.
+public enum Channel {
+    /// A connected pair of SOCK_SEQPACKET sockets, close-on-exec.
+    public static func pair() throws(SystemError) -> (Int32, Int32) {
+        var fds: [Int32] = [-1, -1]
+        try syscall("socketpair") {
+            socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds)
+        }
+        return (fds[0], fds[1])
+    }
+
+    public static func send(_ fd: Int32, _ message: ClusterMessage, descriptors: [Int32] = []) throws(SystemError) {
+        let buffer = MessageBuffer(dataCapacity: ClusterMessage.maxSize + 1)
+        let bytes = message.encoded()
+        guard bytes.count <= ClusterMessage.maxSize else { throw SystemError("send(message too large)", Errno(rawValue: EMSGSIZE)) }
+        bytes.withUnsafeBytes { buffer.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        descriptors.withUnsafeBufferPointer { buffer.prepareSend(length: bytes.count, descriptors: $0) }
+        try syscall("sendmsg") { sendmsg(fd, buffer.header, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Receives one message; nil at end of stream (the peer closed).
+    public static func receive(_ fd: Int32) throws(SystemError) -> (ClusterMessage, [Int32])? {
+        let buffer = MessageBuffer()
+        buffer.prepareReceive()
+        let n = try syscall("recvmsg") { recvmsg(fd, buffer.header, Int32(MSG_CMSG_CLOEXEC)) }
+        if n == 0 { return nil }
+        var fds: [Int32] = []
+        buffer.receivedDescriptors(into: &fds)
+        guard let message = ClusterMessage.decode(UnsafeRawBufferPointer(start: buffer.data, count: n)) else {
+            for fd in fds { close(fd) }
+            throw SystemError("recvmsg(unknown message)", .invalidArgument)
+        }
+        return (message, fds)
+    }
+}

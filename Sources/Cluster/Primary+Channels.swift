@@ -1,0 +1,158 @@
+import CLiburing
+import Glibc
+import URing
+
+// Messages between the primary and its workers, on the primary's ring.
+
+extension Primary {
+    func armReceive(_ r: WorkerRecord) {
+        r.incoming.prepareReceive()
+        let sqe = ring.sqe()
+        io_uring_prep_recvmsg(sqe, r.channel, r.incoming.header, UInt32(MSG_CMSG_CLOEXEC))
+        io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.receive.rawValue, index: UInt32(r.slot)).rawValue)
+        r.receiveArmed = true
+    }
+
+    func received(_ r: WorkerRecord, _ result: Int32) {
+        r.receiveArmed = false
+        guard r.worker.isConnected else { return }
+        guard result > 0 else {
+            // End of the channel: the worker is leaving (or gone).
+            channelClosed(r)
+            return
+        }
+        r.incoming.receivedDescriptors(into: &r.received)
+        for fd in r.received { close(fd) }  // workers send no descriptors
+        let message = ClusterMessage.decode(UnsafeRawBufferPointer(start: r.incoming.data, count: Int(result)))
+        armReceive(r)
+        switch message {
+        case .online:
+            r.online = true
+            logger.debug("Worker \(r.worker.pid) online")
+            for f in onOnline { f(r.worker) }
+        case .listen(let host, let port):
+            listenRequested(r, host: host, port: port)
+        case .listening(let port):
+            r.listening = true
+            loads[r.slot].eligible = settings.mode == .roundRobin
+            board.store(r.slot, .state, WorkerState.listening.rawValue)
+            logger.debug("Worker \(r.worker.pid) listening on port \(port)")
+            for f in onListening { f(r.worker, port) }
+            if !waiting.isEmpty {
+                let queued = waiting
+                waiting.removeAll()
+                redeliver(queued)
+            }
+        case .acknowledged(let count):
+            acknowledge(r, Int(count))
+        case .refused(let count):
+            refuse(r, Int(count))
+        case .userFromWorker(let bytes):
+            for f in onMessage { f(r.worker, bytes) }
+        case .listenReply, .handoff, .userFromPrimary, nil:
+            logger.notice("worker \(r.worker.pid) sent an unexpected message; ignored")
+        }
+    }
+
+    func listenRequested(_ r: WorkerRecord, host: String, port: UInt16) {
+        do throws(SystemError) {
+            switch settings.mode {
+            case .roundRobin:
+                let l = try listeners.sharedListener(host: host, port: port)
+                if l.created { startAccepting(l.fd) }
+                enqueueControl(r, ClusterMessage.listenReply(port: l.port, errno: 0).encoded(), nil)
+            case .shared:
+                let l = try listeners.sharedListener(host: host, port: port)
+                enqueueControl(r, ClusterMessage.listenReply(port: l.port, errno: 0).encoded(), l.fd)
+            case .reuseport:
+                let l = try listeners.reusePortListener(host: host, port: port, slot: r.slot)
+                enqueueControl(r, ClusterMessage.listenReply(port: l.port, errno: 0).encoded(), l.fd)
+            }
+        } catch {
+            logger.notice("listen on \(host):\(port) for worker \(r.worker.pid) failed: \(error)")
+            enqueueControl(r, ClusterMessage.listenReply(port: 0, errno: error.errno.rawValue).encoded(), nil)
+        }
+        startSend(r)
+    }
+
+    func sendUser(_ bytes: [UInt8], to worker: Worker) {
+        guard let r = records[worker.id - 1], r.worker === worker, worker.isConnected else { return }
+        enqueueControl(r, ClusterMessage.userFromPrimary(bytes).encoded(), nil)
+        startSend(r)
+    }
+
+    func disconnect(_ worker: Worker) {
+        guard let r = records[worker.id - 1], r.worker === worker, worker.isConnected else { return }
+        loads[r.slot].eligible = false
+        redeliver(r.pending)
+        r.pending.removeAll()
+        // shutdown() ends the worker's reads at once, even with our recvmsg in flight.
+        Glibc.shutdown(r.channel, Int32(SHUT_RDWR))
+    }
+
+    func channelClosed(_ r: WorkerRecord) {
+        guard r.worker.isConnected else { return }
+        r.worker.isConnected = false
+        loads[r.slot].eligible = false
+        logger.debug("Worker \(r.worker.pid) disconnected")
+        for f in onDisconnect { f(r.worker) }
+        Glibc.shutdown(r.channel, Int32(SHUT_RDWR))
+        closeChannelIfIdle(r)
+    }
+
+    func closeChannelIfIdle(_ r: WorkerRecord) {
+        if !r.worker.isConnected && !r.sendInFlight && !r.receiveArmed && r.channel >= 0 {
+            close(r.channel)
+            r.channel = -1
+        }
+    }
+
+    func enqueueControl(_ r: WorkerRecord, _ bytes: [UInt8], _ fd: Int32?) {
+        r.control.append((bytes, fd))
+    }
+
+    /// Sends the next message for this worker, if none is in flight: control messages
+    /// first, then every pending connection (up to 253) in one hand-off.
+    func startSend(_ r: WorkerRecord) {
+        guard !r.sendInFlight, r.worker.isConnected, r.channel >= 0 else { return }
+        if !r.control.isEmpty {
+            let (bytes, fd) = r.control.removeFirst()
+            bytes.withUnsafeBytes { r.outgoing.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            if let fd {
+                withUnsafePointer(to: fd) { r.outgoing.prepareSend(length: bytes.count, descriptors: UnsafeBufferPointer(start: $0, count: 1)) }
+            } else {
+                r.outgoing.prepareSend(length: bytes.count, descriptors: UnsafeBufferPointer(start: nil, count: 0))
+            }
+            r.sendingIsHandoff = false
+        } else if !r.pending.isEmpty {
+            let n = min(r.pending.count, MessageBuffer.maxDescriptors)
+            r.sending.removeAll(keepingCapacity: true)
+            r.sending.append(contentsOf: r.pending[0..<n])
+            r.pending.removeFirst(n)
+            let length = ClusterMessage.writeHandoff(count: UInt32(n), into: r.outgoing.data)
+            r.sending.withUnsafeBufferPointer { r.outgoing.prepareSend(length: length, descriptors: $0) }
+            r.sendingIsHandoff = true
+        } else {
+            return
+        }
+        let sqe = ring.sqe()
+        io_uring_prep_sendmsg(sqe, r.channel, r.outgoing.header, UInt32(MSG_NOSIGNAL))
+        io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.send.rawValue, index: UInt32(r.slot)).rawValue)
+        r.sendInFlight = true
+    }
+
+    func sent(_ r: WorkerRecord, _ result: Int32) {
+        r.sendInFlight = false
+        if r.sendingIsHandoff {
+            let batch = r.sending
+            r.sending.removeAll(keepingCapacity: true)
+            if result >= 0 && !r.worker.isDead {
+                r.unacked.append(contentsOf: batch)
+            } else {
+                // Not delivered: the connections go elsewhere.
+                redeliver(batch, avoiding: r.slot)
+            }
+        }
+        if r.worker.isConnected { startSend(r) } else { closeChannelIfIdle(r) }
+    }
+}

@@ -1,0 +1,137 @@
+import CLiburing
+import Glibc
+import URing
+
+// Round-robin mode: accepting in the primary and handing connections to workers.
+
+extension Primary {
+    func startAccepting(_ fd: Int32) {
+        acceptFDs.append(fd)
+        armAccept(acceptFDs.count - 1)
+    }
+
+    func armAccept(_ index: Int) {
+        guard !shuttingDown else { return }
+        let sqe = ring.sqe()
+        io_uring_prep_multishot_accept(sqe, acceptFDs[index], nil, nil, Int32(SOCK_CLOEXEC.rawValue))
+        io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.accept.rawValue, index: UInt32(index)).rawValue)
+    }
+
+    func accepted(listener index: Int, _ result: Int32, _ flags: UInt32) {
+        if result >= 0 {
+            if shuttingDown { close(result) } else { route(result, avoiding: nil) }
+        } else if result == -EMFILE || result == -ENFILE {
+            // At the descriptor limit, re-arming at once would spin: retry in 100 ms.
+            let now = monotonicNanoseconds()
+            if now &- lastAcceptErrorLog > 1_000_000_000 {
+                lastAcceptErrorLog = now
+                logger.notice("accept: \(Errno(negatedResult: result)); retrying in 100 ms")
+            }
+            if flags & IORING_CQE_F_MORE == 0 {
+                timers[1] = __kernel_timespec(tv_sec: 0, tv_nsec: 100_000_000)
+                let sqe = ring.sqe()
+                io_uring_prep_timeout(sqe, timers + 1, 0, 0)
+                io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.acceptRetry.rawValue, index: UInt32(index)).rawValue)
+            }
+            return
+        }
+        if flags & IORING_CQE_F_MORE == 0 && !shuttingDown { armAccept(index) }
+    }
+
+    /// Refreshes the policy's view of every worker from the shared board and local counts.
+    @inline(__always)
+    func refreshLoad(_ slot: Int) {
+        guard let r = records[slot] else { return }
+        loads[slot].active = board.load(slot, .active)
+        loads[slot].inflight = board.load(slot, .inflight)
+        loads[slot].unacknowledged = r.unackedCount + r.pending.count + r.sending.count
+    }
+
+    /// Picks a worker for a connection and queues it; sent at the end of the turn.
+    func route(_ fd: Int32, avoiding: Int?) {
+        var hash: UInt64 = 0
+        if balancer.policy == .ipHash { hash = Self.peerHash(fd) }
+        let count = records.lastIndex(where: { $0 != nil }).map { $0 + 1 } ?? 0
+        for slot in 0..<count { refreshLoad(slot) }
+        var excluded: WorkerLoad? = nil
+        if let avoiding, avoiding < count {
+            excluded = loads[avoiding]
+            loads[avoiding].eligible = false
+        }
+        let choice = loads.withUnsafeBufferPointer { balancer.choose(UnsafeBufferPointer(rebasing: $0[0..<count]), clientHash: hash) }
+        if let avoiding, let excluded { loads[avoiding] = excluded }
+        guard let slot = choice, let r = records[slot] else {
+            // No worker can take it now: it waits for the next one to be listening.
+            waiting.append(fd)
+            return
+        }
+        r.pending.append(fd)
+        if r.pending.count == 1 { dirty.append(slot) }
+        if r.pending.count >= MessageBuffer.maxDescriptors { startSend(r) }
+    }
+
+    func redeliver(_ fds: [Int32], avoiding: Int? = nil) {
+        for fd in fds {
+            if shuttingDown { close(fd) } else { route(fd, avoiding: avoiding) }
+        }
+    }
+
+    /// End of a turn: one hand-off message per worker with pending connections.
+    func flushHandoffs() {
+        guard !dirty.isEmpty else { return }
+        for slot in dirty { if let r = records[slot] { startSend(r) } }
+        dirty.removeAll(keepingCapacity: true)
+    }
+
+    /// The worker has the oldest `count` connections sent to it: close our copies.
+    func acknowledge(_ r: WorkerRecord, _ count: Int) {
+        let n = min(count, r.unackedCount)
+        for k in 0..<n {
+            let sqe = ring.sqe()
+            io_uring_prep_close(sqe, r.unacked[r.unackedHead + k])
+            io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.close.rawValue).rawValue)
+        }
+        r.unackedHead += n
+        compactUnacked(r)
+    }
+
+    /// The worker could not take the next `count` connections (its descriptor limit):
+    /// they go to another worker.
+    func refuse(_ r: WorkerRecord, _ count: Int) {
+        let n = min(count, r.unackedCount)
+        let refused = Array(r.unacked[r.unackedHead..<(r.unackedHead + n)])
+        r.unackedHead += n
+        compactUnacked(r)
+        logger.notice("worker \(r.worker.pid) refused \(n) connections (descriptor limit); routing them elsewhere")
+        redeliver(refused, avoiding: r.slot)
+    }
+
+    func compactUnacked(_ r: WorkerRecord) {
+        if r.unackedHead == r.unacked.count {
+            r.unacked.removeAll(keepingCapacity: true)
+            r.unackedHead = 0
+        } else if r.unackedHead > 1024 {
+            r.unacked.removeFirst(r.unackedHead)
+            r.unackedHead = 0
+        }
+    }
+
+    static func peerHash(_ fd: Int32) -> UInt64 {
+        var storage = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let ok = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &len) }
+        } == 0
+        guard ok else { return 0 }
+        return withUnsafePointer(to: &storage) { p -> UInt64 in
+            if Int32(p.pointee.ss_family) == AF_INET6 {
+                return p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { a in
+                    withUnsafeBytes(of: a.pointee.sin6_addr) { Balancer.hash(address: $0) }
+                }
+            }
+            return p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { a in
+                withUnsafeBytes(of: a.pointee.sin_addr) { Balancer.hash(address: $0) }
+            }
+        }
+    }
+}

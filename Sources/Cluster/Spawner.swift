@@ -1,0 +1,94 @@
+import Glibc
+import URing
+
+/// Starts a worker by executing this program again (posix_spawn of /proc/self/exe with the
+/// same arguments), never by fork() of a running Swift process: the runtime's threads and
+/// locks do not survive a fork, an exec starts clean.
+///
+/// The child gets its channel end as descriptor 3 and the load board as descriptor 4, and
+/// learns its role from the environment (`WorkerEnvironment`). Its signal mask and the
+/// dispositions of the signals the primary handles are reset, so SIGTERM and SIGINT kill a
+/// worker the usual way even though the primary blocks them for its signalfd.
+enum Spawner {
+    static let channelFD: Int32 = 3
+    static let boardFD: Int32 = 4
+
+    static func spawnWorker(slot: Int, channel: Int32, board: Int32, extraEnvironment: [String: String]) throws(SystemError) -> pid_t {
+        // posix_spawn's dup2 onto the same number would keep FD_CLOEXEC: move the sources
+        // above the target numbers first.
+        let channelHigh = try syscall("fcntl(F_DUPFD_CLOEXEC)") { fcntl(channel, F_DUPFD_CLOEXEC, 10) }
+        defer { close(channelHigh) }
+        let boardHigh = try syscall("fcntl(F_DUPFD_CLOEXEC)") { fcntl(board, F_DUPFD_CLOEXEC, 10) }
+        defer { close(boardHigh) }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, channelHigh, channelFD)
+        posix_spawn_file_actions_adddup2(&actions, boardHigh, boardFD)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGPIPE, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        var environment = ProcessEnvironment.current()
+        for (k, v) in extraEnvironment { environment[k] = v }
+        environment[WorkerEnvironment.slot] = String(slot)
+        environment[WorkerEnvironment.channel] = String(channelFD)
+        environment[WorkerEnvironment.board] = String(boardFD)
+        environment[WorkerEnvironment.primaryPID] = String(getpid())
+        let envStrings = environment.map { "\($0.key)=\($0.value)" }
+
+        let arguments = CommandLine.arguments
+        var pid: pid_t = 0
+        let rc = withCStrings(arguments) { argv in
+            withCStrings(envStrings) { envp in
+                posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, argv, envp)
+            }
+        }
+        if rc != 0 { throw SystemError("posix_spawn", Errno(rawValue: rc)) }
+        return pid
+    }
+
+    static func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+        var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+        pointers.append(nil)
+        defer { for p in pointers { free(p) } }
+        return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+}
+
+/// The environment variables that make a process a worker.
+public enum WorkerEnvironment {
+    public static let slot = "URING_CLUSTER_WORKER"
+    public static let channel = "URING_CLUSTER_CHANNEL_FD"
+    public static let board = "URING_CLUSTER_BOARD_FD"
+    public static let primaryPID = "URING_CLUSTER_PRIMARY_PID"
+}
+
+enum ProcessEnvironment {
+    static func current() -> [String: String] {
+        var result: [String: String] = [:]
+        var p = environ
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            if let eq = s.firstIndex(of: "=") {
+                result[String(s[..<eq])] = String(s[s.index(after: eq)...])
+            }
+            p += 1
+        }
+        return result
+    }
+
+    static func value(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
+    }
+}

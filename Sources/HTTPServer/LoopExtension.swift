@@ -1,0 +1,29 @@
+import URing
+
+/// Something else that runs on a server's ring besides HTTP connections: a cluster worker's
+/// channel to its primary, for one. Completions whose `UserData.kind` is at least
+/// `LoopExtensionKinds.first` go to the extension; the HTTP loop never looks inside them.
+/// It is called per completion of its own and once per loop turn, never per request.
+public protocol LoopExtension: AnyObject {
+    /// Called once when the loop starts, to submit the extension's first operations.
+    func start(ring: Ring, server: any ConnectionAdopting)
+    func complete(_ userData: UserData, result: Int32, flags: UInt32)
+    /// After each turn's completions are handled: publish state, flush batched work.
+    func turnEnded()
+}
+
+public enum LoopExtensionKinds {
+    /// Kinds 128...255 belong to the extension.
+    public static let first: UInt8 = 128
+}
+
+/// What an extension may ask of the server it runs in.
+public protocol ConnectionAdopting: AnyObject {
+    /// Serves an already-connected socket.
+    func adopt(_ fd: Int32)
+    /// Serves connections accepted on a listening socket.
+    func addListener(_ fd: Int32)
+    var counters: ServerCounters { get }
+    /// Ends the loop after the current turn.
+    func stop()
+}
