@@ -15,7 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     ],
     targets: [
         .target(
@@ -46,9 +46,14 @@ let package = Package(
             dependencies: ["HTTPServer", "HTTP1", "URing"],
             path: "Examples/hello-server"
         ),
+        .executableTarget(
+            name: "cluster-hello",
+            dependencies: ["Cluster", "HTTPServer", "HTTP1", "URing"],
+            path: "Examples/cluster-hello"
+        ),
         .testTarget(name: "URingTests", dependencies: ["URing", "CLiburing"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
-        .testTarget(name: "ServerTests", dependencies: ["uring-cluster"]),
+        .testTarget(name: "ServerTests", dependencies: ["uring-cluster", "cluster-hello"]),
     ]
 )

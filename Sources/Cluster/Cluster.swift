@@ -32,6 +32,7 @@ public final class Cluster {
     var primaryStorage: Primary?
     var channel: WorkerChannel?
     var workerMessageHandler: (([UInt8]) -> Void)?
+    var earlyMessages: [[UInt8]] = []
 
     /// Reads the role from the environment the primary gave this process.
     public init(settings: PrimarySettings = PrimarySettings()) {
@@ -89,8 +90,9 @@ public final class Cluster {
     }
 
     /// In a worker: sends a user message to the primary.
+    /// Before `serve` starts, messages wait and leave with the first turn of the loop.
     public func sendToPrimary(_ bytes: [UInt8]) {
-        channel?.send(bytes)
+        if let channel { channel.send(bytes) } else { earlyMessages.append(bytes) }
     }
 
     /// In a worker: serves `handler` on the port the primary listens on for it. Returns
@@ -134,6 +136,8 @@ public final class Cluster {
         let channel = WorkerChannel(fd: channelFD, board: board, slot: slot)
         channel.onMessage = workerMessageHandler
         self.channel = channel
+        for m in earlyMessages { channel.send(m) }
+        earlyMessages.removeAll()
         server.attach(channel)
         for fd in fds { server.addListener(fd) }
         try Channel.send(channelFD, .listening(port: boundPort))

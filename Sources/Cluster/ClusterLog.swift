@@ -21,9 +21,8 @@ public struct ClusterLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?,
-                    source: String, file: String, function: String, line: UInt) {
-        printError("\(getpid()),\(role) \(message)")
+    public func log(event: LogEvent) {
+        printError("\(getpid()),\(role) \(event.message)")
     }
 
     /// Whether CLUSTER_DEBUG asks for lifecycle lines.

@@ -73,7 +73,8 @@ import Testing
     }
 
     @Test func maxConnectionsAnswers503() throws {
-        let server = try ServerProcess(["--max-connections", "2"])
+        // One worker, so that both connections count against the same limit.
+        let server = try ServerProcess(["--max-connections", "2", "--workers", "1"])
         let a = try TestConnection(port: server.port)
         let b = try TestConnection(port: server.port)
         try a.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")

@@ -66,8 +66,9 @@ import Testing
         #expect(delayed.text == "delayed\n")
     }
 
+    /// One process serving alone (`--workers 0`): /stats is its own counters.
     @Test func statsAgreeWithWhatWasSent() throws {
-        let server = try ServerProcess([])
+        let server = try ServerProcess(["--workers", "0"])
         let c = try TestConnection(port: server.port)
         for _ in 0..<5 {
             try c.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")

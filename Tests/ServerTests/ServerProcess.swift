@@ -11,26 +11,33 @@ final class ServerProcess {
     private(set) var readyLine = ""
 
     /// The built binary: $URING_CLUSTER_BIN, or `uring-cluster` beside the test bundle.
-    static var binary: String {
-        if let path = ProcessInfo.processInfo.environment["URING_CLUSTER_BIN"] { return path }
+    static var binary: String { product("uring-cluster", override: "URING_CLUSTER_BIN") }
+
+    /// An executable built by this package, found beside the test bundle.
+    static func product(_ name: String, override: String? = nil) -> String {
+        if let override, let path = ProcessInfo.processInfo.environment[override] { return path }
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
         // The test binary sits in .build/<triple>/debug/<name>.xctest (a file on Linux).
         for _ in 0..<3 {
-            let candidate = dir.appendingPathComponent("uring-cluster").path
+            let candidate = dir.appendingPathComponent(name).path
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
             dir.deleteLastPathComponent()
         }
-        return ".build/debug/uring-cluster"
+        return ".build/debug/\(name)"
     }
 
-    init(_ arguments: [String]) throws {
+    /// Starts `uring-cluster serve --port 0 ARGUMENTS` and waits for its ready line.
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = ["serve", "--port", "0"] + arguments
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
         process.standardOutput = output
         process.standardError = errors
         try process.run()
-        readyLine = try Self.readLine(output.fileHandleForReading, timeoutSeconds: 10)
+        readyLine = try Self.readLine(output.fileHandleForReading, timeoutSeconds: 20)
         guard readyLine.hasPrefix("listening on http://127.0.0.1:"),
               let p = Int(readyLine.split(separator: ":").last ?? "") else {
             stop()
@@ -40,6 +47,12 @@ final class ServerProcess {
     }
 
     deinit { stop() }
+
+    /// Stops the server and returns everything it wrote to standard error.
+    func stopAndCollectErrors() -> String {
+        stop()
+        return String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
 
     func stop() {
         guard process.isRunning else { return }
