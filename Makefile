@@ -3,7 +3,7 @@ SWIFT ?= swift
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup build run test bench-nginx clean
+.PHONY: setup build run test bench-nginx bench-modes clean
 
 setup:
 	@bash tools/setup.sh
@@ -21,6 +21,10 @@ test: setup
 # Keep-alive hello world: uring-cluster (one process) beside nginx (one worker), see BENCHMARKS.md.
 bench-nginx: build
 	bash tools/bench-vs-nginx.sh
+
+# The three distribution modes with 2 and 8 workers, keep-alive and connection-per-request.
+bench-modes: build
+	python3 tools/bench-modes.py
 
 clean:
 	rm -rf .build

@@ -51,7 +51,7 @@ extension Primary {
     func route(_ fd: Int32, avoiding: Int?) {
         var hash: UInt64 = 0
         if balancer.policy == .ipHash { hash = Self.peerHash(fd) }
-        let count = records.lastIndex(where: { $0 != nil }).map { $0 + 1 } ?? 0
+        let count = slotHighWater
         for slot in 0..<count { refreshLoad(slot) }
         var excluded: WorkerLoad? = nil
         if let avoiding, avoiding < count {

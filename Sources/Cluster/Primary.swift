@@ -73,6 +73,8 @@ public final class Primary {
     var records: [WorkerRecord?]
     var loads: [WorkerLoad]
     var dirty: [Int] = []
+    /// One past the highest worker slot ever used: policies look at slots below it.
+    var slotHighWater = 0
     /// Connections accepted while no worker could take them.
     var waiting: [Int32] = []
     let signalFD: Int32
@@ -151,6 +153,7 @@ public final class Primary {
         board.reset(slot, pid: pid)
         let record = WorkerRecord(worker: worker, channel: mine)
         records[slot] = record
+        slotHighWater = max(slotHighWater, slot + 1)
         loads[slot] = WorkerLoad(eligible: false)
         logger.debug("Worker \(pid) forked (id \(worker.id))")
         for f in onFork { f(worker) }
