@@ -59,7 +59,10 @@ struct Serve: ParsableCommand {
 
     func validate() throws {
         guard (0...256).contains(workers) else { throw ValidationError("--workers must be 0...256, got \(workers)") }
-        if let fd = listenFd {
+        // A worker runs with the primary's arguments, but its descriptor 3 is its channel:
+        // --listen-fd is the primary's to check and use.
+        let isWorker = getenv(WorkerEnvironment.slot) != nil
+        if let fd = listenFd, !isWorker {
             guard Socket.isListening(fd) else { throw ValidationError("--listen-fd \(fd) is not a listening socket") }
             if mode == .reuseport { throw ValidationError("--listen-fd works with --mode round-robin or shared; reuseport opens its own sockets") }
         }
