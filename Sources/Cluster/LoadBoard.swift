@@ -66,7 +66,8 @@ public final class LoadBoard: @unchecked Sendable {
         base = try Self.map(fd, size)
         capacity = size / Self.lineBytes - 1
         guard capacity > 0, load(header: .magic) == Self.magic else {
-            munmap(base, size)
+            // Every stored property is set: deinit runs and unmaps. Unmapping here too
+            // would unmap twice (and could take away another mapping at that address).
             throw SystemError("LoadBoard(not a board)", .invalidArgument)
         }
     }
