@@ -73,6 +73,9 @@ public final class Cluster {
     /// Whether the primary was asked to stop (a signal or `shutdown()`).
     public var isShuttingDown: Bool { primaryStorage?.shuttingDown ?? false }
 
+    /// After `run()`: it was asked to stop and every worker drained in time.
+    public var stoppedCleanly: Bool { primaryStorage?.stoppedCleanly ?? false }
+
     public func onFork(_ f: @escaping (Worker) -> Void) { try? primary().onFork.append(f) }
     public func onOnline(_ f: @escaping (Worker) -> Void) { try? primary().onOnline.append(f) }
     public func onListening(_ f: @escaping (Worker, UInt16) -> Void) { try? primary().onListening.append(f) }

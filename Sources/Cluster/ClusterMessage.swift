@@ -8,6 +8,7 @@
 //   0x03 listening u16 port                                                       reuseport modes)
 //   0x04 acknowledged u32 count          0x82 handoff u32 count      (+ count connection fds)
 //   0x05 refused u32 count  (descriptors the worker could not take: its RLIMIT_NOFILE)
+//                                        0x83 drain  (finish what is in progress, then exit)
 //   0x10 user  payload bytes             0x90 user payload bytes
 
 public enum ClusterMessage: Equatable, Sendable {
@@ -18,6 +19,7 @@ public enum ClusterMessage: Equatable, Sendable {
     case refused(count: UInt32)
     case listenReply(port: UInt16, errno: Int32)
     case handoff(count: UInt32)
+    case drain
     case userFromWorker([UInt8])
     case userFromPrimary([UInt8])
 
@@ -26,7 +28,7 @@ public enum ClusterMessage: Equatable, Sendable {
 
     enum Tag: UInt8 {
         case online = 0x01, listen = 0x02, listening = 0x03, acknowledged = 0x04, refused = 0x05, userFromWorker = 0x10
-        case listenReply = 0x81, handoff = 0x82, userFromPrimary = 0x90
+        case listenReply = 0x81, handoff = 0x82, drain = 0x83, userFromPrimary = 0x90
     }
 
     public func encoded() -> [UInt8] {
@@ -41,6 +43,7 @@ public enum ClusterMessage: Equatable, Sendable {
         case .refused(let n): out.append(Tag.refused.rawValue); u32(n)
         case .listenReply(let port, let errno): out.append(Tag.listenReply.rawValue); u16(port); u32(UInt32(bitPattern: errno))
         case .handoff(let n): out.append(Tag.handoff.rawValue); u32(n)
+        case .drain: out.append(Tag.drain.rawValue)
         case .userFromWorker(let b): out.append(Tag.userFromWorker.rawValue); out += b
         case .userFromPrimary(let b): out.append(Tag.userFromPrimary.rawValue); out += b
         }
@@ -67,6 +70,7 @@ public enum ClusterMessage: Equatable, Sendable {
             guard let port = u16(1), let e = u32(3) else { return nil }
             return .listenReply(port: port, errno: Int32(bitPattern: e))
         case .handoff: return u32(1).map { .handoff(count: $0) }
+        case .drain: return .drain
         case .userFromWorker: return .userFromWorker(Array(b[1...]))
         case .userFromPrimary: return .userFromPrimary(Array(b[1...]))
         }

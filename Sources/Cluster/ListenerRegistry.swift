@@ -35,23 +35,60 @@ struct ListenerRegistry {
         return (fd, bound, true)
     }
 
-    /// The SO_REUSEPORT listener of one worker slot; the same one again after a restart.
-    mutating func reusePortListener(host: String, port: UInt16, slot: Int) throws(SystemError) -> (fd: Int32, port: UInt16) {
+    /// reuseport listeners no worker serves (its worker died or retired), which the primary
+    /// accepts on meanwhile; the next worker that asks takes one over.
+    var orphans: [Key: [Int32]] = [:]
+    /// A rolling restart's replacement shares the listener of the worker it replaces.
+    var shared: [Int: Int] = [:]
+
+    /// The SO_REUSEPORT listener of one worker slot: the one it shares (rolling restart), its
+    /// own, an orphan, or a new one. `adopted` is an orphan the primary must stop accepting on.
+    mutating func reusePortListener(host: String, port: UInt16, slot: Int) throws(SystemError) -> (fd: Int32, port: UInt16, adopted: Int32?) {
         if override != nil {
             throw SystemError("reuseport mode needs its own sockets; --listen-fd works with round-robin and shared", .invalidArgument)
         }
         let key = Key(host: host, port: port)
-        if let fd = perSlot[key]?[slot] { return (fd, reusePorts[key]!) }
+        if let from = shared.removeValue(forKey: slot), let fd = perSlot[key]?[from] {
+            perSlot[key]![from] = nil
+            perSlot[key]![slot] = fd
+            return (fd, reusePorts[key]!, nil)
+        }
+        if let fd = perSlot[key]?[slot] { return (fd, reusePorts[key]!, nil) }
+        if let fd = orphans[key]?.popLast() {
+            perSlot[key, default: [:]][slot] = fd
+            return (fd, reusePorts[key]!, fd)
+        }
         let fd = try Socket.listen(host: host, port: reusePorts[key] ?? port, reusePort: true)
         let bound = try Socket.localPort(fd)
         reusePorts[key] = bound
         perSlot[key, default: [:]][slot] = fd
-        return (fd, bound)
+        return (fd, bound, nil)
+    }
+
+    /// The next worker in `slot` will serve the listener of the worker in `from`.
+    mutating func share(slot from: Int, with slot: Int) {
+        shared[slot] = from
+    }
+
+    /// The worker in `slot` is gone or leaving: its listeners become orphans (returned, for
+    /// the primary to accept on) unless a replacement already shares them.
+    mutating func release(slot: Int) -> [Int32] {
+        if shared.values.contains(slot) { return [] }
+        var released: [Int32] = []
+        for key in perSlot.keys {
+            if let fd = perSlot[key]![slot] {
+                perSlot[key]![slot] = nil
+                orphans[key, default: []].append(fd)
+                released.append(fd)
+            }
+        }
+        return released
     }
 
     func isOwned(_ fd: Int32) -> Bool {
         if fd == override { return true }
         if single.values.contains(where: { $0.fd == fd }) { return true }
+        if orphans.values.contains(where: { $0.contains(fd) }) { return true }
         return perSlot.values.contains { $0.values.contains(fd) }
     }
 }

@@ -25,7 +25,8 @@ public final class LoadBoard: @unchecked Sendable {
         case requests
         /// Times this slot's worker was replaced (written by the primary).
         case restarts
-        /// The worker's monotonic clock in milliseconds at its last loop turn.
+        /// CLOCK_MONOTONIC in milliseconds at the worker's last loop turn (the loop turns at
+        /// least every 250 ms, on its tick).
         case heartbeat
     }
 

@@ -34,22 +34,18 @@ extension Primary {
             listenRequested(r, host: host, port: port)
         case .listening(let port):
             r.listening = true
-            loads[r.slot].eligible = settings.mode == .roundRobin
+            loads[r.slot].eligible = !r.draining
             board.store(r.slot, .state, WorkerState.listening.rawValue)
             logger.debug("Worker \(r.worker.pid) listening on port \(port)")
             for f in onListening { f(r.worker, port) }
-            if !waiting.isEmpty {
-                let queued = waiting
-                waiting.removeAll()
-                redeliver(queued)
-            }
+            workerBecameReady(r)
         case .acknowledged(let count):
             acknowledge(r, Int(count))
         case .refused(let count):
             refuse(r, Int(count))
         case .userFromWorker(let bytes):
             for f in onMessage { f(r.worker, bytes) }
-        case .listenReply, .handoff, .userFromPrimary, nil:
+        case .listenReply, .handoff, .drain, .userFromPrimary, nil:
             logger.notice("worker \(r.worker.pid) sent an unexpected message; ignored")
         }
     }
@@ -66,6 +62,7 @@ extension Primary {
                 enqueueControl(r, ClusterMessage.listenReply(port: l.port, errno: 0).encoded(), l.fd)
             case .reuseport:
                 let l = try listeners.reusePortListener(host: host, port: port, slot: r.slot)
+                if let orphan = l.adopted { stopAccepting(orphan) }
                 enqueueControl(r, ClusterMessage.listenReply(port: l.port, errno: 0).encoded(), l.fd)
             }
         } catch {
@@ -81,13 +78,11 @@ extension Primary {
         startSend(r)
     }
 
+    /// Node's worker.disconnect(): the worker drains and exits, and is not replaced.
     func disconnect(_ worker: Worker) {
         guard let r = records[worker.id - 1], r.worker === worker, worker.isConnected else { return }
-        loads[r.slot].eligible = false
-        redeliver(r.pending)
-        r.pending.removeAll()
-        // shutdown() ends the worker's reads at once, even with our recvmsg in flight.
-        Glibc.shutdown(r.channel, Int32(SHUT_RDWR))
+        for fd in listeners.release(slot: r.slot) where !shuttingDown { startAccepting(fd) }
+        startDraining(r)
     }
 
     func channelClosed(_ r: WorkerRecord) {
@@ -124,7 +119,7 @@ extension Primary {
                 r.outgoing.prepareSend(length: bytes.count, descriptors: UnsafeBufferPointer(start: nil, count: 0))
             }
             r.sendingIsHandoff = false
-        } else if !r.pending.isEmpty {
+        } else if !r.pending.isEmpty && !r.worker.isDead {
             let n = min(r.pending.count, MessageBuffer.maxDescriptors)
             r.sending.removeAll(keepingCapacity: true)
             r.sending.append(contentsOf: r.pending[0..<n])
@@ -132,6 +127,13 @@ extension Primary {
             let length = ClusterMessage.writeHandoff(count: UInt32(n), into: r.outgoing.data)
             r.sending.withUnsafeBufferPointer { r.outgoing.prepareSend(length: length, descriptors: $0) }
             r.sendingIsHandoff = true
+        } else if r.drainQueued {
+            // After every hand-off already queued: the worker adopts them, then drains.
+            r.drainQueued = false
+            let bytes = ClusterMessage.drain.encoded()
+            bytes.withUnsafeBytes { r.outgoing.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            r.outgoing.prepareSend(length: bytes.count, descriptors: UnsafeBufferPointer(start: nil, count: 0))
+            r.sendingIsHandoff = false
         } else {
             return
         }
@@ -147,6 +149,7 @@ extension Primary {
             let batch = r.sending
             r.sending.removeAll(keepingCapacity: true)
             if result >= 0 && !r.worker.isDead {
+                if r.unackedCount == 0 { r.unackedSince = monotonicNanoseconds() }
                 r.unacked.append(contentsOf: batch)
             } else {
                 // Not delivered: the connections go elsewhere.

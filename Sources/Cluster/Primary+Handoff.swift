@@ -10,8 +10,17 @@ extension Primary {
         armAccept(acceptFDs.count - 1)
     }
 
+    /// The primary stops accepting on a listener a worker has taken over.
+    func stopAccepting(_ fd: Int32) {
+        guard let i = acceptFDs.firstIndex(of: fd) else { return }
+        acceptFDs[i] = -1
+        let sqe = ring.sqe()
+        io_uring_prep_cancel_fd(sqe, fd, 0)
+        io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.close.rawValue).rawValue)
+    }
+
     func armAccept(_ index: Int) {
-        guard !shuttingDown else { return }
+        guard !shuttingDown, acceptFDs[index] >= 0 else { return }
         let sqe = ring.sqe()
         io_uring_prep_multishot_accept(sqe, acceptFDs[index], nil, nil, Int32(SOCK_CLOEXEC.rawValue))
         io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.accept.rawValue, index: UInt32(index)).rawValue)
@@ -35,24 +44,30 @@ extension Primary {
             }
             return
         }
-        if flags & IORING_CQE_F_MORE == 0 && !shuttingDown { armAccept(index) }
+        if flags & IORING_CQE_F_MORE == 0 { armAccept(index) }
     }
 
     /// Refreshes the policy's view of every worker from the shared board and local counts.
+    /// A worker can take connections when it is listening, not draining, and not stalled
+    /// (a hand-off unacknowledged for `stallNanoseconds` means its loop is not turning).
     @inline(__always)
-    func refreshLoad(_ slot: Int) {
+    func refreshLoad(_ slot: Int, now: UInt64) {
         guard let r = records[slot] else { return }
+        loads[slot].eligible = r.listening && !r.draining && !r.worker.isDead
+            && (r.unackedSince == 0 || now &- r.unackedSince < settings.stallNanoseconds)
         loads[slot].active = board.load(slot, .active)
         loads[slot].inflight = board.load(slot, .inflight)
         loads[slot].unacknowledged = r.unackedCount + r.pending.count + r.sending.count
     }
 
-    /// Picks a worker for a connection and queues it; sent at the end of the turn.
-    func route(_ fd: Int32, avoiding: Int?) {
+    /// Picks a worker for a connection and queues it; sent at the end of the turn. With no
+    /// worker able to take it, it waits (bounded by queueLimit and queueTimeout, then 503).
+    func route(_ fd: Int32, avoiding: Int?, waitingSince: UInt64? = nil) {
         var hash: UInt64 = 0
         if balancer.policy == .ipHash { hash = Self.peerHash(fd) }
         let count = slotHighWater
-        for slot in 0..<count { refreshLoad(slot) }
+        let now = monotonicNanoseconds()
+        for slot in 0..<count { refreshLoad(slot, now: now) }
         var excluded: WorkerLoad? = nil
         if let avoiding, avoiding < count {
             excluded = loads[avoiding]
@@ -61,8 +76,11 @@ extension Primary {
         let choice = loads.withUnsafeBufferPointer { balancer.choose(UnsafeBufferPointer(rebasing: $0[0..<count]), clientHash: hash) }
         if let avoiding, let excluded { loads[avoiding] = excluded }
         guard let slot = choice, let r = records[slot] else {
-            // No worker can take it now: it waits for the next one to be listening.
-            waiting.append(fd)
+            if waiting.count >= settings.queueLimit {
+                answerUnavailable(fd)
+            } else {
+                waiting.append((fd, waitingSince ?? now))
+            }
             return
         }
         r.pending.append(fd)
@@ -71,9 +89,7 @@ extension Primary {
     }
 
     func redeliver(_ fds: [Int32], avoiding: Int? = nil) {
-        for fd in fds {
-            if shuttingDown { close(fd) } else { route(fd, avoiding: avoiding) }
-        }
+        for fd in fds { route(fd, avoiding: avoiding) }
     }
 
     /// End of a turn: one hand-off message per worker with pending connections.
@@ -92,6 +108,7 @@ extension Primary {
             io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.close.rawValue).rawValue)
         }
         r.unackedHead += n
+        r.unackedSince = r.unackedCount > 0 ? monotonicNanoseconds() : 0
         compactUnacked(r)
     }
 
@@ -101,6 +118,7 @@ extension Primary {
         let n = min(count, r.unackedCount)
         let refused = Array(r.unacked[r.unackedHead..<(r.unackedHead + n)])
         r.unackedHead += n
+        r.unackedSince = r.unackedCount > 0 ? monotonicNanoseconds() : 0
         compactUnacked(r)
         logger.notice("worker \(r.worker.pid) refused \(n) connections (descriptor limit); routing them elsewhere")
         redeliver(refused, avoiding: r.slot)

@@ -22,8 +22,22 @@ public struct PrimarySettings: Sendable {
     public var maxWorkers: Int = 256
     /// A listening socket to serve instead of creating one (`--listen-fd`, systemd).
     public var listenFD: Int32? = nil
-    /// SIGKILL what is still running this long after SIGTERM at shutdown.
+    /// At shutdown, SIGKILL what is still running this long after workers were asked to drain.
     public var shutdownTimeoutNanoseconds: UInt64 = 10_000_000_000
+    /// Replace workers that exit without being asked to (Node's cluster does not; `serve` does).
+    public var restartWorkers = false
+    public var backoff = RestartBackoff()
+    /// A worker must be listening this long after it was started, or it is killed. Default 10 s.
+    public var readyTimeoutNanoseconds: UInt64 = 10_000_000_000
+    /// A worker whose heartbeat is older than this is stuck: killed and replaced. 0 = off. Default 30 s.
+    public var workerTimeoutNanoseconds: UInt64 = 30_000_000_000
+    /// A worker with a hand-off unacknowledged for this long gets no new connections until it
+    /// catches up (a stopped or stalled loop). Default 200 ms.
+    public var stallNanoseconds: UInt64 = 200_000_000
+    /// Connections accepted while no worker can take them wait here, up to this many. Default 1024.
+    public var queueLimit: Int = 1024
+    /// ... and this long; beyond either they are answered 503. Default 10 s.
+    public var queueTimeoutNanoseconds: UInt64 = 10_000_000_000
     public init() {}
 }
 
@@ -35,6 +49,8 @@ enum PrimaryOperation: UInt8 {
     case close = 5
     case acceptRetry = 6  // index: listener number
     case shutdownTimer = 7
+    case tick = 8         // the primary's periodic timer (watchdog, deadlines)
+    case respawn = 9      // index: worker slot
 }
 
 final class WorkerRecord {
@@ -54,11 +70,25 @@ final class WorkerRecord {
     var sendingIsHandoff = false
     var unacked: [Int32] = []
     var unackedHead = 0
+    /// When the oldest unacknowledged hand-off was sent (0: none outstanding).
+    var unackedSince: UInt64 = 0
     var received: [Int32] = []
+    let environment: [String: String]
+    let spawnedAt: UInt64
+    var readyAt: UInt64 = 0
+    /// Asked to drain: gets no new connections; the drain message leaves after any pending hand-off.
+    var draining = false
+    var drainQueued = false
+    /// The worker this one replaces in a rolling restart.
+    weak var replacing: WorkerRecord?
+    /// A respawn of this slot is scheduled: fork() must not take the slot meanwhile.
+    var respawnScheduled = false
 
-    init(worker: Worker, channel: Int32) {
+    init(worker: Worker, channel: Int32, environment: [String: String], now: UInt64) {
         self.worker = worker
         self.channel = channel
+        self.environment = environment
+        self.spawnedAt = now
     }
 
     var unackedCount: Int { unacked.count - unackedHead }
@@ -75,8 +105,18 @@ public final class Primary {
     var dirty: [Int] = []
     /// One past the highest worker slot ever used: policies look at slots below it.
     var slotHighWater = 0
-    /// Connections accepted while no worker could take them.
-    var waiting: [Int32] = []
+    /// Connections accepted while no worker could take them, with when they arrived.
+    var waiting: [(fd: Int32, since: UInt64)] = []
+    var backoff: RestartBackoff
+    /// Workers still to replace in a rolling restart, oldest first.
+    var rollingQueue: [WorkerRecord] = []
+    var rollingCurrent: WorkerRecord?
+    /// Set when the primary stops because workers cannot start: run() then throws it.
+    var failure: String?
+    var killedAtShutdown = false
+    let respawnTimers: UnsafeMutablePointer<__kernel_timespec>
+    /// The cached 503 answer for connections no worker can take.
+    let unavailableResponse: [UInt8] = Array("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 20\r\nConnection: close\r\n\r\nService Unavailable\n".utf8)
     let signalFD: Int32
     let signalInfo: UnsafeMutablePointer<signalfd_siginfo>
     let timers: UnsafeMutablePointer<__kernel_timespec>
@@ -103,6 +143,7 @@ public final class Primary {
         board.balance = settings.balance
         board.store(header: .primaryPID, Int(getpid()))
         balancer = Balancer(policy: settings.balance, seed: UInt64(getpid()) &* 0x9E37_79B9)
+        backoff = settings.backoff
         records = Array(repeating: nil, count: settings.maxWorkers)
         loads = Array(repeating: WorkerLoad(eligible: false), count: settings.maxWorkers)
         if let fd = settings.listenFD { listeners.override = fd }
@@ -111,17 +152,20 @@ public final class Primary {
         // are blocked for normal delivery. Workers get a clean mask (see Spawner).
         var mask = sigset_t()
         sigemptyset(&mask)
-        for s in [SIGCHLD, SIGINT, SIGTERM, SIGPIPE] { sigaddset(&mask, s) }
+        for s in [SIGCHLD, SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGTTIN, SIGTTOU] { sigaddset(&mask, s) }
         pthread_sigmask(SIG_BLOCK, &mask, nil)
         signalFD = try syscall("signalfd") { signalfd(-1, &mask, Int32(SFD_CLOEXEC | SFD_NONBLOCK)) }
         signalInfo = .allocate(capacity: 1)
-        timers = .allocate(capacity: 2)
-        timers.initialize(repeating: __kernel_timespec(), count: 2)
+        timers = .allocate(capacity: 3)
+        timers.initialize(repeating: __kernel_timespec(), count: 3)
+        respawnTimers = .allocate(capacity: settings.maxWorkers)
+        respawnTimers.initialize(repeating: __kernel_timespec(), count: settings.maxWorkers)
     }
 
     deinit {
         signalInfo.deallocate()
         timers.deallocate()
+        respawnTimers.deallocate()
     }
 
     /// Every worker the primary started, dead ones included.
@@ -132,9 +176,13 @@ public final class Primary {
     /// Starts a worker process. Its events follow: online, listening, ... exit.
     @discardableResult
     public func fork(environment: [String: String] = [:]) throws(SystemError) -> Worker {
-        guard let slot = records.firstIndex(where: { $0 == nil || $0!.worker.isDead }) else {
+        guard let slot = records.firstIndex(where: { $0 == nil || ($0!.worker.isDead && !$0!.respawnScheduled) }) else {
             throw SystemError("fork(all \(settings.maxWorkers) worker slots in use)", Errno(rawValue: EAGAIN))
         }
+        return try fork(environment: environment, slot: slot).worker
+    }
+
+    func fork(environment: [String: String], slot: Int) throws(SystemError) -> WorkerRecord {
         let (mine, theirs) = try Channel.pair()
         let worker = Worker(id: slot + 1)
         worker.primary = self
@@ -151,31 +199,38 @@ public final class Primary {
         worker.pid = pid
         worker.isConnected = true
         board.reset(slot, pid: pid)
-        let record = WorkerRecord(worker: worker, channel: mine)
+        let record = WorkerRecord(worker: worker, channel: mine, environment: environment, now: monotonicNanoseconds())
         records[slot] = record
         slotHighWater = max(slotHighWater, slot + 1)
         loads[slot] = WorkerLoad(eligible: false)
         logger.debug("Worker \(pid) forked (id \(worker.id))")
         for f in onFork { f(worker) }
         armReceive(record)
-        return worker
+        return record
     }
 
     // MARK: - The loop
 
     /// Runs until every worker has exited (after a shutdown, or on their own).
+    /// Throws when it stopped because workers could not start.
     public func run() throws(SystemError) {
         armSignalRead()
+        armTick()
         while running {
             try ring.submitAndWait(1)
             ring.drainCompletions { ud, result, flags in
                 self.complete(UserData(rawValue: ud), result, flags)
             }
             flushHandoffs()
-            if !records.contains(where: { $0 != nil && !$0!.worker.isDead }) { running = false }
+            let anyAlive = records.contains { $0 != nil && (!$0!.worker.isDead || $0!.respawnScheduled) }
+            if !anyAlive { running = false }
         }
         ring.submit()
+        if let failure { throw SystemError(failure, Errno(rawValue: ECHILD)) }
     }
+
+    /// Whether the primary stopped cleanly: asked to, every worker drained, none killed.
+    public var stoppedCleanly: Bool { shuttingDown && failure == nil && !killedAtShutdown }
 
     func complete(_ ud: UserData, _ result: Int32, _ flags: UInt32) {
         switch PrimaryOperation(rawValue: ud.kind) {
@@ -185,6 +240,8 @@ public final class Primary {
         case .send: if let r = records[Int(ud.index)] { sent(r, result) }
         case .acceptRetry: armAccept(Int(ud.index))
         case .shutdownTimer: forceKill()
+        case .tick: tick()
+        case .respawn: respawn(slot: Int(ud.index))
         case .close, nil: break
         }
     }
@@ -202,6 +259,9 @@ public final class Primary {
             switch Int32(signalInfo.pointee.ssi_signo) {
             case SIGCHLD: reapChildren()
             case SIGINT, SIGTERM: shutdown(reason: "signal \(signalInfo.pointee.ssi_signo)")
+            case SIGHUP: rollingRestart()
+            case SIGTTIN: scaleUp()
+            case SIGTTOU: scaleDown()
             default: break
             }
         }
@@ -216,59 +276,6 @@ public final class Primary {
             if pid <= 0 { return }
             guard let record = records.first(where: { $0?.worker.pid == pid && !$0!.worker.isDead }) ?? nil else { continue }
             workerExited(record, ExitStatus(waitStatus: status))
-        }
-    }
-
-    func workerExited(_ record: WorkerRecord, _ status: ExitStatus) {
-        let worker = record.worker
-        worker.isDead = true
-        record.listening = false
-        loads[record.slot].eligible = false
-        board.store(record.slot, .state, WorkerState.dead.rawValue)
-        if worker.exitedAfterDisconnect || shuttingDown {
-            logger.debug("Worker \(worker.pid) exited: \(status)")
-        } else {
-            logger.notice("worker \(worker.pid) died: \(status)")
-        }
-        // Every connection it had not acknowledged goes to another worker.
-        redeliver(record.pending)
-        record.pending.removeAll()
-        redeliver(Array(record.unacked[record.unackedHead...]))
-        record.unacked.removeAll()
-        record.unackedHead = 0
-        for (_, fd) in record.control { if let fd, listeners.isOwned(fd) == false { close(fd) } }
-        record.control.removeAll()
-        if record.worker.isConnected { channelClosed(record) }
-        for f in onExit { f(worker, status) }
-    }
-
-    /// Stops accepting, asks every worker to stop, and kills what remains after the timeout.
-    public func shutdown(reason: String) {
-        guard !shuttingDown else { return }
-        shuttingDown = true
-        logger.debug("shutting down (\(reason))")
-        for fd in acceptFDs {
-            let sqe = ring.sqe()
-            io_uring_prep_cancel_fd(sqe, fd, 0)
-            io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.close.rawValue).rawValue)
-        }
-        for record in records.compactMap({ $0 }) where !record.worker.isDead {
-            record.worker.exitedAfterDisconnect = true
-            kill(record.worker.pid, SIGTERM)
-        }
-        for fd in waiting { close(fd) }
-        waiting.removeAll()
-        let t = settings.shutdownTimeoutNanoseconds
-        timers[0] = __kernel_timespec(tv_sec: Int64(t / 1_000_000_000), tv_nsec: Int64(t % 1_000_000_000))
-        let sqe = ring.sqe()
-        io_uring_prep_timeout(sqe, timers, 0, 0)
-        io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.shutdownTimer.rawValue).rawValue)
-    }
-
-    func forceKill() {
-        for record in records.compactMap({ $0 }) where !record.worker.isDead {
-            logger.notice("worker \(record.worker.pid) still running after the shutdown timeout: SIGKILL")
-            kill(record.worker.pid, SIGKILL)
         }
     }
 }

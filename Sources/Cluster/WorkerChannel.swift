@@ -26,7 +26,6 @@ final class WorkerChannel: LoopExtension {
     /// User messages waiting to be sent to the primary.
     var queued: [[UInt8]] = []
     var onMessage: (([UInt8]) -> Void)?
-    var heartbeatBase = monotonicNanoseconds()
 
     init(fd: Int32, board: LoadBoard?, slot: Int) {
         self.fd = fd
@@ -59,8 +58,8 @@ final class WorkerChannel: LoopExtension {
 
     func received(_ result: Int32) {
         guard result > 0 else {
-            // The primary closed the channel (disconnect) or is gone: stop serving.
-            server?.stop()
+            // The primary closed the channel or is gone: finish what is in progress and leave.
+            server?.drain()
             return
         }
         incoming.receivedDescriptors(into: &descriptors)
@@ -72,6 +71,9 @@ final class WorkerChannel: LoopExtension {
             // Descriptors beyond our RLIMIT_NOFILE were dropped by the kernel (MSG_CTRUNC):
             // tell the primary, which still holds them, so it routes them elsewhere.
             if Int(count) > descriptors.count { toRefuse += Int(count) - descriptors.count }
+        case .drain:
+            for d in descriptors { close(d) }
+            server?.drain()
         case .userFromPrimary(let bytes):
             for d in descriptors { close(d) }
             onMessage?(bytes)
@@ -93,7 +95,8 @@ final class WorkerChannel: LoopExtension {
             board.store(slot, .active, c.active)
             board.store(slot, .inflight, c.inflight)
             board.store(slot, .requests, c.requests)
-            board.store(slot, .heartbeat, Int((monotonicNanoseconds() &- heartbeatBase) / 1_000_000))
+            // CLOCK_MONOTONIC is one clock for every process: the primary compares directly.
+            board.store(slot, .heartbeat, Int(monotonicNanoseconds() / 1_000_000))
         }
         guard !sendInFlight else { return }
         var length = 0

@@ -79,6 +79,12 @@ public struct HTTPConnectionStateMachine: Sendable {
         self.phaseStart = now
     }
 
+    /// Since when the connection has been idle between requests, if it is; nil for a new
+    /// connection that has not sent its first request yet (it is owed an answer to it).
+    public var idleSince: UInt64? {
+        phase == .idle && requestCount > 0 ? phaseStart : nil
+    }
+
     /// The time at which `expire` will act, if any timer applies now.
     public var deadline: UInt64? {
         switch phase {

@@ -102,7 +102,8 @@ extension HTTPServer {
         let request = Request(head: head, bytes: s.pointee.input.bytes,
                               fields: UnsafeBufferPointer(rebasing: fields[0..<head.fieldCount]), body: body)
         var writer = ResponseWriter(out: ConnectionSlot.output(of: s), date: date, isHead: head.method == .head,
-                                    minorVersion: head.minorVersion, keepAlive: head.keepAlive && !s.pointee.readClosed)
+                                    minorVersion: head.minorVersion,
+                                    keepAlive: head.keepAlive && !s.pointee.readClosed && !draining)
         let outcome = handler.handle(request, &writer, HandlerContext(counters: counters))
         if !writer.hasResponded {
             writer.respond(.internalServerError, body: "handler wrote no response\n")
@@ -250,6 +251,7 @@ extension HTTPServer {
 
     /// Every operation on the slot has completed: it may be reused.
     func release(_ index: Int) {
+        defer { if draining && counters.active == 0 { running = false } }
         let s = slots + index
         s.pointee.state = .free
         s.pointee.input.count = 0

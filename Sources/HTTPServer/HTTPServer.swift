@@ -45,6 +45,9 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     public internal(set) var counters = ServerCounters()
     var lastAcceptErrorLog: UInt64 = 0
     var loopExtension: (any LoopExtension)?
+    var draining = false
+    /// How long a keep-alive connection may be idle during a drain before it is closed.
+    public var drainIdleGraceNanoseconds: UInt64 = 100_000_000
 
     public init(configuration: ServerConfiguration, handler: Handler) throws(SystemError) {
         self.configuration = configuration
@@ -106,6 +109,24 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         loopExtension = ext
     }
 
+    /// Graceful stop: accept nothing more, answer what is in progress with
+    /// `Connection: close`, close keep-alive connections once idle, and end `run()` when
+    /// no connection is left. A connection that has not sent its first request yet gets
+    /// one answer. Keep-alive connections idle for `drainIdleGraceNanoseconds` are closed:
+    /// a client about to send on one gets the grace to do so (the unavoidable keep-alive race).
+    public func drain() {
+        guard !draining else { return }
+        draining = true
+        for fd in listeners {
+            let sqe = ring.sqe()
+            io_uring_prep_cancel_fd(sqe, fd, 0)
+            io_uring_sqe_set_data64(sqe, 0)
+        }
+        drainTick()
+    }
+
+    public var isDraining: Bool { draining }
+
     /// Ends `run()` after the current turn.
     public func stop() { running = false }
 
@@ -152,6 +173,11 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
 
     func accepted(listenerIndex: Int, _ result: Int32, _ flags: UInt32) {
         if result >= 0 {
+            if draining {
+                // Accepted just before the cancel took effect: still answered once.
+                open(result)
+                return
+            }
             open(result)
         } else {
             let errno = Errno(negatedResult: result)
@@ -169,7 +195,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
                 return
             }
         }
-        if flags & IORING_CQE_F_MORE == 0 && running { armAccept(listenerIndex: listenerIndex) }
+        if flags & IORING_CQE_F_MORE == 0 && running && !draining { armAccept(listenerIndex: listenerIndex) }
     }
 
     /// Takes a new connection into the table and starts reading it.
@@ -243,9 +269,22 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         }
     }
 
+    /// During a drain: closes idle keep-alive connections, and ends the loop when none is left.
+    func drainTick() {
+        for index in 0..<slotHighWater {
+            let s = slots + index
+            guard s.pointee.state == .open, let since = s.pointee.machine.idleSince,
+                  !s.pointee.sending, s.pointee.output.isEmpty, s.pointee.input.isEmpty,
+                  now &- since >= drainIdleGraceNanoseconds else { continue }
+            closeNow(index)
+        }
+        if counters.active == 0 { running = false }
+    }
+
     /// The periodic timer: refreshes the Date header and enforces every connection's deadlines.
     func tick() {
         refreshDate()
+        if draining { drainTick() }
         for index in 0..<slotHighWater {
             let s = slots + index
             switch s.pointee.state {

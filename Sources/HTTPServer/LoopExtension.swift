@@ -26,4 +26,6 @@ public protocol ConnectionAdopting: AnyObject {
     var counters: ServerCounters { get }
     /// Ends the loop after the current turn.
     func stop()
+    /// Finishes what is in progress, accepts nothing new, then ends the loop.
+    func drain()
 }

@@ -24,6 +24,21 @@ struct Serve: ParsableCommand {
     @Option(help: "Round-robin mode's choice of worker: load-aware, round-robin, least-connections, p2c, ip-hash.")
     var balance: BalancePolicy = .loadAware
 
+    @Option(help: "At SIGTERM/SIGINT, how long workers may take to finish in-flight requests before they are killed.")
+    var shutdownTimeout = TimeSpan(seconds: 10)
+
+    @Option(help: "How long a new worker may take to be listening before it is killed (and counts as a failed start).")
+    var readyTimeout = TimeSpan(seconds: 10)
+
+    @Option(help: "A worker whose event loop shows no heartbeat for this long is killed and replaced.")
+    var workerTimeout = TimeSpan(seconds: 30)
+
+    @Option(help: "Accepted connections that may wait while no worker can take them (beyond: 503).")
+    var queueLimit = 1024
+
+    @Option(help: "How long an accepted connection may wait for a worker before it is answered 503.")
+    var queueTimeout = TimeSpan(seconds: 10)
+
     @Option(help: "Serve this already-open listening descriptor instead of opening --host/--port (systemd's LISTEN_FDS is used the same way).")
     var listenFd: Int32?
 
@@ -58,6 +73,7 @@ struct Serve: ParsableCommand {
     var maxConnections = 10_000
 
     func validate() throws {
+        guard queueLimit >= 0 else { throw ValidationError("--queue-limit must be >= 0, got \(queueLimit)") }
         guard (0...256).contains(workers) else { throw ValidationError("--workers must be 0...256, got \(workers)") }
         // A worker runs with the primary's arguments, but its descriptor 3 is its channel:
         // --listen-fd is the primary's to check and use.
@@ -122,8 +138,8 @@ struct Serve: ParsableCommand {
         } catch {
             throw ValidationError("serve: \(error)")
         }
-        if !cluster.isShuttingDown {
-            throw ValidationError("serve: every worker exited")
+        if !cluster.stoppedCleanly {
+            throw ExitCode.failure
         }
     }
 
@@ -132,6 +148,12 @@ struct Serve: ParsableCommand {
         s.mode = mode
         s.balance = balance
         s.listenFD = listenFd ?? activatedFD
+        s.restartWorkers = true
+        s.shutdownTimeoutNanoseconds = shutdownTimeout.nanoseconds
+        s.readyTimeoutNanoseconds = readyTimeout.nanoseconds
+        s.workerTimeoutNanoseconds = workerTimeout.nanoseconds
+        s.queueLimit = queueLimit
+        s.queueTimeoutNanoseconds = queueTimeout.nanoseconds
         return s
     }
 

@@ -1,0 +1,272 @@
+import CLiburing
+import Glibc
+import URing
+
+// Supervision: what PM2, gunicorn and nginx do around Node's cluster, done by the primary.
+// - a worker that exits unasked is replaced, after RestartBackoff's delay; workers that
+//   never become ready, again and again, make the primary give up with an error;
+// - readiness: a worker gets connections only once it is listening, and a replaced worker
+//   is drained only once its replacement is listening (rolling restart on SIGHUP);
+// - SIGTTIN adds a worker, SIGTTOU drains one; SIGTERM/SIGINT drain them all;
+// - a periodic tick kills workers whose heartbeat stopped, or that are not ready in time,
+//   and answers 503 to connections that waited too long for any worker.
+
+extension Primary {
+    static let tickNanoseconds: UInt64 = 100_000_000
+
+    func armTick() {
+        timers[2] = __kernel_timespec(tv_sec: 0, tv_nsec: Int64(Self.tickNanoseconds))
+        let sqe = ring.sqe()
+        io_uring_prep_timeout(sqe, timers + 2, 0, 0)
+        io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.tick.rawValue).rawValue)
+    }
+
+    func tick() {
+        let now = monotonicNanoseconds()
+        for case let r? in records where !r.worker.isDead {
+            if !r.listening {
+                if now &- r.spawnedAt > settings.readyTimeoutNanoseconds && !r.draining {
+                    logger.notice("worker \(r.worker.pid) not listening after \(settings.readyTimeoutNanoseconds / 1_000_000) ms: killed")
+                    kill(r.worker.pid, SIGKILL)
+                }
+                continue
+            }
+            if settings.workerTimeoutNanoseconds > 0 {
+                let beat = UInt64(max(0, board.load(r.slot, .heartbeat))) * 1_000_000
+                if beat > 0 && now > beat && now - beat > settings.workerTimeoutNanoseconds {
+                    logger.notice("worker \(r.worker.pid) sent no heartbeat for \((now - beat) / 1_000_000) ms: killed")
+                    kill(r.worker.pid, SIGKILL)
+                }
+            }
+        }
+        // Connections that waited too long for any worker get a clear answer.
+        while let first = waiting.first, now &- first.since > settings.queueTimeoutNanoseconds {
+            waiting.removeFirst()
+            answerUnavailable(first.fd)
+        }
+        if !waiting.isEmpty { drainWaiting() }
+        if running { armTick() }
+    }
+
+    /// Writes a 503 and closes: for connections no worker can take.
+    func answerUnavailable(_ fd: Int32) {
+        _ = unavailableResponse.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
+        close(fd)
+    }
+
+    /// Hands waiting connections to workers that can take them now.
+    func drainWaiting() {
+        let queued = waiting
+        waiting.removeAll()
+        for entry in queued { route(entry.fd, avoiding: nil, waitingSince: entry.since) }
+    }
+
+    // MARK: - Exits and restarts
+
+    func workerExited(_ record: WorkerRecord, _ status: ExitStatus) {
+        let worker = record.worker
+        let now = monotonicNanoseconds()
+        worker.isDead = true
+        let wasReady = record.listening
+        record.listening = false
+        loads[record.slot].eligible = false
+        board.store(record.slot, .state, WorkerState.dead.rawValue)
+        let expected = worker.exitedAfterDisconnect || shuttingDown
+        if expected {
+            logger.debug("Worker \(worker.pid) exited: \(status)")
+        } else {
+            logger.notice("worker \(worker.pid) died: \(status)")
+        }
+        // Its listener (reuseport) must not sit unserved: the primary accepts on it meanwhile.
+        for fd in listeners.release(slot: record.slot) where !shuttingDown { startAccepting(fd) }
+        // Every connection it had not acknowledged goes to another worker.
+        redeliver(record.pending)
+        record.pending.removeAll()
+        redeliver(Array(record.unacked[record.unackedHead...]))
+        record.unacked.removeAll()
+        record.unackedHead = 0
+        record.unackedSince = 0
+        for (_, fd) in record.control { if let fd, !listeners.isOwned(fd) { close(fd) } }
+        record.control.removeAll()
+        if record.worker.isConnected { channelClosed(record) }
+        for f in onExit { f(worker, status) }
+
+        if rollingCurrent === record {
+            rollingCurrent = nil
+            if let old = record.replacing, !old.worker.isDead {
+                // A replacement failed to start: the old worker stays; the restart stops here.
+                logger.notice("rolling restart stopped: the replacement of worker \(old.worker.pid) exited before it was ready")
+                record.replacing = nil
+                rollingQueue.removeAll()
+                _ = backoff.workerExited(readyFor: nil)
+                return
+            }
+            // The replaced worker has drained: on to the next.
+            continueRollingRestart()
+            return
+        }
+        if expected || !settings.restartWorkers { return }
+        switch backoff.workerExited(readyFor: wasReady ? now &- record.readyAt : nil) {
+        case .giveUp(let failures):
+            failure = "workers keep failing to start: \(failures) exited in a row before listening; giving up"
+            logger.critical("\(failure!)")
+            shutdown(reason: "workers cannot start")
+        case .restart(let delay):
+            logger.notice("restarting worker \(worker.id) in \(delay / 1_000_000) ms")
+            record.respawnScheduled = true
+            respawnTimers[record.slot] = __kernel_timespec(tv_sec: Int64(delay / 1_000_000_000), tv_nsec: Int64(delay % 1_000_000_000))
+            let sqe = ring.sqe()
+            io_uring_prep_timeout(sqe, respawnTimers + record.slot, 0, 0)
+            io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.respawn.rawValue, index: UInt32(record.slot)).rawValue)
+        }
+    }
+
+    func respawn(slot: Int) {
+        guard let old = records[slot], old.respawnScheduled else { return }
+        old.respawnScheduled = false
+        guard !shuttingDown else { return }
+        do throws(SystemError) {
+            _ = try fork(environment: old.environment, slot: slot)
+        } catch {
+            logger.error("restarting worker \(slot + 1) failed: \(error)")
+        }
+    }
+
+    /// The worker is listening: it may get connections, and what it replaces may go.
+    func workerBecameReady(_ r: WorkerRecord) {
+        r.readyAt = monotonicNanoseconds()
+        backoff.workerBecameReady()
+        if let old = r.replacing {
+            r.replacing = nil
+            rollingCurrent = old
+            startDraining(old)
+        }
+        if !waiting.isEmpty { drainWaiting() }
+    }
+
+    // MARK: - Draining, scaling, rolling restart
+
+    /// Asks a worker to finish what it has and exit. It gets no new connections from now;
+    /// the drain message leaves after any hand-off already queued for it.
+    func startDraining(_ r: WorkerRecord) {
+        guard !r.draining, !r.worker.isDead else { return }
+        r.draining = true
+        r.drainQueued = true
+        r.worker.exitedAfterDisconnect = true
+        loads[r.slot].eligible = false
+        board.store(r.slot, .state, WorkerState.dead.rawValue)
+        logger.debug("Worker \(r.worker.pid) draining")
+        startSend(r)
+    }
+
+    /// SIGHUP: replaces every worker, one at a time, the new one ready before the old drains.
+    func rollingRestart() {
+        guard !shuttingDown else { return }
+        let live = records.compactMap { $0 }.filter { !$0.worker.isDead && !$0.draining && $0.replacing == nil }
+        let replacing = Set(records.compactMap { $0?.replacing.map(ObjectIdentifier.init) })
+        for w in live where !replacing.contains(ObjectIdentifier(w)) && !rollingQueue.contains(where: { $0 === w }) {
+            rollingQueue.append(w)
+        }
+        logger.notice("rolling restart of \(rollingQueue.count) workers")
+        if rollingCurrent == nil { continueRollingRestart() }
+    }
+
+    func continueRollingRestart() {
+        while rollingCurrent == nil, !rollingQueue.isEmpty, !shuttingDown {
+            let old = rollingQueue.removeFirst()
+            guard !old.worker.isDead, !old.draining else { continue }
+            guard let slot = records.firstIndex(where: { $0 == nil || ($0!.worker.isDead && !$0!.respawnScheduled) }) else {
+                logger.error("rolling restart: no free worker slot")
+                rollingQueue.removeAll()
+                return
+            }
+            do throws(SystemError) {
+                // The replacement serves the old worker's listener (reuseport): no queue is orphaned.
+                listeners.share(slot: old.slot, with: slot)
+                let new = try fork(environment: old.environment, slot: slot)
+                new.replacing = old
+                rollingCurrent = new
+            } catch {
+                logger.error("rolling restart: fork failed: \(error)")
+                rollingQueue.removeAll()
+            }
+        }
+        if rollingCurrent == nil && rollingQueue.isEmpty { logger.debug("rolling restart done") }
+    }
+
+    /// SIGTTIN: one more worker.
+    func scaleUp() {
+        guard !shuttingDown else { return }
+        let environment = records.compactMap { $0 }.last(where: { !$0.worker.isDead })?.environment ?? [:]
+        do throws(SystemError) {
+            let w = try fork(environment: environment)
+            logger.notice("worker \(w.pid) added (SIGTTIN)")
+        } catch {
+            logger.error("SIGTTIN: fork failed: \(error)")
+        }
+    }
+
+    /// SIGTTOU: one worker fewer, drained gracefully (the newest; never the last one).
+    func scaleDown() {
+        let live = records.compactMap { $0 }.filter { !$0.worker.isDead && !$0.draining }
+        guard live.count > 1, let victim = live.max(by: { $0.worker.id < $1.worker.id }) else {
+            logger.notice("SIGTTOU: one worker left; not retiring it")
+            return
+        }
+        logger.notice("retiring worker \(victim.worker.pid) (SIGTTOU)")
+        // Its reuseport listener's queue goes on being served (by the primary) while it drains.
+        for fd in listeners.release(slot: victim.slot) { startAccepting(fd) }
+        startDraining(victim)
+    }
+
+    // MARK: - Shutdown
+
+    /// Stops accepting, hands every connection already accepted to a worker, then drains
+    /// every worker; SIGKILL for what remains after `shutdownTimeoutNanoseconds`.
+    public func shutdown(reason: String) {
+        guard !shuttingDown else { return }
+        logger.debug("shutting down (\(reason))")
+        // Connections already in the accept queue are taken and served, not reset.
+        for fd in acceptFDs where fd >= 0 { acceptBacklog(fd) }
+        shuttingDown = true
+        for (i, fd) in acceptFDs.enumerated() where fd >= 0 {
+            let sqe = ring.sqe()
+            io_uring_prep_cancel_fd(sqe, fd, 0)
+            io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.close.rawValue).rawValue)
+            acceptFDs[i] = -1
+        }
+        for r in records.compactMap({ $0 }) {
+            r.respawnScheduled = false
+            if !r.worker.isDead { startDraining(r) }
+        }
+        for entry in waiting { answerUnavailable(entry.fd) }
+        waiting.removeAll()
+        let t = settings.shutdownTimeoutNanoseconds
+        timers[0] = __kernel_timespec(tv_sec: Int64(t / 1_000_000_000), tv_nsec: Int64(t % 1_000_000_000))
+        let sqe = ring.sqe()
+        io_uring_prep_timeout(sqe, timers, 0, 0)
+        io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.shutdownTimer.rawValue).rawValue)
+    }
+
+    /// Accepts, without blocking, everything queued on a listener and routes it.
+    func acceptBacklog(_ fd: Int32) {
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+        while true {
+            let c = accept(fd, nil, nil)  // accept4 is not imported; set CLOEXEC after
+            if c < 0 { break }
+            _ = fcntl(c, F_SETFD, FD_CLOEXEC)
+            route(c, avoiding: nil)
+        }
+        _ = fcntl(fd, F_SETFL, flags)
+        flushHandoffs()
+    }
+
+    func forceKill() {
+        for record in records.compactMap({ $0 }) where !record.worker.isDead {
+            logger.notice("worker \(record.worker.pid) still running after the shutdown timeout: SIGKILL")
+            killedAtShutdown = true
+            kill(record.worker.pid, SIGKILL)
+        }
+    }
+}
