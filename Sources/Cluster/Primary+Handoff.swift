@@ -50,11 +50,17 @@ extension Primary {
     /// Refreshes the policy's view of every worker from the shared board and local counts.
     /// A worker can take connections when it is listening, not draining, and not stalled
     /// (a hand-off unacknowledged for `stallNanoseconds` means its loop is not turning).
+    /// A heartbeat older than this means the worker's loop is not turning (it turns at least
+    /// every 250 ms, on its tick): no new connections for it until it beats again.
+    static let heartbeatStaleMilliseconds = 750
+
     @inline(__always)
     func refreshLoad(_ slot: Int, now: UInt64) {
         guard let r = records[slot] else { return }
+        let beat = board.load(slot, .heartbeat)
         loads[slot].eligible = r.listening && !r.draining && !r.worker.isDead
             && (r.unackedSince == 0 || now &- r.unackedSince < settings.stallNanoseconds)
+            && (beat == 0 || Int(now / 1_000_000) - beat < Self.heartbeatStaleMilliseconds)
         loads[slot].active = board.load(slot, .active)
         loads[slot].inflight = board.load(slot, .inflight)
         loads[slot].unacknowledged = r.unackedCount + r.pending.count + r.sending.count

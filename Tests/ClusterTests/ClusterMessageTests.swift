@@ -11,6 +11,7 @@ struct ClusterMessageTests {
 
     static let everyCase: [ClusterMessage] = [
         .online,
+        .drain,
         .listen(host: "127.0.0.1", port: 8080),
         .listen(host: "0.0.0.0", port: 0),
         .listen(host: "::1", port: 443),
@@ -59,7 +60,7 @@ struct ClusterMessageTests {
         // One representative per case name, so a new case cannot slip past the round trip.
         func name(_ m: ClusterMessage) -> String { String(describing: m).prefix { $0 != "(" }.description }
         let names = Set(Self.everyCase.map(name))
-        #expect(names == ["online", "listen", "listening", "acknowledged", "refused", "listenReply", "handoff", "userFromWorker", "userFromPrimary"])
+        #expect(names == ["online", "listen", "listening", "acknowledged", "refused", "listenReply", "handoff", "drain", "userFromWorker", "userFromPrimary"])
     }
 
     @Test func wireLayoutIsTagThenLittleEndianIntegers() {
@@ -85,7 +86,7 @@ struct ClusterMessageTests {
     }
 
     @Test func unknownTagsDecodeToNil() {
-        let known: Set<UInt8> = [0x01, 0x02, 0x03, 0x04, 0x05, 0x10, 0x81, 0x82, 0x90]
+        let known: Set<UInt8> = [0x01, 0x02, 0x03, 0x04, 0x05, 0x10, 0x81, 0x82, 0x83, 0x90]
         for tag in UInt8.min...UInt8.max where !known.contains(tag) {
             #expect(Self.decode([tag]) == nil, "tag \(tag)")
             #expect(Self.decode([tag, 1, 2, 3, 4, 5, 6, 7]) == nil, "tag \(tag)")

@@ -1,0 +1,160 @@
+import Foundation
+import Glibc
+import Testing
+
+/// Workers that die, restart, drain and scale, under real load and real signals. Every
+/// load is bounded in time; timings are reported, not asserted against thresholds, except
+/// generous bounds that only catch a hang.
+@Suite(.serialized) struct SupervisionTests {
+    func pids(_ port: Int) -> [Int] { (try? clusterStats(port).workers.map(\.pid)) ?? [] }
+
+    @Test func killedWorkerIsReplacedWhileOthersServe() throws {
+        let server = try ServerProcess(["--workers", "2"])
+        let before = pids(server.port)
+        let load = ChurnLoad(port: server.port, clients: 1, seconds: 2.5)
+        usleep(500_000)
+        let victim = before[0]
+        kill(pid_t(victim), SIGKILL)
+        let replaced = waitFor(seconds: 10) {
+            let now = pids(server.port)
+            return now.count == 2 && !now.contains(victim)
+        }
+        let (ok, failed) = load.finish()
+        print("replacement serving \(replaced.map { String(format: "%.2f s", $0) } ?? "never") after kill -9; \(ok) answered, \(failed) failed \(load.failures)")
+        #expect(replaced != nil)
+        // One client, so at most the one request the victim was answering can fail.
+        #expect(failed <= 1)
+        #expect(ok > 0)
+        let log = server.stopAndCollectErrors()
+        #expect(log.contains("worker \(victim) died: killed by signal 9"))
+        #expect(log.contains("restarting worker"))
+    }
+
+    /// Connections handed to a worker that dies before acknowledging them go elsewhere.
+    @Test func unacknowledgedHandoffsSurviveTheirWorker() throws {
+        let server = try ServerProcess(["--workers", "2", "--balance", "round-robin"])
+        let victim = pids(server.port)[0]
+        kill(pid_t(victim), SIGSTOP)
+        // Strict rotation sends about half of these to the stopped worker: unacknowledged.
+        let connections = try (0..<6).map { _ in try TestConnection(port: server.port) }
+        for c in connections { try c.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n") }
+        usleep(300_000)
+        kill(pid_t(victim), SIGKILL)
+        for c in connections {
+            #expect(c.readResponse()?.text == "hello world\n")
+        }
+    }
+
+    @Test(arguments: [false, true])
+    func rollingRestartUnderLoadHasNoErrors(_ connectionClose: Bool) throws {
+        let server = try ServerProcess(["--workers", "2"], environment: ["CLUSTER_DEBUG": "1"])
+        let before = Set(pids(server.port))
+        let result = try runWrk(port: server.port, seconds: 4, close: connectionClose, delay: 1) {
+            kill(server.process.processIdentifier, SIGHUP)
+        }
+        // The restart may still be finishing on a busy machine: wait for it (bounded).
+        _ = waitFor(seconds: 15) { Set(pids(server.port)).isDisjoint(with: before) && pids(server.port).count == 2 }
+        let after = Set(pids(server.port))
+        print("SIGHUP under \(connectionClose ? "connection-per-request" : "keep-alive") load: \(result.requests) requests, \(result.socketErrors) socket errors, \(result.non2xx) non-2xx")
+        #expect(result.requests > 0)
+        #expect(result.socketErrors == 0, "\(result.output)")
+        #expect(result.non2xx == 0)
+        #expect(after.count == 2)
+        if !after.isDisjoint(with: before) || after.count != 2 {
+            Issue.record("not every worker was replaced: before \(before), after \(after)\n\(server.stopAndCollectErrors())")
+        }
+    }
+
+    @Test func sigtermLetsInFlightRequestsFinish() throws {
+        let server = try ServerProcess(["--workers", "2"])
+        let connections = try (0..<6).map { _ in try TestConnection(port: server.port) }
+        for c in connections { try c.send("GET /delay?ms=700 HTTP/1.1\r\nHost: t\r\n\r\n") }
+        usleep(200_000)
+        kill(server.process.processIdentifier, SIGTERM)
+        for c in connections {
+            #expect(c.readResponse()?.text == "delayed\n")
+        }
+        server.process.waitUntilExit()
+        #expect(server.process.terminationStatus == 0)
+    }
+
+    @Test func sigtermUnderChurnLoadExitsCleanly() throws {
+        let server = try ServerProcess(["--workers", "2"])
+        let load = ChurnLoad(port: server.port, clients: 2, seconds: 1.5)
+        usleep(700_000)
+        kill(server.process.processIdentifier, SIGTERM)
+        server.process.waitUntilExit()
+        let (ok, _) = load.finish()
+        #expect(ok > 0)
+        #expect(server.process.terminationStatus == 0)
+    }
+
+    /// A stopped worker (SIGSTOP) gets no new connections: none waits for its return.
+    @Test func stoppedWorkerIsSkipped() throws {
+        let server = try ServerProcess(["--workers", "2"])
+        let victim = pids(server.port)[0]
+        kill(pid_t(victim), SIGSTOP)
+        defer { kill(pid_t(victim), SIGCONT) }
+        // Its heartbeat goes stale within a second.
+        usleep(1_200_000)
+        let start = Date()
+        for _ in 0..<20 {
+            let c = try TestConnection(port: server.port, receiveTimeoutSeconds: 2)
+            try c.send("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            #expect(c.readResponse()?.status == 200)
+        }
+        print("20 connections with one worker stopped: \(String(format: "%.3f", Date().timeIntervalSince(start))) s")
+    }
+
+    @Test func sigttinAndSigttouChangeTheWorkerCount() throws {
+        let server = try ServerProcess(["--workers", "2"])
+        kill(server.process.processIdentifier, SIGTTIN)
+        #expect(waitFor(seconds: 10) { pids(server.port).count == 3 } != nil)
+        // One signal at a time: two pending SIGTTOUs would merge into one.
+        kill(server.process.processIdentifier, SIGTTOU)
+        #expect(waitFor(seconds: 10) { pids(server.port).count == 2 } != nil)
+        kill(server.process.processIdentifier, SIGTTOU)
+        #expect(waitFor(seconds: 10) { pids(server.port).count == 1 } != nil)
+        try ClusterModeTests().sequentialConnections(server.port, 10)
+        // The last worker is never retired.
+        kill(server.process.processIdentifier, SIGTTOU)
+        usleep(300_000)
+        #expect(pids(server.port).count == 1)
+    }
+
+    @Test func workersThatCannotStartMakeThePrimaryGiveUp() throws {
+        // 192.0.2.1 (TEST-NET-1) is on no interface: bind fails, so no worker can listen.
+        let (status, _, stderr) = try runBinary(["serve", "--host", "192.0.2.1", "--port", "0", "--workers", "1"])
+        #expect(status != 0)
+        #expect(stderr.contains("workers keep failing to start"), "\(stderr)")
+    }
+
+    /// At a low descriptor limit: no busy loop, and service resumes when clients leave.
+    @Test func descriptorExhaustionDoesNotSpin() throws {
+        let script = "ulimit -n 48; exec '\(ServerProcess.binary)' serve --port 0 --workers 1 --queue-timeout 1s"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", script]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        defer { kill(p.processIdentifier, SIGTERM); p.waitUntilExit() }
+        let ready = try ServerProcess.readLine(out.fileHandleForReading, timeoutSeconds: 20)
+        let port = try #require(Int(ready.split(separator: ":").last ?? ""))
+        let worker = pid_t(pids(port).first ?? 0)
+        // Far more connections than the worker can hold.
+        var held: [TestConnection] = []
+        for _ in 0..<120 { if let c = try? TestConnection(port: port, receiveTimeoutSeconds: 3) { held.append(c) } }
+        let cpu0 = cpuSeconds(p.processIdentifier) + cpuSeconds(worker)
+        usleep(2_000_000)
+        let used = cpuSeconds(p.processIdentifier) + cpuSeconds(worker) - cpu0
+        print("CPU used over 2 s at the descriptor limit: \(String(format: "%.2f", used)) s")
+        #expect(used < 1.0, "busy loop at the descriptor limit")
+        held.removeAll()
+        usleep(1_500_000)
+        #expect(waitFor(seconds: 10) {
+            (try? fetch(port, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").status) == 200
+        } != nil)
+    }
+}
