@@ -45,9 +45,9 @@ import Testing
         }
     }
 
-    @Test(arguments: [false, true])
-    func rollingRestartUnderLoadHasNoErrors(_ connectionClose: Bool) throws {
-        let server = try ServerProcess(["--workers", "2"], environment: ["CLUSTER_DEBUG": "1"])
+    @Test(arguments: ["round-robin", "shared", "reuseport"], [false, true])
+    func rollingRestartUnderLoadHasNoErrors(_ mode: String, _ connectionClose: Bool) throws {
+        let server = try ServerProcess(["--workers", "2", "--mode", mode], environment: ["CLUSTER_DEBUG": "1"])
         let before = Set(pids(server.port))
         let result = try runWrk(port: server.port, seconds: 4, close: connectionClose, delay: 1) {
             kill(server.process.processIdentifier, SIGHUP)
@@ -55,7 +55,7 @@ import Testing
         // The restart may still be finishing on a busy machine: wait for it (bounded).
         _ = waitFor(seconds: 15) { Set(pids(server.port)).isDisjoint(with: before) && pids(server.port).count == 2 }
         let after = Set(pids(server.port))
-        print("SIGHUP under \(connectionClose ? "connection-per-request" : "keep-alive") load: \(result.requests) requests, \(result.socketErrors) socket errors, \(result.non2xx) non-2xx")
+        print("SIGHUP in \(mode) mode under \(connectionClose ? "connection-per-request" : "keep-alive") load: \(result.requests) requests, \(result.socketErrors) socket errors, \(result.non2xx) non-2xx")
         #expect(result.requests > 0)
         #expect(result.socketErrors == 0, "\(result.output)")
         #expect(result.non2xx == 0)
@@ -120,6 +120,24 @@ import Testing
         kill(server.process.processIdentifier, SIGTTOU)
         usleep(300_000)
         #expect(pids(server.port).count == 1)
+    }
+
+    /// Reuseport listeners belong to the primary: retiring a worker (its listener's queue is
+    /// then served by the primary) and killing one reset no queued connection.
+    @Test func reuseportRetireAndCrashResetNothingQueued() throws {
+        let server = try ServerProcess(["--workers", "3", "--mode", "reuseport"])
+        let load = ChurnLoad(port: server.port, clients: 2, seconds: 3)
+        usleep(600_000)
+        kill(server.process.processIdentifier, SIGTTOU)
+        usleep(800_000)
+        let (ok, failed) = load.finish()
+        print("reuseport, SIGTTOU under churn: \(ok) answered, \(failed) failed \(load.failures)")
+        #expect(ok > 0)
+        #expect(failed == 0)
+        #expect(pids(server.port).count == 2)
+        // The retired worker's listener is still served: every new connection is answered,
+        // whichever listener the kernel's hash picks.
+        try ClusterModeTests().sequentialConnections(server.port, 100)
     }
 
     @Test func workersThatCannotStartMakeThePrimaryGiveUp() throws {
