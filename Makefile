@@ -3,7 +3,7 @@ SWIFT ?= swift
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup build run test bench-nginx bench-modes clean
+.PHONY: setup build run test bench bench-quick bench-nginx bench-modes clean
 
 setup:
 	@bash tools/setup.sh
@@ -17,6 +17,14 @@ run: build
 test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+
+# The standard benchmark suite: every mode and policy, 2 and 8 workers, nginx and Node's
+# cluster when installed, 4 scenarios, 3 interleaved rounds. Writes bench-results/<time>/.
+bench: build
+	.build/release/cluster-bench
+
+bench-quick: build
+	.build/release/cluster-bench --quick
 
 # Keep-alive hello world: uring-cluster (one process) beside nginx (one worker), see BENCHMARKS.md.
 bench-nginx: build

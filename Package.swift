@@ -51,9 +51,17 @@ let package = Package(
             dependencies: ["Cluster", "HTTPServer", "HTTP1", "URing"],
             path: "Examples/cluster-hello"
         ),
+        // The benchmark harness: its pure part (statistics, wrk's JSON, reports, charts) is a
+        // library so that it is tested; the executable runs servers and wrk.
+        .target(name: "BenchKit"),
+        .executableTarget(
+            name: "cluster-bench",
+            dependencies: ["BenchKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "BenchKitTests", dependencies: ["BenchKit"]),
         .testTarget(name: "URingTests", dependencies: ["URing", "CLiburing"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
-        .testTarget(name: "ServerTests", dependencies: ["uring-cluster", "cluster-hello"]),
+        .testTarget(name: "ServerTests", dependencies: ["uring-cluster", "cluster-hello", "cluster-bench"]),
     ]
 )

@@ -1,0 +1,90 @@
+import Foundation
+
+/// What wrk measured in one run, from the JSON line its `done()` script prints
+/// (`WrkReport.luaScript`): no scraping of wrk's text.
+public struct WrkReport: Codable, Equatable, Sendable {
+    public var requests: Int
+    public var durationMicroseconds: Double
+    public var bytes: Int
+    public var errors: Errors
+    /// Latency percentiles and max, in microseconds.
+    public var latency: Latency
+
+    public struct Errors: Codable, Equatable, Sendable {
+        public var connect: Int
+        public var read: Int
+        public var write: Int
+        /// Responses with a status of 400 or more.
+        public var status: Int
+        public var timeout: Int
+        public var socket: Int { connect + read + write + timeout }
+    }
+
+    public struct Latency: Codable, Equatable, Sendable {
+        public var p50: Double
+        public var p90: Double
+        public var p99: Double
+        public var p999: Double
+        public var max: Double
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case requests, bytes, errors, latency
+        case durationMicroseconds = "duration_us"
+    }
+
+    public var requestsPerSecond: Double {
+        durationMicroseconds > 0 ? Double(requests) * 1e6 / durationMicroseconds : 0
+    }
+
+    /// The marker that starts the JSON line among wrk's other output.
+    public static let marker = "WRK_JSON "
+
+    /// Finds and decodes the JSON line in wrk's standard output.
+    public static func parse(_ output: String) throws -> WrkReport {
+        guard let line = output.split(separator: "\n").last(where: { $0.hasPrefix(marker) }) else {
+            throw BenchError("wrk printed no result line (\(marker.trimmingCharacters(in: .whitespaces)))")
+        }
+        return try JSONDecoder().decode(WrkReport.self, from: Data(line.dropFirst(marker.count).utf8))
+    }
+
+    /// The Lua script given to wrk: optional request mix, and a JSON summary at the end.
+    /// `heavyPath` is requested with probability `heavyShare` (the skewed scenario).
+    public static func luaScript(heavyPath: String? = nil, heavyShare: Double = 0, headers: [String: String] = [:]) -> String {
+        var lua = ""
+        for (k, v) in headers.sorted(by: { $0.key < $1.key }) {
+            lua += "wrk.headers[\"\(k)\"] = \"\(v)\"\n"
+        }
+        if let heavyPath {
+            lua += """
+            math.randomseed(os.time())
+            local light = wrk.format(nil, "/")
+            local heavy = wrk.format(nil, "\(heavyPath)")
+            request = function()
+              if math.random() < \(heavyShare) then return heavy end
+              return light
+            end
+
+            """
+        }
+        lua += """
+        done = function(summary, latency, requests)
+          local e = summary.errors
+          io.write(string.format('\(marker){"requests":%d,"duration_us":%d,"bytes":%d,' ..
+            '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
+            '"latency":{"p50":%.1f,"p90":%.1f,"p99":%.1f,"p999":%.1f,"max":%.1f}}\\n',
+            summary.requests, summary.duration, summary.bytes,
+            e.connect, e.read, e.write, e.status, e.timeout,
+            latency:percentile(50), latency:percentile(90), latency:percentile(99),
+            latency:percentile(99.9), latency.max))
+        end
+
+        """
+        return lua
+    }
+}
+
+public struct BenchError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import Glibc
+import Testing
+
+/// `cluster-bench --quick` end to end: real servers, real wrk, the files it promises.
+@Suite struct BenchHarnessTests {
+    @Test func quickRunWritesAReportWithNumbersForEveryMode() throws {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("bench-test-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let (status, stdout, stderr) = try runProduct("cluster-bench", ["--quick", "--binary", ServerProcess.binary, "--output", output.path],
+                                                     timeoutSeconds: 120)
+        #expect(status == 0, "\(stderr)")
+        #expect(stderr.contains("[6/6]"), "progress lines: \(stderr)")
+        let folders = try FileManager.default.contentsOfDirectory(atPath: output.path)
+        #expect(folders.count == 1)
+        let dir = output.appendingPathComponent(try #require(folders.first))
+        #expect(stdout.contains(dir.lastPathComponent))
+        for file in ["results.json", "report.md", "throughput-keepalive.svg", "latency-churn.svg", "distribution-churn.svg"] {
+            #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent(file).path), "\(file) missing")
+        }
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("results.json"))) as? [String: Any])
+        let results = try #require(json["results"] as? [[String: Any]])
+        #expect(results.count == 6)
+        for mode in ["round-robin", "shared", "reuseport"] {
+            for scenario in ["keepalive", "churn"] {
+                let run = results.first { $0["mode"] as? String == mode && $0["scenario"] as? String == scenario }
+                #expect(run != nil, "\(mode) \(scenario) missing")
+                #expect((run?["requests_per_sec"] as? Double ?? 0) > 0, "\(mode) \(scenario)")
+                #expect((run?["per_worker_connections"] as? [Int])?.count == 2)
+                #expect(run?["jain"] is Double)
+                #expect(run?["cpu_us_per_request"] is Double)
+                #expect((run?["latency_ms"] as? [String: Double])?["p99"] != nil)
+            }
+        }
+        let machine = try #require(json["machine"] as? [String: String])
+        #expect(machine["cpus"] != nil && machine["kernel"] != nil && machine["cpu model"] != nil)
+        let report = try String(contentsOf: dir.appendingPathComponent("report.md"), encoding: .utf8)
+        #expect(report.contains("| rr/load-aware ×2 |"))
+        #expect(report.contains("![throughput](throughput-churn.svg)"))
+    }
+
+    @Test func badArgumentsAreRefusedWithAMessage() throws {
+        let (status, _, stderr) = try runProduct("cluster-bench", ["--binary", "/nonexistent"], timeoutSeconds: 20)
+        #expect(status != 0)
+        #expect(stderr.contains("not an executable"))
+        let (status2, _, stderr2) = try runProduct("cluster-bench", ["--binary", ServerProcess.binary, "--scenarios", "nope"], timeoutSeconds: 20)
+        #expect(status2 != 0)
+        #expect(stderr2.contains("unknown scenario"))
+    }
+}
+
+/// Runs a product of this package to completion, bounded in time. Output goes to files,
+/// so a chatty child never blocks on a full pipe.
+func runProduct(_ name: String, _ arguments: [String], timeoutSeconds: Double) throws -> (status: Int32, stdout: String, stderr: String) {
+    let dir = FileManager.default.temporaryDirectory
+    let outURL = dir.appendingPathComponent("product-\(UUID().uuidString).out")
+    let errURL = dir.appendingPathComponent("product-\(UUID().uuidString).err")
+    FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    defer {
+        try? FileManager.default.removeItem(at: outURL)
+        try? FileManager.default.removeItem(at: errURL)
+    }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: ServerProcess.product(name))
+    p.arguments = arguments
+    p.standardOutput = try FileHandle(forWritingTo: outURL)
+    p.standardError = try FileHandle(forWritingTo: errURL)
+    try p.run()
+    let deadline = Date().addingTimeInterval(timeoutSeconds)
+    while p.isRunning && Date() < deadline { usleep(20_000) }
+    if p.isRunning { p.terminate() }
+    p.waitUntilExit()
+    return (p.terminationStatus, (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
+            (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
+}
