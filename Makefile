@@ -3,7 +3,7 @@ SWIFT ?= swift
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup build run test bench bench-quick bench-nginx bench-modes clean
+.PHONY: setup build run test bench bench-quick microbench bench-nginx bench-modes clean
 
 setup:
 	@bash tools/setup.sh
@@ -25,6 +25,12 @@ bench: build
 
 bench-quick: build
 	.build/release/cluster-bench --quick
+
+# Microbenchmarks of the parser, the hello path and the balance policies (time and
+# allocations), built in their own folder so the normal build never includes them.
+microbench: setup
+	URING_CLUSTER_BENCHMARKS=1 $(SWIFT) build -c release --scratch-path .build-bench --product uring-microbench
+	LD_PRELOAD=$$(find .build-bench -name libMallocInterposerSwift.so | head -1) .build-bench/release/uring-microbench
 
 # Keep-alive hello world: uring-cluster (one process) beside nginx (one worker), see BENCHMARKS.md.
 bench-nginx: build
