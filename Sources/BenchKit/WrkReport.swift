@@ -53,13 +53,18 @@ public struct WrkReport: Codable, Equatable, Sendable {
     public static func luaScript(heavyPath: String? = nil, heavyShare: Double = 0, headers: [String: String] = [:]) -> String {
         var lua = ""
         for (k, v) in headers.sorted(by: { $0.key < $1.key }) {
-            lua += "wrk.headers[\"\(k)\"] = \"\(v)\"\n"
+            lua += "wrk.headers[\(quoted(k))] = \(quoted(v))\n"
         }
         if let heavyPath {
+            // The requests are formatted in init(): wrk sets the Host header per thread,
+            // after the script is loaded, so requests formatted earlier would lack it.
             lua += """
-            math.randomseed(os.time())
-            local light = wrk.format(nil, "/")
-            local heavy = wrk.format(nil, "\(heavyPath)")
+            local light, heavy
+            init = function(args)
+              math.randomseed(os.time())
+              light = wrk.format(nil, "/")
+              heavy = wrk.format(nil, \(quoted(heavyPath)))
+            end
             request = function()
               if math.random() < \(heavyShare) then return heavy end
               return light
@@ -82,6 +87,11 @@ public struct WrkReport: Codable, Equatable, Sendable {
         """
         return lua
     }
+}
+
+/// A Lua string literal: backslashes and double quotes escaped.
+func quoted(_ s: String) -> String {
+    "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
 }
 
 public struct BenchError: Error, CustomStringConvertible {
