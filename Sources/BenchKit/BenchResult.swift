@@ -128,13 +128,18 @@ public struct BenchSummary: Sendable {
                             max: runs.map(\.latencyMs.max).max() ?? 0)
     }
     public var errors: Int { runs.map(\.errors).reduce(0, +) }
-    /// Connections per worker summed over the rounds (sorted, busiest first).
+    /// Connections per worker, busiest first: each round's counts are ranked, then summed by
+    /// rank. Servers start fresh each round, so "worker 1" of one round is not "worker 1" of
+    /// the next: summing by rank keeps a round's concentration visible (one worker taking
+    /// everything in each round stays one worker taking everything).
     public var connections: [Int]? {
         let all = runs.compactMap(\.perWorkerConnections)
-        guard let first = all.first else { return nil }
-        var sum = [Int](repeating: 0, count: first.count)
-        for c in all where c.count == sum.count { for i in c.indices { sum[i] += c[i] } }
-        return sum.sorted(by: >)
+        guard let width = all.map(\.count).max() else { return nil }
+        var sum = [Int](repeating: 0, count: width)
+        for c in all {
+            for (rank, value) in c.sorted(by: >).enumerated() { sum[rank] += value }
+        }
+        return sum
     }
     public var jain: Double? { connections.map { Statistics.jain($0.map(Double.init)) } }
     public var top2Share: Double? { connections.map { Statistics.topTwoShare($0.map(Double.init)) } }

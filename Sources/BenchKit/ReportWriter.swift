@@ -23,7 +23,7 @@ public struct ReportWriter {
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let document = ResultsDocument(machine: machine, method: method, results: results)
+        let document = ResultsDocument(machine: machine, method: method, notes: notes, results: results)
         try save("results.json", String(decoding: try encoder.encode(document), as: UTF8.self))
 
         let summaries = BenchSummary.group(results)
@@ -73,5 +73,7 @@ public struct ReportWriter {
 public struct ResultsDocument: Codable, Sendable {
     public var machine: [String: String]
     public var method: [String]
+    /// Peers skipped and similar remarks (absent in files written before it existed).
+    public var notes: [String]?
     public var results: [BenchResult]
 }

@@ -61,7 +61,11 @@ struct ClusterBench: ParsableCommand {
     @Option(help: "Where result folders go.")
     var output = "bench-results"
 
+    @Option(help: "Run nothing: write report.md and the charts again from this results.json (into its folder).")
+    var reportFrom: String?
+
     func validate() throws {
+        if reportFrom != nil { return }
         guard rounds >= 1, duration >= 1, connections >= 1, manyConnections >= 1 else {
             throw ValidationError("--rounds, --duration and the connection counts must be at least 1")
         }
@@ -77,6 +81,14 @@ struct ClusterBench: ParsableCommand {
     func list(_ s: String) -> [String] { s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
 
     func run() throws {
+        if let reportFrom {
+            let url = URL(fileURLWithPath: reportFrom)
+            let document = try JSONDecoder().decode(ResultsDocument.self, from: Data(contentsOf: url))
+            let files = try ReportWriter(machine: document.machine, method: document.method, notes: document.notes ?? [])
+                .write(document.results, to: url.deletingLastPathComponent())
+            print("wrote \(url.deletingLastPathComponent().path)/ (\(files.joined(separator: ", ")))")
+            return
+        }
         var plan = Plan(binary: binary, rounds: rounds, duration: duration, connections: connections,
                         manyConnections: manyConnections, serverCpus: serverCpus, clientCpus: clientCpus)
         var workerCounts = list(workers).compactMap(Int.init)

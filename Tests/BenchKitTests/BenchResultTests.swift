@@ -192,24 +192,28 @@ struct BenchSummaryTests {
         #expect(l.max == 50)
     }
 
-    @Test func connectionsAreSummedOverRoundsAndSortedBusiestFirst() {
+    @Test func connectionsAreRankedPerRoundThenSummedBusiestFirst() {
         let groups = BenchSummary.group(Self.results)
-        // [10,30] + [25,15] + [20,0] = [55, 45]
-        #expect(groups[0].connections == [55, 45])
-        #expect(close(groups[0].jain, 100.0 * 100.0 / (2 * (55.0 * 55.0 + 45.0 * 45.0))))
+        // ranked per round: [30,10] + [25,15] + [20,0] = [75, 25]
+        #expect(groups[0].connections == [75, 25])
+        #expect(close(groups[0].jain, 100.0 * 100.0 / (2 * (75.0 * 75.0 + 25.0 * 25.0))))
         #expect(groups[0].top2Share == 1)
         #expect(groups[1].connections == nil)
         #expect(groups[1].jain == nil)
         #expect(groups[2].connections == [5, 5])
     }
 
-    @Test func connectionsSortAfterSumming() {
+    /// A different worker takes everything in each round (a fresh server each round): the
+    /// summary still shows one worker taking everything, not an even spread.
+    @Test func concentrationInEachRoundStaysVisible() {
         let t = Self.a
         let s = BenchSummary(target: t, scenario: "s", runs: [
-            result(t, scenario: "s", round: 1, requests: 1, connections: [1, 9, 5]),
-            result(t, scenario: "s", round: 2, requests: 1, connections: [9, 1, 5]),
+            result(t, scenario: "s", round: 1, requests: 1, connections: [0, 9, 0]),
+            result(t, scenario: "s", round: 2, requests: 1, connections: [9, 0, 0]),
+            result(t, scenario: "s", round: 3, requests: 1, connections: [1, 9, 5]),
         ])
-        #expect(s.connections == [10, 10, 10])
+        #expect(s.connections == [27, 5, 1])
+        #expect(s.top2Share.map { ($0 * 1000).rounded() } == 970)
     }
 
     @Test func errorsAreSummedOverRounds() {

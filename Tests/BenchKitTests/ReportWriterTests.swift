@@ -80,9 +80,9 @@ struct ReportWriterTests {
             #expect(rows(keepalive).map { $0.components(separatedBy: " | ")[0] } == ["| rr/load-aware ×2", "| shared ×2", "| nginx ×2"])
             #expect(rows(churn).map { $0.components(separatedBy: " | ")[0] } == ["| nginx ×2"])
 
-            // rr: 100k and 120k req/s -> median 110000 (100000–120000); connections [70, 58].
+            // rr: 100k and 120k req/s -> median 110000 (100000–120000); connections ranked per round: [40, 24] + [34, 30] = [74, 54].
             let rr = try #require(rows(keepalive).first)
-            #expect(rr.hasPrefix("| rr/load-aware ×2 | 110000 (100000–120000) | 1.00 | 2.00 | 4.00 | 8.00 | 16.00 | 0 | 70 58 |"))
+            #expect(rr.hasPrefix("| rr/load-aware ×2 | 110000 (100000–120000) | 1.00 | 2.00 | 4.00 | 8.00 | 16.00 | 0 | 74 54 |"))
             #expect(rr.hasSuffix("| 10.0 | 10% | 11.0 |"))
             // nginx: errors summed, no distribution or CPU figures.
             let nginx = rows(keepalive)[2]

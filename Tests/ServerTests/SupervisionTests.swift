@@ -106,6 +106,22 @@ import Testing
         print("20 connections with one worker stopped: \(String(format: "%.3f", Date().timeIntervalSince(start))) s")
     }
 
+    /// The watchdog: a worker whose loop stops turning (SIGSTOP stands in for a stuck loop)
+    /// is killed after --worker-timeout and replaced.
+    @Test func stuckWorkerIsKilledAndReplaced() throws {
+        let server = try ServerProcess(["--workers", "2", "--worker-timeout", "1s"])
+        let victim = pids(server.port)[0]
+        kill(pid_t(victim), SIGSTOP)
+        let replaced = waitFor(seconds: 10) {
+            let now = pids(server.port)
+            return now.count == 2 && !now.contains(victim)
+        }
+        print("stuck worker replaced after \(replaced.map { String(format: "%.2f s", $0) } ?? "never")")
+        #expect(replaced != nil)
+        let log = server.stopAndCollectErrors()
+        #expect(log.contains("worker \(victim) sent no heartbeat"), "\(log)")
+    }
+
     @Test func sigttinAndSigttouChangeTheWorkerCount() throws {
         let server = try ServerProcess(["--workers", "2"])
         kill(server.process.processIdentifier, SIGTTIN)
