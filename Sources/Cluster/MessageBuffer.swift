@@ -65,6 +65,24 @@ final class MessageBuffer {
         }
     }
 
+    /// Copies an encoded message into the data area; returns its length.
+    @discardableResult
+    func load(_ bytes: [UInt8]) -> Int {
+        precondition(bytes.count <= dataCapacity, "message larger than its buffer")
+        bytes.withUnsafeBytes { data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        return bytes.count
+    }
+
+    /// Prepares the header to send an encoded message with at most one descriptor.
+    func prepareSend(_ bytes: [UInt8], descriptor: Int32? = nil) {
+        let length = load(bytes)
+        if let descriptor {
+            withUnsafePointer(to: descriptor) { prepareSend(length: length, descriptors: UnsafeBufferPointer(start: $0, count: 1)) }
+        } else {
+            prepareSend(length: length, descriptors: UnsafeBufferPointer(start: nil, count: 0))
+        }
+    }
+
     /// The descriptors that arrived with the last message received, in order.
     func receivedDescriptors(into out: inout [Int32]) {
         out.removeAll(keepingCapacity: true)
@@ -99,8 +117,8 @@ public enum Channel {
         let buffer = MessageBuffer(dataCapacity: ClusterMessage.maxSize + 1)
         let bytes = message.encoded()
         guard bytes.count <= ClusterMessage.maxSize else { throw SystemError("send(message too large)", Errno(rawValue: EMSGSIZE)) }
-        bytes.withUnsafeBytes { buffer.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        descriptors.withUnsafeBufferPointer { buffer.prepareSend(length: bytes.count, descriptors: $0) }
+        let length = buffer.load(bytes)
+        descriptors.withUnsafeBufferPointer { buffer.prepareSend(length: length, descriptors: $0) }
         try syscall("sendmsg") { sendmsg(fd, buffer.header, Int32(MSG_NOSIGNAL)) }
     }
 

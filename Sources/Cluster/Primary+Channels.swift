@@ -112,12 +112,7 @@ extension Primary {
         guard !r.sendInFlight, r.worker.isConnected, r.channel >= 0 else { return }
         if !r.control.isEmpty {
             let (bytes, fd) = r.control.removeFirst()
-            bytes.withUnsafeBytes { r.outgoing.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-            if let fd {
-                withUnsafePointer(to: fd) { r.outgoing.prepareSend(length: bytes.count, descriptors: UnsafeBufferPointer(start: $0, count: 1)) }
-            } else {
-                r.outgoing.prepareSend(length: bytes.count, descriptors: UnsafeBufferPointer(start: nil, count: 0))
-            }
+            r.outgoing.prepareSend(bytes, descriptor: fd)
             r.sendingIsHandoff = false
         } else if !r.pending.isEmpty && !r.worker.isDead {
             let n = min(r.pending.count, MessageBuffer.maxDescriptors)
@@ -130,9 +125,7 @@ extension Primary {
         } else if r.drainQueued {
             // After every hand-off already queued: the worker adopts them, then drains.
             r.drainQueued = false
-            let bytes = ClusterMessage.drain.encoded()
-            bytes.withUnsafeBytes { r.outgoing.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-            r.outgoing.prepareSend(length: bytes.count, descriptors: UnsafeBufferPointer(start: nil, count: 0))
+            r.outgoing.prepareSend(ClusterMessage.drain.encoded())
             r.sendingIsHandoff = false
         } else {
             return

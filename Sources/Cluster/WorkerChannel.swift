@@ -106,14 +106,10 @@ final class WorkerChannel: LoopExtension {
             length = ClusterMessage.writeAcknowledged(count: UInt32(toAcknowledge), into: outgoing.data)
             toAcknowledge = 0
         } else if toRefuse > 0 {
-            let bytes = ClusterMessage.refused(count: UInt32(toRefuse)).encoded()
-            bytes.withUnsafeBytes { outgoing.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-            length = bytes.count
+            length = outgoing.load(ClusterMessage.refused(count: UInt32(toRefuse)).encoded())
             toRefuse = 0
         } else if !queued.isEmpty {
-            let bytes = queued.removeFirst()
-            bytes.withUnsafeBytes { outgoing.data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-            length = bytes.count
+            length = outgoing.load(queued.removeFirst())
         } else {
             return
         }

@@ -167,18 +167,31 @@ final class ServerUnderTest {
     static func waitForPort(_ port: Int) throws {
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_port = UInt16(port).bigEndian
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let rc = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            if let fd = connectLoopback(port: port) {
+                close(fd)
+                return
             }
-            close(fd)
-            if rc == 0 { return }
             usleep(50_000)
         }
         throw BenchError("nothing listens on port \(port) after 30 s")
     }
+}
+
+/// A TCP connection to 127.0.0.1:port with a receive timeout, or nil when refused.
+func connectLoopback(port: Int, receiveTimeoutSeconds: Int = 5) -> Int32? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var tv = timeval(tv_sec: receiveTimeoutSeconds, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = UInt16(port).bigEndian
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let rc = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    if rc != 0 {
+        close(fd)
+        return nil
+    }
+    return fd
 }
