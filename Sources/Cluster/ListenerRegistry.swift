@@ -70,6 +70,11 @@ struct ListenerRegistry {
         shared[slot] = from
     }
 
+    /// A replacement that will never ask for its listener (it failed): forget the sharing.
+    mutating func unshare(slot: Int) {
+        shared.removeValue(forKey: slot)
+    }
+
     /// The worker in `slot` is gone or leaving: its listeners become orphans (returned, for
     /// the primary to accept on) unless a replacement already shares them.
     mutating func release(slot: Int) -> [Int32] {

@@ -9,13 +9,16 @@ extension Primary {
         r.incoming.prepareReceive()
         let sqe = ring.sqe()
         io_uring_prep_recvmsg(sqe, r.channel, r.incoming.header, UInt32(MSG_CMSG_CLOEXEC))
-        io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.receive.rawValue, index: UInt32(r.slot)).rawValue)
+        io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.receive.rawValue, generation: r.serial, index: UInt32(r.slot)).rawValue)
         r.receiveArmed = true
     }
 
     func received(_ r: WorkerRecord, _ result: Int32) {
         r.receiveArmed = false
-        guard r.worker.isConnected else { return }
+        guard r.worker.isConnected else {
+            closeChannelIfIdle(r)
+            return
+        }
         guard result > 0 else {
             // End of the channel: the worker is leaving (or gone).
             channelClosed(r)
@@ -132,14 +135,14 @@ extension Primary {
         }
         let sqe = ring.sqe()
         io_uring_prep_sendmsg(sqe, r.channel, r.outgoing.header, UInt32(MSG_NOSIGNAL))
-        io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.send.rawValue, index: UInt32(r.slot)).rawValue)
+        io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.send.rawValue, generation: r.serial, index: UInt32(r.slot)).rawValue)
         r.sendInFlight = true
     }
 
     func sent(_ r: WorkerRecord, _ result: Int32) {
         r.sendInFlight = false
         if r.sendingIsHandoff {
-            let batch = r.sending
+            let batch = r.sending  // empty if the worker's exit already redelivered it
             r.sending.removeAll(keepingCapacity: true)
             if result >= 0 && !r.worker.isDead {
                 if r.unackedCount == 0 { r.unackedSince = monotonicNanoseconds() }

@@ -82,7 +82,8 @@ extension Primary {
         let choice = loads.withUnsafeBufferPointer { balancer.choose(UnsafeBufferPointer(rebasing: $0[0..<count]), clientHash: hash) }
         if let avoiding, let excluded { loads[avoiding] = excluded }
         guard let slot = choice, let r = records[slot] else {
-            if waiting.count >= settings.queueLimit {
+            // Shutting down, no worker will take it any more: a clear answer now.
+            if shuttingDown || waiting.count >= settings.queueLimit {
                 answerUnavailable(fd)
             } else {
                 waiting.append((fd, waitingSince ?? now))

@@ -24,6 +24,12 @@ extension Primary {
     func tick() {
         let now = monotonicNanoseconds()
         for case let r? in records where !r.worker.isDead {
+            if r.draining && now &- r.drainStartedAt > settings.shutdownTimeoutNanoseconds {
+                logger.notice("worker \(r.worker.pid) still draining after \(settings.shutdownTimeoutNanoseconds / 1_000_000) ms: killed")
+                if shuttingDown { killedAtShutdown = true }
+                kill(r.worker.pid, SIGKILL)
+                continue
+            }
             if !r.listening {
                 if now &- r.spawnedAt > settings.readyTimeoutNanoseconds && !r.draining {
                     logger.notice("worker \(r.worker.pid) not listening after \(settings.readyTimeoutNanoseconds / 1_000_000) ms: killed")
@@ -83,6 +89,9 @@ extension Primary {
         redeliver(record.pending)
         record.pending.removeAll()
         redeliver(Array(record.unacked[record.unackedHead...]))
+        // A hand-off still in flight cannot reach a dead worker: its connections go now.
+        redeliver(record.sending, avoiding: record.slot)
+        record.sending.removeAll()
         record.unacked.removeAll()
         record.unackedHead = 0
         record.unackedSince = 0
@@ -97,6 +106,7 @@ extension Primary {
                 // A replacement failed to start: the old worker stays; the restart stops here.
                 logger.notice("rolling restart stopped: the replacement of worker \(old.worker.pid) exited before it was ready")
                 record.replacing = nil
+                listeners.unshare(slot: record.slot)
                 rollingQueue.removeAll()
                 _ = backoff.workerExited(readyFor: nil)
                 return
@@ -106,6 +116,8 @@ extension Primary {
             return
         }
         if expected || !settings.restartWorkers { return }
+        // A live replacement (rolling restart) takes this worker's place: no respawn.
+        if records.contains(where: { $0 != nil && $0!.replacing === record && !$0!.worker.isDead }) { return }
         switch backoff.workerExited(readyFor: wasReady ? now &- record.readyAt : nil) {
         case .giveUp(let failures):
             failure = "workers keep failing to start: \(failures) exited in a row before listening; giving up"
@@ -138,8 +150,14 @@ extension Primary {
         backoff.workerBecameReady()
         if let old = r.replacing {
             r.replacing = nil
-            rollingCurrent = old
-            startDraining(old)
+            if old.worker.isDead {
+                // The replaced worker died meanwhile (and was not respawned): go on.
+                rollingCurrent = nil
+                continueRollingRestart()
+            } else {
+                rollingCurrent = old
+                startDraining(old)
+            }
         }
         if !waiting.isEmpty { drainWaiting() }
     }
@@ -151,6 +169,7 @@ extension Primary {
     func startDraining(_ r: WorkerRecord) {
         guard !r.draining, !r.worker.isDead else { return }
         r.draining = true
+        r.drainStartedAt = monotonicNanoseconds()
         r.drainQueued = true
         r.worker.exitedAfterDisconnect = true
         loads[r.slot].eligible = false
@@ -188,6 +207,7 @@ extension Primary {
                 rollingCurrent = new
             } catch {
                 logger.error("rolling restart: fork failed: \(error)")
+                listeners.unshare(slot: slot)
                 rollingQueue.removeAll()
             }
         }

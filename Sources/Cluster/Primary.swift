@@ -80,16 +80,25 @@ final class WorkerRecord {
     var draining = false
     var drainQueued = false
     /// The worker this one replaces in a rolling restart.
-    weak var replacing: WorkerRecord?
+    var replacing: WorkerRecord?
+    /// Distinguishes this record's channel completions from those of an earlier record in
+    /// the same slot (the `generation` of their UserData).
+    let serial: UInt32
+    /// When it was asked to drain (for the drain timeout).
+    var drainStartedAt: UInt64 = 0
     /// A respawn of this slot is scheduled: fork() must not take the slot meanwhile.
     var respawnScheduled = false
 
-    init(worker: Worker, channel: Int32, environment: [String: String], now: UInt64) {
+    init(worker: Worker, channel: Int32, environment: [String: String], now: UInt64, serial: UInt32) {
         self.worker = worker
         self.channel = channel
         self.environment = environment
         self.spawnedAt = now
+        self.serial = serial & UserData.generationMask
     }
+
+    /// The kernel may still use its channel buffers: it must outlive its slot.
+    var hasOperationsInFlight: Bool { sendInFlight || receiveArmed }
 
     var unackedCount: Int { unacked.count - unackedHead }
 }
@@ -103,6 +112,10 @@ public final class Primary {
     var records: [WorkerRecord?]
     var loads: [WorkerLoad]
     var dirty: [Int] = []
+    /// Records replaced in their slot while a channel operation was still in flight: kept
+    /// (with their message buffers) until those operations complete.
+    var retired: [WorkerRecord] = []
+    var nextSerial: UInt32 = 0
     /// One past the highest worker slot ever used: policies look at slots below it.
     var slotHighWater = 0
     /// Connections accepted while no worker could take them, with when they arrived.
@@ -199,7 +212,10 @@ public final class Primary {
         worker.pid = pid
         worker.isConnected = true
         board.reset(slot, pid: pid)
-        let record = WorkerRecord(worker: worker, channel: mine, environment: environment, now: monotonicNanoseconds())
+        nextSerial &+= 1
+        let record = WorkerRecord(worker: worker, channel: mine, environment: environment, now: monotonicNanoseconds(),
+                                  serial: nextSerial)
+        if let old = records[slot], old.hasOperationsInFlight { retired.append(old) }
         records[slot] = record
         slotHighWater = max(slotHighWater, slot + 1)
         loads[slot] = WorkerLoad(eligible: false)
@@ -236,14 +252,26 @@ public final class Primary {
         switch PrimaryOperation(rawValue: ud.kind) {
         case .signal: signalArrived(result)
         case .accept: accepted(listener: Int(ud.index), result, flags)
-        case .receive: if let r = records[Int(ud.index)] { received(r, result) }
-        case .send: if let r = records[Int(ud.index)] { sent(r, result) }
+        case .receive: if let r = record(for: ud) { received(r, result); releaseIfRetired(r) }
+        case .send: if let r = record(for: ud) { sent(r, result); releaseIfRetired(r) }
         case .acceptRetry: armAccept(Int(ud.index))
         case .shutdownTimer: forceKill()
         case .tick: tick()
         case .respawn: respawn(slot: Int(ud.index))
         case .close, nil: break
         }
+    }
+
+    /// The record a channel completion belongs to: the slot's current one, or a retired one.
+    func record(for ud: UserData) -> WorkerRecord? {
+        if let r = records[Int(ud.index)], r.serial == ud.generation { return r }
+        return retired.first { $0.slot == Int(ud.index) && $0.serial == ud.generation }
+    }
+
+    func releaseIfRetired(_ r: WorkerRecord) {
+        guard !r.hasOperationsInFlight, let i = retired.firstIndex(where: { $0 === r }) else { return }
+        closeChannelIfIdle(r)
+        retired.remove(at: i)
     }
 
     // MARK: - Signals

@@ -20,8 +20,9 @@ final class WorkerChannel: LoopExtension {
     var ring: Ring!
     weak var server: (any ConnectionAdopting)?
     var descriptors: [Int32] = []
-    var toAcknowledge = 0
-    var toRefuse = 0
+    /// Replies owed to the primary, in hand-off order: (refused?, count). The primary's
+    /// queue is in that order too, so an acknowledgement must never overtake a refusal.
+    var replies: [(refused: Bool, count: Int)] = []
     var sendInFlight = false
     /// User messages waiting to be sent to the primary.
     var queued: [[UInt8]] = []
@@ -67,10 +68,11 @@ final class WorkerChannel: LoopExtension {
         switch message {
         case .handoff(let count):
             for d in descriptors { server?.adopt(d) }
-            toAcknowledge += descriptors.count
+            owe(refused: false, descriptors.count)
             // Descriptors beyond our RLIMIT_NOFILE were dropped by the kernel (MSG_CTRUNC):
-            // tell the primary, which still holds them, so it routes them elsewhere.
-            if Int(count) > descriptors.count { toRefuse += Int(count) - descriptors.count }
+            // they are the message's last ones; tell the primary, which still holds them, so
+            // it routes them elsewhere.
+            owe(refused: true, Int(count) - descriptors.count)
         case .drain:
             for d in descriptors { close(d) }
             server?.drain()
@@ -81,6 +83,15 @@ final class WorkerChannel: LoopExtension {
             for d in descriptors { close(d) }
         }
         armReceive()
+    }
+
+    func owe(refused: Bool, _ count: Int) {
+        guard count > 0 else { return }
+        if let last = replies.last, last.refused == refused {
+            replies[replies.count - 1].count += count
+        } else {
+            replies.append((refused, count))
+        }
     }
 
     /// Queues a user message to the primary (sent at the end of the turn).
@@ -100,14 +111,13 @@ final class WorkerChannel: LoopExtension {
         }
         guard !sendInFlight else { return }
         var length = 0
-        if toAcknowledge > 0 {
-            // Refusals come after the acknowledgement: the kernel drops a message's last
-            // descriptors, so what we took is the front of the primary's queue.
-            length = ClusterMessage.writeAcknowledged(count: UInt32(toAcknowledge), into: outgoing.data)
-            toAcknowledge = 0
-        } else if toRefuse > 0 {
-            length = outgoing.load(ClusterMessage.refused(count: UInt32(toRefuse)).encoded())
-            toRefuse = 0
+        if !replies.isEmpty {
+            let reply = replies.removeFirst()
+            if reply.refused {
+                length = outgoing.load(ClusterMessage.refused(count: UInt32(reply.count)).encoded())
+            } else {
+                length = ClusterMessage.writeAcknowledged(count: UInt32(reply.count), into: outgoing.data)
+            }
         } else if !queued.isEmpty {
             length = outgoing.load(queued.removeFirst())
         } else {

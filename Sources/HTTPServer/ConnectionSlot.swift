@@ -31,6 +31,8 @@ struct ConnectionSlot {
     var delayKeepAlive = false
     var delayConsumed = 0
     var lingerDeadline: UInt64 = 0
+    /// A send in flight that makes no progress by then closes the connection.
+    var sendDeadline: UInt64 = 0
 
     var machine: HTTPConnectionStateMachine
     /// Received bytes not yet consumed by a request.

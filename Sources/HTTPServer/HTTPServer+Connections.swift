@@ -26,8 +26,15 @@ extension HTTPServer {
             s.pointee.inflight -= 1
         }
         if result > 0 {
-            if s.pointee.state == .open {
+            if s.pointee.state == .open && !s.pointee.closeAfterSend {
                 s.pointee.input.append(buffers.bytes(bufferID, count: Int(result)))
+                if s.pointee.input.count > maxBufferedInput {
+                    // Pipelined far beyond what one request may be, while we could not answer
+                    // (a delayed response): this client is not waiting for answers.
+                    if hasBuffer { buffers.recycle(bufferID) }
+                    reject(index, .contentTooLarge)
+                    return
+                }
             }
             if hasBuffer { buffers.recycle(bufferID) }
             switch s.pointee.state {
@@ -68,6 +75,12 @@ extension HTTPServer {
         case .closing, .free:
             if s.pointee.inflight == 0 { release(index) }
         }
+    }
+
+    /// The most input a connection may buffer: a request at every limit, plus a read.
+    var maxBufferedInput: Int {
+        let l = configuration.limits
+        return l.maxTargetBytes + l.maxHeaderBytes + 2 * l.maxBodyBytes + configuration.receiveBufferSize + 64 * 1024
     }
 
     /// Runs the state machine over the buffered input, answering every complete request,
@@ -184,6 +197,7 @@ extension HTTPServer {
         io_uring_prep_send(sqe, s.pointee.fd, s.pointee.flight.base! + offset, s.pointee.flight.count - offset, Int32(MSG_NOSIGNAL))
         io_uring_sqe_set_data64(sqe, userData(.send, index))
         s.pointee.sending = true
+        s.pointee.sendDeadline = now &+ configuration.timeouts.headerNanoseconds
         s.pointee.inflight += 1
     }
 
@@ -230,6 +244,11 @@ extension HTTPServer {
         s.pointee.state = .closing
         s.pointee.machine.close()
         counters.active -= 1
+        if s.pointee.sending {
+            // Neither a cancel of the recv nor IORING_OP_CLOSE ends a send waiting for a client
+            // that does not read: shutting the socket down does, so the slot can be reused.
+            Glibc.shutdown(s.pointee.fd, Int32(SHUT_RDWR))
+        }
         if s.pointee.receiveArmed {
             let sqe = ring.sqe()
             io_uring_prep_cancel64(sqe, userData(.receive, index), 0)

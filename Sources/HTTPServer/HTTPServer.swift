@@ -158,7 +158,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         case .close, .cancel: operationFinished(ud)
         case .delay: delayElapsed(ud)
         case .tick: tick()
-        case .acceptRetry: armAccept(listenerIndex: Int(ud.index))
+        case .acceptRetry: if running && !draining { armAccept(listenerIndex: Int(ud.index)) }
         case nil: break
         }
     }
@@ -289,6 +289,12 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
             let s = slots + index
             switch s.pointee.state {
             case .open:
+                if s.pointee.sending {
+                    // A client that stops reading must not hold a connection (or a drain) forever;
+                    // the idle and keep-alive timers do not run while our response is going out.
+                    if now >= s.pointee.sendDeadline { closeNow(index) }
+                    continue
+                }
                 guard let deadline = s.pointee.machine.deadline, now >= deadline else { continue }
                 switch s.pointee.machine.expire(now: now) {
                 case .none: break

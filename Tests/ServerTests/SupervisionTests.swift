@@ -78,6 +78,43 @@ import Testing
         #expect(server.process.terminationStatus == 0)
     }
 
+    /// Successive rolling restarts reuse worker slots while the old channels wind down.
+    @Test func repeatedRollingRestartsKeepTheCount() throws {
+        let server = try ServerProcess(["--workers", "2"])
+        let load = ChurnLoad(port: server.port, clients: 1, seconds: 4)
+        for _ in 0..<3 {
+            let before = Set(pids(server.port))
+            kill(server.process.processIdentifier, SIGHUP)
+            #expect(waitFor(seconds: 15) {
+                let now = pids(server.port)
+                return now.count == 2 && Set(now).isDisjoint(with: before)
+            } != nil)
+        }
+        let (ok, failed) = load.finish()
+        #expect(ok > 0)
+        #expect(failed == 0, "\(load.failures)")
+        #expect(pids(server.port).count == 2)
+    }
+
+    /// A client that stops reading a large response does not hold the drain: the send
+    /// makes no progress for --header-timeout, the connection is closed, the worker exits.
+    @Test func aClientThatStopsReadingDoesNotHoldTheShutdown() throws {
+        let server = try ServerProcess(["--workers", "1", "--header-timeout", "1s", "--max-body-bytes", "16777216",
+                                        "--shutdown-timeout", "60s"])
+        let c = try TestConnection(port: server.port)
+        let body = [UInt8](repeating: 120, count: 12 * 1024 * 1024)
+        try c.send(Array("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body)
+        usleep(500_000)
+        let start = Date()
+        kill(server.process.processIdentifier, SIGTERM)
+        let exited = waitFor(seconds: 20) { !server.process.isRunning }
+        print("shutdown with a stalled reader took \(exited.map { String(format: "%.2f s", $0) } ?? "more than 20 s")")
+        #expect(exited != nil)
+        #expect(Date().timeIntervalSince(start) < 20)
+        server.process.waitUntilExit()
+        #expect(server.process.terminationStatus == 0)
+    }
+
     @Test func sigtermUnderChurnLoadExitsCleanly() throws {
         let server = try ServerProcess(["--workers", "2"])
         let load = ChurnLoad(port: server.port, clients: 2, seconds: 1.5)
