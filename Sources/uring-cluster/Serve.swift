@@ -24,7 +24,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Round-robin mode's choice of worker: load-aware, round-robin, least-connections, p2c, ip-hash.")
     var balance: BalancePolicy = .loadAware
 
-    @Option(help: "At SIGTERM/SIGINT, how long workers may take to finish in-flight requests before they are killed.")
+    @Option(help: "How long a draining worker (SIGTERM/SIGINT, SIGHUP, SIGTTOU) may take to finish in-flight requests before it is killed.")
     var shutdownTimeout = TimeSpan(seconds: 10)
 
     @Option(help: "How long a new worker may take to be listening before it is killed (and counts as a failed start).")
@@ -60,7 +60,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Largest request body in bytes (413 beyond).")
     var maxBodyBytes = 1024 * 1024
 
-    @Option(help: "Time to receive a complete header section (408 and close), e.g. 10s or 500ms.")
+    @Option(help: "Time to receive a complete header section (408 and close), e.g. 10s or 500ms; also how long a response send may make no progress.")
     var headerTimeout = TimeSpan(seconds: 10)
 
     @Option(help: "How long an idle keep-alive connection stays open.")
