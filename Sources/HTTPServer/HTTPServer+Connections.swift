@@ -270,7 +270,7 @@ extension HTTPServer {
 
     /// Every operation on the slot has completed: it may be reused.
     func release(_ index: Int) {
-        defer { if draining && counters.active == 0 { running = false } }
+        defer { stopIfDrained() }
         let s = slots + index
         s.pointee.state = .free
         s.pointee.input.count = 0

@@ -46,6 +46,8 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     var lastAcceptErrorLog: UInt64 = 0
     var loopExtension: (any LoopExtension)?
     var draining = false
+    /// Multishot accepts submitted and not yet ended (their last completion lacks F_MORE).
+    var armedAccepts = 0
     /// How long a keep-alive connection may be idle during a drain before it is closed.
     public var drainIdleGraceNanoseconds: UInt64 = 100_000_000
 
@@ -166,18 +168,16 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     // MARK: - Accepting
 
     func armAccept(listenerIndex: Int) {
+        armedAccepts += 1
         let sqe = ring.sqe()
         io_uring_prep_multishot_accept(sqe, listeners[listenerIndex], nil, nil, Int32(SOCK_CLOEXEC.rawValue))
         io_uring_sqe_set_data64(sqe, UserData(kind: OperationKind.accept.rawValue, index: UInt32(listenerIndex)).rawValue)
     }
 
     func accepted(listenerIndex: Int, _ result: Int32, _ flags: UInt32) {
+        if flags & IORING_CQE_F_MORE == 0 { armedAccepts -= 1 }
         if result >= 0 {
-            if draining {
-                // Accepted just before the cancel took effect: still answered once.
-                open(result)
-                return
-            }
+            // While draining too: accepted before the cancel took effect, it is answered once.
             open(result)
         } else {
             let errno = Errno(negatedResult: result)
@@ -196,6 +196,13 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
             }
         }
         if flags & IORING_CQE_F_MORE == 0 && running && !draining { armAccept(listenerIndex: listenerIndex) }
+        stopIfDrained()
+    }
+
+    /// A drain ends when no connection is left and no accept can still deliver one: a
+    /// connection accepted after the loop ended would die with the process, unanswered.
+    func stopIfDrained() {
+        if draining && counters.active == 0 && armedAccepts == 0 { running = false }
     }
 
     /// Takes a new connection into the table and starts reading it.
@@ -278,7 +285,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
                   now &- since >= drainIdleGraceNanoseconds else { continue }
             closeNow(index)
         }
-        if counters.active == 0 { running = false }
+        stopIfDrained()
     }
 
     /// The periodic timer: refreshes the Date header and enforces every connection's deadlines.
