@@ -28,7 +28,8 @@ extension Primary {
 
     func accepted(listener index: Int, _ result: Int32, _ flags: UInt32) {
         if result >= 0 {
-            if shuttingDown { close(result) } else { route(result, avoiding: nil) }
+            // During shutdown route() answers 503: no worker takes new connections then.
+            route(result, avoiding: nil)
         } else if result == -EMFILE || result == -ENFILE {
             // At the descriptor limit, re-arming at once would spin: retry in 100 ms.
             let now = monotonicNanoseconds()
