@@ -1,3 +1,25 @@
+/// Latency percentiles and the maximum, in one unit (wrk reports µs, results use ms).
+public struct LatencyPercentiles: Codable, Equatable, Sendable {
+    public var p50: Double
+    public var p90: Double
+    public var p99: Double
+    public var p999: Double
+    public var max: Double
+
+    public init(p50: Double, p90: Double, p99: Double, p999: Double, max: Double) {
+        self.p50 = p50
+        self.p90 = p90
+        self.p99 = p99
+        self.p999 = p999
+        self.max = max
+    }
+
+    /// Each value divided by `divisor` (µs to ms: 1000).
+    public func scaled(by divisor: Double) -> LatencyPercentiles {
+        LatencyPercentiles(p50: p50 / divisor, p90: p90 / divisor, p99: p99 / divisor, p999: p999 / divisor, max: max / divisor)
+    }
+}
+
 /// One configuration the harness runs: who serves, and how.
 public struct BenchTarget: Codable, Hashable, Sendable {
     /// "uring-cluster", "nginx", "nginx-reuseport" or "node-cluster".
@@ -45,20 +67,8 @@ public struct BenchResult: Codable, Equatable, Sendable {
     public var primaryCpuShare: Double?
     public var peakRssKb: Int?
 
-    public struct Latency: Codable, Equatable, Sendable {
-        public var p50: Double
-        public var p90: Double
-        public var p99: Double
-        public var p999: Double
-        public var max: Double
-        public init(p50: Double, p90: Double, p99: Double, p999: Double, max: Double) {
-            self.p50 = p50
-            self.p90 = p90
-            self.p99 = p99
-            self.p999 = p999
-            self.max = max
-        }
-    }
+    /// Latency percentiles in milliseconds.
+    public typealias Latency = LatencyPercentiles
 
     enum CodingKeys: String, CodingKey {
         case target, mode, balance, workers, scenario, round, errors, jain
@@ -83,8 +93,7 @@ public struct BenchResult: Codable, Equatable, Sendable {
         self.scenario = scenario
         self.round = round
         requestsPerSec = wrk.requestsPerSecond
-        latencyMs = Latency(p50: wrk.latency.p50 / 1000, p90: wrk.latency.p90 / 1000, p99: wrk.latency.p99 / 1000,
-                            p999: wrk.latency.p999 / 1000, max: wrk.latency.max / 1000)
+        latencyMs = wrk.latency.scaled(by: 1000)
         errors = wrk.errors.socket + wrk.errors.status
         self.perWorkerConnections = perWorkerConnections
         self.perWorkerRequests = perWorkerRequests

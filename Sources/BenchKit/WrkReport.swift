@@ -20,13 +20,8 @@ public struct WrkReport: Codable, Equatable, Sendable {
         public var socket: Int { connect + read + write + timeout }
     }
 
-    public struct Latency: Codable, Equatable, Sendable {
-        public var p50: Double
-        public var p90: Double
-        public var p99: Double
-        public var p999: Double
-        public var max: Double
-    }
+    /// wrk's percentiles, in microseconds.
+    public typealias Latency = LatencyPercentiles
 
     enum CodingKeys: String, CodingKey {
         case requests, bytes, errors, latency
