@@ -6,8 +6,12 @@
 //   0x01 online                          0x81 listenReply  u16 port, i32 errno   (+ listener fd
 //   0x02 listen   u16 port, host bytes                                            in shared and
 //   0x03 listening u16 port                                                       reuseport modes)
-//   0x04 acknowledged u32 count          0x82 handoff u32 count      (+ count connection fds)
-//   0x05 refused u32 count  (descriptors the worker could not take: its RLIMIT_NOFILE)
+//   0x05 refused u64 position, u32 count 0x82 handoff u32 count      (+ count connection fds)
+//        (descriptors the worker could not take: its RLIMIT_NOFILE; `position` counts every
+//        descriptor handed to this worker before them)
+//
+// Hand-offs are acknowledged without a message: the worker publishes in the shared board how
+// many hand-off positions it has dealt with, and the primary closes its copies up to there.
 //                                        0x83 drain  (finish what is in progress, then exit)
 //   0x10 user  payload bytes             0x90 user payload bytes
 
@@ -15,8 +19,7 @@ public enum ClusterMessage: Equatable, Sendable {
     case online
     case listen(host: String, port: UInt16)
     case listening(port: UInt16)
-    case acknowledged(count: UInt32)
-    case refused(count: UInt32)
+    case refused(position: UInt64, count: UInt32)
     case listenReply(port: UInt16, errno: Int32)
     case handoff(count: UInt32)
     case drain
@@ -27,7 +30,7 @@ public enum ClusterMessage: Equatable, Sendable {
     public static let maxSize = 64 * 1024
 
     enum Tag: UInt8 {
-        case online = 0x01, listen = 0x02, listening = 0x03, acknowledged = 0x04, refused = 0x05, userFromWorker = 0x10
+        case online = 0x01, listen = 0x02, listening = 0x03, refused = 0x05, userFromWorker = 0x10
         case listenReply = 0x81, handoff = 0x82, drain = 0x83, userFromPrimary = 0x90
     }
 
@@ -39,8 +42,11 @@ public enum ClusterMessage: Equatable, Sendable {
         case .online: out.append(Tag.online.rawValue)
         case .listen(let host, let port): out.append(Tag.listen.rawValue); u16(port); out += Array(host.utf8)
         case .listening(let port): out.append(Tag.listening.rawValue); u16(port)
-        case .acknowledged(let n): out.append(Tag.acknowledged.rawValue); u32(n)
-        case .refused(let n): out.append(Tag.refused.rawValue); u32(n)
+        case .refused(let position, let n):
+            out.append(Tag.refused.rawValue)
+            u32(UInt32(truncatingIfNeeded: position))
+            u32(UInt32(truncatingIfNeeded: position >> 32))
+            u32(n)
         case .listenReply(let port, let errno): out.append(Tag.listenReply.rawValue); u16(port); u32(UInt32(bitPattern: errno))
         case .handoff(let n): out.append(Tag.handoff.rawValue); u32(n)
         case .drain: out.append(Tag.drain.rawValue)
@@ -64,8 +70,9 @@ public enum ClusterMessage: Equatable, Sendable {
             guard let port = u16(1) else { return nil }
             return .listen(host: String(decoding: b[3...], as: UTF8.self), port: port)
         case .listening: return u16(1).map { .listening(port: $0) }
-        case .acknowledged: return u32(1).map { .acknowledged(count: $0) }
-        case .refused: return u32(1).map { .refused(count: $0) }
+        case .refused:
+            guard let low = u32(1), let high = u32(5), let n = u32(9) else { return nil }
+            return .refused(position: UInt64(high) << 32 | UInt64(low), count: n)
         case .listenReply:
             guard let port = u16(1), let e = u32(3) else { return nil }
             return .listenReply(port: port, errno: Int32(bitPattern: e))
@@ -83,9 +90,4 @@ public enum ClusterMessage: Equatable, Sendable {
         return 5
     }
 
-    static func writeAcknowledged(count: UInt32, into p: UnsafeMutableRawPointer) -> Int {
-        p.storeBytes(of: Tag.acknowledged.rawValue, as: UInt8.self)
-        p.storeBytes(of: count.littleEndian, toByteOffset: 1, as: UInt32.self)
-        return 5
-    }
 }

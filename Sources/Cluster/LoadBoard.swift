@@ -9,7 +9,7 @@ import URing
 /// `state`); readers load it with relaxed atomics, without any message or system call.
 ///
 ///     line 0      header: magic, capacity, mode, balance, primary pid
-///     line 1 + i  worker slot i: the fields of `LoadBoard.Field`
+///     line 1 + i  worker slot i: the fields of `LoadBoard.Field` (lines of 128 bytes)
 public final class LoadBoard: @unchecked Sendable {
     public enum Field: Int, CaseIterable {
         case pid = 0
@@ -28,11 +28,20 @@ public final class LoadBoard: @unchecked Sendable {
         /// CLOCK_MONOTONIC in milliseconds at the worker's last loop turn (the loop turns at
         /// least every 250 ms, on its tick).
         case heartbeat
+        /// Hand-off positions the worker has dealt with, cumulative: every descriptor handed to
+        /// it before this position was adopted, or refused and the refusal confirmed. The
+        /// primary closes its copies up to here (the acknowledgement, without a message).
+        case processed
+        /// Refusal messages the primary has handled (written by the primary): the worker
+        /// holds `processed` below a refused range until its refusal is confirmed.
+        case refusalsConfirmed
     }
 
     enum HeaderField: Int { case magic = 0, capacity, mode, balance, primaryPID }
 
-    static let lineBytes = 64
+    /// Two cache lines per worker: the fields a worker writes every turn never share a line
+    /// with another worker's.
+    static let lineBytes = 128
     static let magic = 0x7572_696e_6762_6431  // "uringbd1"
 
     public let fd: Int32

@@ -42,10 +42,8 @@ extension Primary {
             logger.debug("Worker \(r.worker.pid) listening on port \(port)")
             for f in onListening { f(r.worker, port) }
             workerBecameReady(r)
-        case .acknowledged(let count):
-            acknowledge(r, Int(count))
-        case .refused(let count):
-            refuse(r, Int(count))
+        case .refused(let position, let count):
+            refuse(r, position: Int(position), count: Int(count))
         case .userFromWorker(let bytes):
             for f in onMessage { f(r.worker, bytes) }
         case .listenReply, .handoff, .drain, .userFromPrimary, nil:
@@ -147,6 +145,7 @@ extension Primary {
             if result >= 0 && !r.worker.isDead {
                 if r.unackedCount == 0 { r.unackedSince = monotonicNanoseconds() }
                 r.unacked.append(contentsOf: batch)
+                collectAcknowledgements(r)
             } else {
                 // Not delivered: the connections go elsewhere.
                 redeliver(batch, avoiding: r.slot)

@@ -107,28 +107,49 @@ extension Primary {
         dirty.removeAll(keepingCapacity: true)
     }
 
-    /// The worker has the oldest `count` connections sent to it: close our copies.
-    func acknowledge(_ r: WorkerRecord, _ count: Int) {
-        let n = min(count, r.unackedCount)
-        for k in 0..<n {
-            let sqe = ring.sqe()
-            io_uring_prep_close(sqe, r.unacked[r.unackedHead + k])
-            io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.close.rawValue).rawValue)
+    /// End of a turn: what every worker has acknowledged (its `processed` position in the
+    /// board) is closed here.
+    func collectAcknowledgements() {
+        for slot in 0..<slotHighWater {
+            if let r = records[slot], r.unackedCount > 0 { collectAcknowledgements(r) }
         }
-        r.unackedHead += n
-        r.unackedSince = r.unackedCount > 0 ? monotonicNanoseconds() : 0
-        compactUnacked(r)
     }
 
-    /// The worker could not take the next `count` connections (its descriptor limit):
-    /// they go to another worker.
-    func refuse(_ r: WorkerRecord, _ count: Int) {
-        let n = min(count, r.unackedCount)
-        let refused = Array(r.unacked[r.unackedHead..<(r.unackedHead + n)])
-        r.unackedHead += n
-        r.unackedSince = r.unackedCount > 0 ? monotonicNanoseconds() : 0
-        compactUnacked(r)
-        logger.notice("worker \(r.worker.pid) refused \(n) connections (descriptor limit); routing them elsewhere")
+    /// Closes our copies of the connections the worker has dealt with.
+    func collectAcknowledgements(_ r: WorkerRecord) {
+        guard !r.worker.isDead else { return }
+        let processed = board.load(r.slot, .processed)
+        var progressed = false
+        while r.ackBase < processed && r.unackedHead < r.unacked.count {
+            let fd = r.unacked[r.unackedHead]
+            if fd >= 0 {
+                let sqe = ring.sqe()
+                io_uring_prep_close(sqe, fd)
+                io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.close.rawValue).rawValue)
+            }
+            r.unackedHead += 1
+            r.ackBase += 1
+            progressed = true
+        }
+        if progressed {
+            r.unackedSince = r.unackedCount > 0 ? monotonicNanoseconds() : 0
+            compactUnacked(r)
+        }
+    }
+
+    /// The worker could not take `count` connections from hand-off `position` on (its
+    /// descriptor limit): they go to another worker, and the worker is told we have them.
+    func refuse(_ r: WorkerRecord, position: Int, count: Int) {
+        var refused: [Int32] = []
+        for p in position..<(position + count) {
+            let index = r.unackedHead + (p - r.ackBase)
+            guard p >= r.ackBase, index < r.unacked.count, r.unacked[index] >= 0 else { continue }
+            refused.append(r.unacked[index])
+            r.unacked[index] = -1
+        }
+        r.refusalsHandled += 1
+        board.store(r.slot, .refusalsConfirmed, r.refusalsHandled)
+        logger.notice("worker \(r.worker.pid) refused \(refused.count) connections (descriptor limit); routing them elsewhere")
         redeliver(refused, avoiding: r.slot)
     }
 

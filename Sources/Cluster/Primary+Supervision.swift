@@ -88,7 +88,7 @@ extension Primary {
         // Every connection it had not acknowledged goes to another worker.
         redeliver(record.pending)
         record.pending.removeAll()
-        redeliver(Array(record.unacked[record.unackedHead...]))
+        redeliver(record.unacked[record.unackedHead...].filter { $0 >= 0 })
         // A hand-off still in flight cannot reach a dead worker: its connections go now.
         redeliver(record.sending, avoiding: record.slot)
         record.sending.removeAll()

@@ -12,7 +12,8 @@ import URing
 // sendmsg in flight; at most one per channel, so messages keep their order), `unacked`
 // (sent, not yet acknowledged). The primary keeps its copy of every descriptor until the
 // worker acknowledges it, so a worker that dies or refuses loses no connection: they go
-// to another worker.
+// to another worker. Acknowledgements come through the shared board (the worker's
+// `processed` position), read at the end of every turn: no message, no wake-up.
 
 /// The settings a primary runs with.
 public struct PrimarySettings: Sendable {
@@ -68,8 +69,14 @@ final class WorkerRecord {
     var pending: [Int32] = []
     var sending: [Int32] = []
     var sendingIsHandoff = false
+    /// Handed over, not yet acknowledged, in hand-off order; -1 marks one already routed
+    /// elsewhere after a refusal.
     var unacked: [Int32] = []
     var unackedHead = 0
+    /// The hand-off position of `unacked[unackedHead]` (positions count every descriptor sent).
+    var ackBase = 0
+    /// Refusal messages handled (published for the worker as `refusalsConfirmed`).
+    var refusalsHandled = 0
     /// When the oldest unacknowledged hand-off was sent (0: none outstanding).
     var unackedSince: UInt64 = 0
     var received: [Int32] = []
@@ -238,6 +245,7 @@ public final class Primary {
                 self.complete(UserData(rawValue: ud), result, flags)
             }
             flushHandoffs()
+            collectAcknowledgements()
             let anyAlive = records.contains { $0 != nil && (!$0!.worker.isDead || $0!.respawnScheduled) }
             if !anyAlive { running = false }
         }

@@ -4,8 +4,8 @@ import HTTPServer
 import URing
 
 /// The worker's end of its channel, run on the worker's HTTP ring as a LoopExtension:
-/// receives hand-offs (adopting every descriptor) and user messages, acknowledges what it
-/// took once per turn, and publishes the worker's load to the shared board once per turn.
+/// receives hand-offs (adopting every descriptor) and user messages, and once per turn
+/// publishes the worker's load and its acknowledgement position to the shared board.
 final class WorkerChannel: LoopExtension {
     enum Operation: UInt8 {
         case receive = 128
@@ -20,9 +20,16 @@ final class WorkerChannel: LoopExtension {
     var ring: Ring!
     weak var server: (any ConnectionAdopting)?
     var descriptors: [Int32] = []
-    /// Replies owed to the primary, in hand-off order: (refused?, count). The primary's
-    /// queue is in that order too, so an acknowledgement must never overtake a refusal.
-    var replies: [(refused: Bool, count: Int)] = []
+    /// Hand-off positions received so far (every descriptor handed over, taken or not).
+    var position = 0
+    /// Refused ranges reported to the primary and not yet confirmed, oldest first: the
+    /// published `processed` position stays below the first one, so that the primary never
+    /// closes its copy of a connection this worker does not have.
+    var unconfirmedRefusals: [Int] = []
+    var refusalsSeen = 0
+    /// Refusal messages to send, in order (confirmations are counted, so order matters),
+    /// before any user message.
+    var refusals: [[UInt8]] = []
     var sendInFlight = false
     /// User messages waiting to be sent to the primary.
     var queued: [[UInt8]] = []
@@ -68,11 +75,16 @@ final class WorkerChannel: LoopExtension {
         switch message {
         case .handoff(let count):
             for d in descriptors { server?.adopt(d) }
-            owe(refused: false, descriptors.count)
             // Descriptors beyond our RLIMIT_NOFILE were dropped by the kernel (MSG_CTRUNC):
             // they are the message's last ones; tell the primary, which still holds them, so
             // it routes them elsewhere.
-            owe(refused: true, Int(count) - descriptors.count)
+            let refused = Int(count) - descriptors.count
+            if refused > 0 {
+                let at = position + descriptors.count
+                unconfirmedRefusals.append(at)
+                refusals.append(ClusterMessage.refused(position: UInt64(at), count: UInt32(refused)).encoded())
+            }
+            position += Int(count)
         case .drain:
             for d in descriptors { close(d) }
             server?.drain()
@@ -83,15 +95,6 @@ final class WorkerChannel: LoopExtension {
             for d in descriptors { close(d) }
         }
         armReceive()
-    }
-
-    func owe(refused: Bool, _ count: Int) {
-        guard count > 0 else { return }
-        if let last = replies.last, last.refused == refused {
-            replies[replies.count - 1].count += count
-        } else {
-            replies.append((refused, count))
-        }
     }
 
     /// Queues a user message to the primary (sent at the end of the turn).
@@ -108,16 +111,17 @@ final class WorkerChannel: LoopExtension {
             board.store(slot, .requests, c.requests)
             // CLOCK_MONOTONIC is one clock for every process: the primary compares directly.
             board.store(slot, .heartbeat, Int(monotonicNanoseconds() / 1_000_000))
+            let confirmed = board.load(slot, .refusalsConfirmed)
+            while refusalsSeen < confirmed, !unconfirmedRefusals.isEmpty {
+                unconfirmedRefusals.removeFirst()
+                refusalsSeen += 1
+            }
+            board.store(slot, .processed, unconfirmedRefusals.first ?? position)
         }
         guard !sendInFlight else { return }
-        var length = 0
-        if !replies.isEmpty {
-            let reply = replies.removeFirst()
-            if reply.refused {
-                length = outgoing.load(ClusterMessage.refused(count: UInt32(reply.count)).encoded())
-            } else {
-                length = ClusterMessage.writeAcknowledged(count: UInt32(reply.count), into: outgoing.data)
-            }
+        let length: Int
+        if !refusals.isEmpty {
+            length = outgoing.load(refusals.removeFirst())
         } else if !queued.isEmpty {
             length = outgoing.load(queued.removeFirst())
         } else {

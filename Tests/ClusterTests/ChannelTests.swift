@@ -108,13 +108,13 @@ struct ChannelTests {
         defer { close(a); close(b) }
         let (r, w) = makePipe()
         defer { close(r); close(w) }
-        try Channel.send(a, .acknowledged(count: 1))
+        try Channel.send(a, .refused(position: 3, count: 1))
         try Channel.send(a, .handoff(count: 1), descriptors: [r])
         try Channel.send(a, .userFromWorker(Array("one".utf8)))
         try Channel.send(a, .userFromWorker(Array("two".utf8)))
 
         let first = try #require(try Channel.receive(b))
-        #expect(first.0 == .acknowledged(count: 1))
+        #expect(first.0 == .refused(position: 3, count: 1))
         #expect(first.1.isEmpty)
         let second = try #require(try Channel.receive(b))
         defer { for fd in second.1 { close(fd) } }

@@ -19,11 +19,9 @@ struct ClusterMessageTests {
         .listen(host: "", port: 3000),
         .listening(port: 0),
         .listening(port: 54321),
-        .acknowledged(count: 0),
-        .acknowledged(count: 1),
-        .acknowledged(count: UInt32.max),
-        .refused(count: 7),
-        .refused(count: 0x0102_0304),
+        .refused(position: 0, count: 7),
+        .refused(position: 5_000_000_000, count: 0x0102_0304),
+        .refused(position: UInt64.max, count: UInt32.max),
         .listenReply(port: 8080, errno: 0),
         .listenReply(port: 0, errno: -98),
         .listenReply(port: 1, errno: -1),
@@ -60,7 +58,7 @@ struct ClusterMessageTests {
         // One representative per case name, so a new case cannot slip past the round trip.
         func name(_ m: ClusterMessage) -> String { String(describing: m).prefix { $0 != "(" }.description }
         let names = Set(Self.everyCase.map(name))
-        #expect(names == ["online", "listen", "listening", "acknowledged", "refused", "listenReply", "handoff", "drain", "userFromWorker", "userFromPrimary"])
+        #expect(names == ["online", "listen", "listening", "refused", "listenReply", "handoff", "drain", "userFromWorker", "userFromPrimary"])
     }
 
     @Test func wireLayoutIsTagThenLittleEndianIntegers() {
@@ -68,8 +66,7 @@ struct ClusterMessageTests {
         #expect(ClusterMessage.listen(host: "::1", port: 0x1234).encoded() == [0x02, 0x34, 0x12, 0x3a, 0x3a, 0x31])
         #expect(ClusterMessage.listen(host: "", port: 80).encoded() == [0x02, 80, 0])
         #expect(ClusterMessage.listening(port: 0xABCD).encoded() == [0x03, 0xCD, 0xAB])
-        #expect(ClusterMessage.acknowledged(count: 0x0102_0304).encoded() == [0x04, 4, 3, 2, 1])
-        #expect(ClusterMessage.refused(count: 2).encoded() == [0x05, 2, 0, 0, 0])
+        #expect(ClusterMessage.refused(position: 0x0000_0001_0000_0002, count: 2).encoded() == [0x05, 2, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0])
         #expect(ClusterMessage.userFromWorker([9, 8]).encoded() == [0x10, 9, 8])
         #expect(ClusterMessage.listenReply(port: 8080, errno: -98).encoded() == [0x81, 0x90, 0x1f, 0x9e, 0xff, 0xff, 0xff])
         #expect(ClusterMessage.handoff(count: 3).encoded() == [0x82, 3, 0, 0, 0])
@@ -86,7 +83,7 @@ struct ClusterMessageTests {
     }
 
     @Test func unknownTagsDecodeToNil() {
-        let known: Set<UInt8> = [0x01, 0x02, 0x03, 0x04, 0x05, 0x10, 0x81, 0x82, 0x83, 0x90]
+        let known: Set<UInt8> = [0x01, 0x02, 0x03, 0x05, 0x10, 0x81, 0x82, 0x83, 0x90]
         for tag in UInt8.min...UInt8.max where !known.contains(tag) {
             #expect(Self.decode([tag]) == nil, "tag \(tag)")
             #expect(Self.decode([tag, 1, 2, 3, 4, 5, 6, 7]) == nil, "tag \(tag)")
@@ -95,8 +92,7 @@ struct ClusterMessageTests {
 
     @Test(arguments: [
         ClusterMessage.listening(port: 0x1234),
-        .acknowledged(count: 0xDEAD_BEEF),
-        .refused(count: 12),
+        .refused(position: 0xDEAD_BEEF, count: 12),
         .listenReply(port: 9, errno: -13),
         .handoff(count: 4),
     ])
@@ -129,7 +125,7 @@ struct ClusterMessageTests {
     }
 
     @Test(arguments: [UInt32(0), 1, 2, 255, 256, 0x00FF_FF00, 0xDEAD_BEEF, UInt32.max])
-    func writeHandoffAndWriteAcknowledgedMatchEncoded(_ count: UInt32) {
+    func writeHandoffMatchesEncoded(_ count: UInt32) {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: 32, alignment: 16)
         defer { raw.deallocate() }
         // At every offset, aligned or not.
@@ -139,12 +135,6 @@ struct ClusterMessageTests {
             #expect(n == 5)
             #expect(Array(UnsafeRawBufferPointer(start: raw + offset, count: n)) == ClusterMessage.handoff(count: count).encoded())
             #expect(raw.load(fromByteOffset: offset + n, as: UInt8.self) == 0xAA, "wrote past its length")
-
-            raw.initializeMemory(as: UInt8.self, repeating: 0xAA, count: 32)
-            let m = ClusterMessage.writeAcknowledged(count: count, into: raw + offset)
-            #expect(m == 5)
-            #expect(Array(UnsafeRawBufferPointer(start: raw + offset, count: m)) == ClusterMessage.acknowledged(count: count).encoded())
-            #expect(raw.load(fromByteOffset: offset + m, as: UInt8.self) == 0xAA, "wrote past its length")
         }
     }
 

@@ -25,10 +25,10 @@ struct LoadBoardTests {
         let board = try LoadBoard(capacity: 4)
         defer { close(board.fd) }
         #expect(board.capacity == 4)
-        #expect(board.size == 5 * 64)
+        #expect(board.size == 5 * LoadBoard.lineBytes)
         var st = stat()
         #expect(fstat(board.fd, &st) == 0)
-        #expect(Int(st.st_size) == 5 * 64)
+        #expect(Int(st.st_size) == 5 * LoadBoard.lineBytes)
         for slot in 0..<4 {
             for field in LoadBoard.Field.allCases { #expect(board.load(slot, field) == 0) }
         }
@@ -149,10 +149,10 @@ struct LoadBoardTests {
         board.store(1, .pid, 0x1111)
         board.store(1, .heartbeat, 0x2222)
         // Slot 1 is line 2; pid is its first word, heartbeat its last used one.
-        #expect(board.base.load(fromByteOffset: 2 * 64, as: Int.self) == 0x1111)
-        #expect(board.base.load(fromByteOffset: 2 * 64 + LoadBoard.Field.heartbeat.rawValue * 8, as: Int.self) == 0x2222)
-        #expect(board.base.load(fromByteOffset: 64, as: Int.self) == 0)
-        #expect(board.base.load(fromByteOffset: 3 * 64, as: Int.self) == 0)
+        #expect(board.base.load(fromByteOffset: 2 * LoadBoard.lineBytes, as: Int.self) == 0x1111)
+        #expect(board.base.load(fromByteOffset: 2 * LoadBoard.lineBytes + LoadBoard.Field.heartbeat.rawValue * 8, as: Int.self) == 0x2222)
+        #expect(board.base.load(fromByteOffset: LoadBoard.lineBytes, as: Int.self) == 0)
+        #expect(board.base.load(fromByteOffset: 3 * LoadBoard.lineBytes, as: Int.self) == 0)
     }
 
     @Test func mappingAFileThatIsNotABoardFails() throws {
@@ -163,7 +163,7 @@ struct LoadBoardTests {
     }
 
     @Test func mappingAZeroFilledFileOfBoardSizeFails() throws {
-        let fd = temporaryFile([UInt8](repeating: 0, count: 5 * 64))
+        let fd = temporaryFile([UInt8](repeating: 0, count: 5 * LoadBoard.lineBytes))
         defer { close(fd) }
         #expect {
             _ = try LoadBoard(mapping: fd)
