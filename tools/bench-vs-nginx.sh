@@ -30,7 +30,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-taskset -c "$SERVER_CPU" "$BIN" serve --host 127.0.0.1 --port "$URING_PORT" >"$work/uring.out" 2>&1 &
+taskset -c "$SERVER_CPU" "$BIN" serve --workers 0 --host 127.0.0.1 --port "$URING_PORT" >"$work/uring.out" 2>&1 &
 uring_pid=$!
 pids+=("$uring_pid")
 
