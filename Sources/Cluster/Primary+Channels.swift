@@ -30,7 +30,6 @@ extension Primary {
         armReceive(r)
         switch message {
         case .online:
-            r.online = true
             logger.debug("Worker \(r.worker.pid) online")
             for f in onOnline { f(r.worker) }
         case .listen(let host, let port):

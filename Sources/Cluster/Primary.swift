@@ -59,7 +59,6 @@ final class WorkerRecord {
     var slot: Int { worker.id - 1 }
     var channel: Int32
     var listening = false
-    var online = false
     let incoming = MessageBuffer()
     let outgoing = MessageBuffer()
     var sendInFlight = false
