@@ -64,10 +64,13 @@ public struct HTTPConnectionStateMachine: Sendable {
     public private(set) var phase: Phase = .idle
     /// Requests answered on this connection.
     public private(set) var requestCount = 0
+    /// Heads parsed on this connection: it grows exactly when a parse has just written a
+    /// request's fields into the caller's table (ConnectionLifecycle copies them then).
+    public private(set) var headsParsed = 0
     /// When the current phase's timer started.
     var phaseStart: UInt64
     var scanResume = 0
-    var head = RequestHead()
+    public private(set) var head = RequestHead()
     var continueSent = false
     var chunked = ChunkedDecoder()
     var chunkCursor = 0  // next encoded byte to decode
@@ -174,6 +177,7 @@ public struct HTTPConnectionStateMachine: Sendable {
                 return reject(status)
             case .complete(let parsed):
                 head = parsed
+                headsParsed += 1
             }
         }
         switch head.framing {

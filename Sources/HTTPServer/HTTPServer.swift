@@ -31,7 +31,8 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     var freeCount: Int
     /// One past the highest slot index ever used: the timer scan stops here.
     var slotHighWater = 0
-    /// Header-field table shared by all parses on this loop (a parse finishes before the next starts).
+    /// The parser's header-field table, shared by all parses on this loop (each connection's
+    /// lifecycle copies its request's fields out of it as soon as its head parses).
     let fields: UnsafeMutableBufferPointer<HeaderField>
 
     var listeners: [Int32] = []
@@ -61,8 +62,6 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         slotCapacity = max(1, configuration.maxConnections)
         slots = .allocate(capacity: slotCapacity)
         now = monotonicNanoseconds()
-        let machine = HTTPConnectionStateMachine(limits: configuration.limits, timeouts: configuration.timeouts, now: now)
-        slots.initialize(repeating: ConnectionSlot(machine: machine), count: slotCapacity)
         freeSlots = .allocate(capacity: slotCapacity)
         for i in 0..<slotCapacity { freeSlots[i] = UInt32(slotCapacity - 1 - i) }
         freeCount = slotCapacity
@@ -73,6 +72,10 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
                                                    tv_nsec: Int64(configuration.tickNanoseconds % 1_000_000_000)))
         retryTimer.initialize(to: __kernel_timespec(tv_sec: 0, tv_nsec: 100_000_000))
         date = .allocate(byteCount: HTTPDate.length, alignment: 8)
+        date.initializeMemory(as: UInt8.self, repeating: 32, count: HTTPDate.length)
+        let lifecycle = ConnectionLifecycle(settings: configuration.lifecycleSettings, limits: configuration.limits,
+                                            timeouts: configuration.timeouts, scratch: fields, date: date)
+        slots.initialize(repeating: ConnectionSlot(lifecycle: lifecycle), count: slotCapacity)
         counters.workerID = configuration.workerID
         counters.pid = getpid()
         refreshDate()
@@ -81,10 +84,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     deinit {
         for i in 0..<slotCapacity {
             if slots[i].fd >= 0 { Glibc.close(slots[i].fd) }
-            slots[i].input.release()
-            slots[i].output.release()
-            slots[i].flight.release()
-            slots[i].held.release()
+            slots[i].lifecycle.freeMemory()
         }
         slots.deinitialize(count: slotCapacity)
         slots.deallocate()
@@ -157,7 +157,8 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         case .receive: received(ud, result, flags)
         case .send: sent(ud, result)
         case .accept: accepted(listenerIndex: Int(ud.index), result, flags)
-        case .close, .cancel: operationFinished(ud)
+        case .close: closeFinished(ud)
+        case .cancel: cancelFinished(ud)
         case .delay: delayElapsed(ud)
         case .tick: tick()
         case .acceptRetry: if running && !draining { armAccept(listenerIndex: Int(ud.index)) }
@@ -205,61 +206,6 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         if draining && counters.active == 0 && armedAccepts == 0 { running = false }
     }
 
-    /// Takes a new connection into the table and starts reading it.
-    func open(_ fd: Int32) {
-        counters.connections += 1
-        guard freeCount > 0 else {
-            // At --max-connections: a clear answer, then close (best effort, never blocks).
-            var out = RawBuffer()
-            ResponseWriter.writeError(into: &out, status: .serviceUnavailable, date: date)
-            _ = Glibc.send(fd, out.base, out.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
-            out.release()
-            Glibc.close(fd)
-            return
-        }
-        freeCount -= 1
-        let index = Int(freeSlots[freeCount])
-        slotHighWater = max(slotHighWater, index + 1)
-        counters.active += 1
-        var one: Int32 = 1
-        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        let s = slots + index
-        s.pointee.state = .open
-        s.pointee.fd = fd
-        s.pointee.generation = (s.pointee.generation &+ 1) & UserData.generationMask
-        s.pointee.machine = HTTPConnectionStateMachine(limits: configuration.limits, timeouts: configuration.timeouts, now: now)
-        s.pointee.readClosed = false
-        s.pointee.closeAfterSend = false
-        s.pointee.delayed = false
-        s.pointee.flightOffset = 0
-        armReceive(index)
-    }
-
-    func armReceive(_ index: Int) {
-        let s = slots + index
-        let sqe = ring.sqe()
-        io_uring_prep_recv_multishot(sqe, s.pointee.fd, nil, 0, 0)
-        sqe.pointee.flags |= CLiburing_IOSQE_BUFFER_SELECT()
-        sqe.pointee.buf_group = Self.bufferGroup
-        io_uring_sqe_set_data64(sqe, userData(.receive, index))
-        s.pointee.receiveArmed = true
-        s.pointee.inflight += 1
-    }
-
-    @inline(__always)
-    func userData(_ kind: OperationKind, _ index: Int) -> UInt64 {
-        UserData(kind: kind.rawValue, generation: slots[index].generation, index: UInt32(index)).rawValue
-    }
-
-    /// The slot a completion belongs to, or nil for a stale one (never expected: slots are
-    /// reused only after every operation on them has completed).
-    @inline(__always)
-    func slot(for ud: UserData) -> Int? {
-        let index = Int(ud.index)
-        guard index < slotCapacity, slots[index].generation == ud.generation, slots[index].state != .free else { return nil }
-        return index
-    }
-
     // MARK: - Timers
 
     func armTick() {
@@ -278,12 +224,8 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
 
     /// During a drain: closes idle keep-alive connections, and ends the loop when none is left.
     func drainTick() {
-        for index in 0..<slotHighWater {
-            let s = slots + index
-            guard s.pointee.state == .open, let since = s.pointee.machine.idleSince,
-                  !s.pointee.sending, s.pointee.output.isEmpty, s.pointee.input.isEmpty,
-                  now &- since >= drainIdleGraceNanoseconds else { continue }
-            closeNow(index)
+        for index in 0..<slotHighWater where slots[index].lifecycle.closeIfIdle(now: now, grace: drainIdleGraceNanoseconds) {
+            perform(index)
         }
         stopIfDrained()
     }
@@ -293,26 +235,10 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         refreshDate()
         if draining { drainTick() }
         for index in 0..<slotHighWater {
-            let s = slots + index
-            switch s.pointee.state {
-            case .open:
-                if s.pointee.sending {
-                    // A client that stops reading must not hold a connection (or a drain) forever;
-                    // the idle and keep-alive timers do not run while our response is going out.
-                    if now >= s.pointee.sendDeadline { closeNow(index) }
-                    continue
-                }
-                guard let deadline = s.pointee.machine.deadline, now >= deadline else { continue }
-                switch s.pointee.machine.expire(now: now) {
-                case .none: break
-                case .close: closeNow(index)
-                case .reject(let status): reject(index, status)
-                }
-            case .lingering:
-                if now >= s.pointee.lingerDeadline { closeNow(index) }
-            case .free, .closing:
-                continue
-            }
+            let state = slots[index].lifecycle.state
+            guard state == .open || state == .lingering else { continue }
+            slots[index].lifecycle.tick(now: now)
+            perform(index)
         }
         if running { armTick() }
     }

@@ -21,10 +21,20 @@ public struct ServerConfiguration: Sendable {
     /// How long a closing connection may linger to read what the client still sends, so that
     /// our last response is not destroyed by a reset (nginx's lingering_close).
     public var lingerNanoseconds: UInt64 = 2_000_000_000
+    /// Unsent response bytes above which a connection answers no further pipelined request
+    /// (and, holding `readAheadBytes` of unanswered input, stops reading). Default 256 KiB.
+    public var maxUnsentOutput: Int = 256 * 1024
+    /// Unanswered input a connection that cannot answer now may hold before reading pauses. Default 64 KiB.
+    public var readAheadBytes: Int = 64 * 1024
     /// The id reported in /stats (a worker's index in a cluster).
     public var workerID: Int = 0
 
     public init() {}
+
+    var lifecycleSettings: ConnectionLifecycle.Settings {
+        ConnectionLifecycle.Settings(maxUnsentOutput: maxUnsentOutput, readAheadBytes: readAheadBytes,
+                                     lingerNanoseconds: lingerNanoseconds, sendStallNanoseconds: timeouts.headerNanoseconds)
+    }
 
     /// Timer resolution: fine enough for the shortest configured timeout, and at most 250 ms
     /// so that the cached Date header is never more than a quarter second late.

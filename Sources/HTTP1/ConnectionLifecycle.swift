@@ -1,0 +1,480 @@
+import Glibc
+
+// The whole life of one connection as a pure state machine: reading, dispatching, a
+// delayed response, sending, back-pressure, lingering and closing. The event loop reports
+// what happened (bytes, a completion, the time) and performs the actions `next` returns,
+// one at a time, until `.none`. No sockets, no clock, no allocation per request, so every
+// order of events is tested directly and fuzzed.
+//
+//     open ──last response sent──▶ lingering ──peer closed / linger over──▶ closing ──▶ released
+//       └──── peer gone, error, timeout, send stalled ─────────────────────▶ closing
+//
+// Rules that used to be spread as flags across the loop, each kept here in one place:
+// - Responses leave in request order. While a response is delayed, nothing after it is
+//   parsed, and a rejection can only be written after the responses before it.
+// - Read back-pressure (as SwiftNIO's pipelining handler): while the connection cannot
+//   answer (a delayed response, or more than `maxUnsentOutput` bytes not yet sent) and
+//   it holds `readAheadBytes` of unanswered input, its multishot receive is cancelled,
+//   and armed again once it can go on. Input and output per connection stay bounded
+//   whatever the client does.
+// - Operations are counted: the connection is released (its slot reusable, its buffers
+//   free) only once every operation submitted for it has completed (monoio's lifecycle
+//   idea), so the kernel never writes into a buffer of a newer connection.
+// - A request's header fields are copied into the connection's own store the moment its
+//   head parses (the parser's table is shared by the whole loop).
+
+public struct ConnectionLifecycle {
+    public struct Settings: Sendable, Equatable {
+        /// Unsent response bytes above which no further request is answered (and so,
+        /// with `readAheadBytes` of input waiting, reading pauses). Default 256 KiB.
+        public var maxUnsentOutput: Int = 256 * 1024
+        /// Unanswered input a connection that cannot answer may hold before reading
+        /// pauses. Default 64 KiB.
+        public var readAheadBytes: Int = 64 * 1024
+        /// How long a connection may read after its last response before it is closed.
+        public var lingerNanoseconds: UInt64 = 2_000_000_000
+        /// A send that makes no progress this long closes the connection.
+        public var sendStallNanoseconds: UInt64 = 10_000_000_000
+
+        public init(maxUnsentOutput: Int = 256 * 1024, readAheadBytes: Int = 64 * 1024,
+                    lingerNanoseconds: UInt64 = 2_000_000_000, sendStallNanoseconds: UInt64 = 10_000_000_000) {
+            self.maxUnsentOutput = maxUnsentOutput
+            self.readAheadBytes = readAheadBytes
+            self.lingerNanoseconds = lingerNanoseconds
+            self.sendStallNanoseconds = sendStallNanoseconds
+        }
+    }
+
+    public enum State: UInt8, Sendable {
+        case open
+        /// The last response is sent and our side shut down; reading until the peer closes.
+        case lingering
+        /// Being closed: waiting for every operation in flight.
+        case closing
+        /// Every operation has completed: the slot may be reused.
+        case released
+    }
+
+    /// What the loop must do next. Each action is performed once, in the order returned.
+    public enum Action: Equatable {
+        case none
+        /// Submit a multishot receive (counted until its completion without F_MORE).
+        case armReceive
+        /// Cancel the multishot receive (its own completion: `cancelCompleted`).
+        case cancelReceive
+        /// Submit a send of these bytes (owned by the lifecycle until `sendCompleted`).
+        case send(UnsafeRawPointer, count: Int)
+        /// Call the handler for this request (`request(_:body:)`), then `handled`.
+        case dispatch(RequestHead, body: ByteRange)
+        /// Submit a timer; its completion is `delayCompleted`.
+        case armDelay(nanoseconds: UInt64)
+        /// Remove the delay's timer (its own completion: `cancelCompleted`).
+        case cancelDelay
+        /// shutdown(SHUT_WR): the last response is out; lingering starts.
+        case shutdownWrite
+        /// shutdown(SHUT_RDWR): ends a send that would wait forever for a client that does
+        /// not read (neither a cancel nor a close of the descriptor ends it).
+        case shutdownBoth
+        /// Submit a close of the descriptor (its completion: `closeCompleted`).
+        case close
+        /// Nothing is in flight any more: free the slot.
+        case release
+    }
+
+    /// How a receive completion ended.
+    public enum Received {
+        case bytes(UnsafeRawBufferPointer)
+        /// The peer finished sending (recv returned 0).
+        case endOfInput
+        /// The buffer ring was empty for a moment (ENOBUFS): read again.
+        case noBuffers
+        /// Our cancel took effect.
+        case cancelled
+        /// Any other error: the connection is gone.
+        case failed
+    }
+
+    enum Receive: UInt8 { case idle, armed, cancelling }
+
+    public let settings: Settings
+    public private(set) var state: State = .released
+    public private(set) var reader: HTTPConnectionStateMachine
+    /// Received bytes not yet consumed by an answered request.
+    public private(set) var input = RawBuffer()
+    /// Responses not yet sent. Handlers append to it through a ResponseWriter during `.dispatch`.
+    public var output = RawBuffer()
+    /// The bytes of the send in flight (swapped with `output`, so appending never moves them).
+    var flight = RawBuffer()
+    var flightOffset = 0
+    /// A delayed response, held until its timer fires.
+    var held = RawBuffer()
+    var fields = HeaderFieldStore()
+    /// The parser's table, shared by every connection of the loop; read only inside `next`.
+    let scratch: UnsafeMutableBufferPointer<HeaderField>
+    /// The loop's cached Date value, for the error responses written here.
+    let date: UnsafeRawPointer
+
+    var receive = Receive.idle
+    var sending = false
+    var delayArmed = false
+    var delayCancelled = false
+    var delayToArm: UInt64 = 0
+    var shutBoth = false
+    var closeSubmitted = false
+    /// Operations submitted and not yet completed (a multishot receive counts once).
+    public private(set) var operationsInFlight = 0
+    /// The peer closed its sending side.
+    public private(set) var readClosed = false
+    /// Close once everything queued is sent.
+    var closeAfterSend = false
+    /// The handler has the current request (between `.dispatch` and `handled`).
+    var dispatching = false
+    /// A delayed response waits for its timer.
+    public private(set) var pending = false
+    var pendingKeepAlive = false
+    var consumed = 0
+    var dispatchMark = 0
+    /// The parser needs more bytes than the input holds.
+    var stalled = false
+    var sendDeadline: UInt64 = 0
+    var lingerDeadline: UInt64 = 0
+
+    public init(settings: Settings, limits: HTTPLimits, timeouts: HTTPTimeouts,
+                scratch: UnsafeMutableBufferPointer<HeaderField>, date: UnsafeRawPointer) {
+        self.settings = settings
+        self.scratch = scratch
+        self.date = date
+        reader = HTTPConnectionStateMachine(limits: limits, timeouts: timeouts, now: 0)
+    }
+
+    /// A new connection in this (released) lifecycle; buffers from the last one are reused.
+    public mutating func start(now: UInt64) {
+        precondition(state == .released && operationsInFlight == 0, "start() on a lifecycle still in use")
+        state = .open
+        reader = HTTPConnectionStateMachine(limits: reader.limits, timeouts: reader.timeouts, now: now)
+        input.count = 0
+        output.count = 0
+        flight.count = 0
+        flightOffset = 0
+        held.count = 0
+        receive = .idle
+        sending = false
+        delayArmed = false
+        delayCancelled = false
+        delayToArm = 0
+        shutBoth = false
+        closeSubmitted = false
+        readClosed = false
+        closeAfterSend = false
+        dispatching = false
+        pending = false
+        stalled = false
+    }
+
+    /// Frees every buffer (the table is going away).
+    public mutating func freeMemory() {
+        input.release()
+        output.release()
+        flight.release()
+        held.release()
+        fields.release()
+    }
+
+    /// Unsent response bytes: queued, and the rest of the send in flight.
+    public var unsentBytes: Int { output.count + flight.count - flightOffset }
+
+    /// The request being dispatched, as its handler sees it (views valid during the call).
+    public func request(_ head: RequestHead, body: ByteRange) -> Request {
+        Request(head: head, bytes: input.bytes, fields: fields.fields, body: body)
+    }
+
+    /// The connection answers nothing now: a response waits, the handler has the request,
+    /// or too much is unsent.
+    var blocked: Bool { pending || dispatching || unsentBytes >= settings.maxUnsentOutput }
+
+    var canProcess: Bool {
+        state == .open && !blocked && !closeAfterSend && !stalled && !input.isEmpty
+    }
+
+    /// Reading waits for the connection to catch up.
+    public var readPaused: Bool { !closeAfterSend && blocked && input.count >= settings.readAheadBytes }
+
+    // MARK: - What to do next
+
+    public mutating func next(now: UInt64) -> Action {
+        switch state {
+        case .released:
+            return .none
+        case .closing:
+            return nextWhileClosing()
+        case .lingering:
+            if receive == .idle && !readClosed { return armReceive() }
+            return .none
+        case .open:
+            break
+        }
+        if delayToArm > 0 {
+            let ns = delayToArm
+            delayToArm = 0
+            delayArmed = true
+            operationsInFlight += 1
+            return .armDelay(nanoseconds: ns)
+        }
+        while canProcess {
+            if let action = processInput(now: now) { return action }
+        }
+        if readClosed && !pending && !dispatching && (input.isEmpty || stalled) { closeAfterSend = true }
+        if !sending {
+            if flightOffset < flight.count { return startSend(now: now) }
+            if !output.isEmpty {
+                flight.count = 0
+                flightOffset = 0
+                swap(&output, &flight)
+                return startSend(now: now)
+            }
+            if closeAfterSend && !pending && !dispatching {
+                if readClosed {
+                    beginClosing()
+                    return nextWhileClosing()
+                }
+                // Closing now, with input unread, would send a reset that can destroy the
+                // response before the client reads it: shut our side, read until the peer
+                // closes (nginx's lingering close).
+                state = .lingering
+                lingerDeadline = now &+ settings.lingerNanoseconds
+                input.count = 0
+                return .shutdownWrite
+            }
+        }
+        if !readClosed {
+            if receive == .idle && !readPaused { return armReceive() }
+            if receive == .armed && readPaused {
+                receive = .cancelling
+                operationsInFlight += 1
+                return .cancelReceive
+            }
+        }
+        return .none
+    }
+
+    mutating func armReceive() -> Action {
+        receive = .armed
+        operationsInFlight += 1
+        return .armReceive
+    }
+
+    mutating func startSend(now: UInt64) -> Action {
+        sending = true
+        operationsInFlight += 1
+        sendDeadline = now &+ settings.sendStallNanoseconds
+        return .send(UnsafeRawPointer(flight.base!) + flightOffset, count: flight.count - flightOffset)
+    }
+
+    /// One step of the parser over the input; an action for the loop, or nil to go on.
+    mutating func processInput(now: UInt64) -> Action? {
+        let heads = reader.headsParsed
+        var count = input.count
+        let action = reader.process(input.base!, count: &count, now: now, fields: scratch)
+        input.count = count
+        if reader.headsParsed != heads { fields.assign(scratch, count: reader.head.fieldCount) }
+        switch action {
+        case .needMore:
+            stalled = true
+            return nil
+        case .sendContinue:
+            output.append(ResponseWriter.continueLine)
+            return nil
+        case .reject(let status):
+            ResponseWriter.writeError(into: &output, status: status, date: date)
+            closeAfterSend = true
+            return nil
+        case .dispatch(let head, let body, let used):
+            dispatching = true
+            consumed = used
+            dispatchMark = output.count
+            return .dispatch(head, body: body)
+        }
+    }
+
+    mutating func nextWhileClosing() -> Action {
+        if sending && !shutBoth {
+            shutBoth = true
+            return .shutdownBoth
+        }
+        if receive == .armed {
+            receive = .cancelling
+            operationsInFlight += 1
+            return .cancelReceive
+        }
+        if delayArmed && !delayCancelled {
+            delayCancelled = true
+            operationsInFlight += 1
+            return .cancelDelay
+        }
+        delayToArm = 0
+        if !closeSubmitted {
+            closeSubmitted = true
+            operationsInFlight += 1
+            return .close
+        }
+        if operationsInFlight == 0 {
+            state = .released
+            input.count = 0
+            output.count = 0
+            flight.count = 0
+            held.count = 0
+            input.shrink(ifAbove: 64 * 1024)
+            output.shrink(ifAbove: 64 * 1024)
+            flight.shrink(ifAbove: 64 * 1024)
+            held.shrink(ifAbove: 64 * 1024)
+            return .release
+        }
+        return .none
+    }
+
+    mutating func beginClosing() {
+        guard state == .open || state == .lingering else { return }
+        state = .closing
+        reader.close()
+    }
+
+    // MARK: - Events
+
+    /// The handler wrote its response to the dispatched request. With `delayNanoseconds`
+    /// above 0 the response (and so everything after it) waits that long.
+    /// Returns whether a response is complete (not delayed).
+    @discardableResult
+    public mutating func handled(keepAlive: Bool, delayNanoseconds: UInt64 = 0, now: UInt64) -> Bool {
+        precondition(dispatching, "handled() without a dispatched request")
+        dispatching = false
+        if delayNanoseconds > 0 {
+            let produced = output.count - dispatchMark
+            held.count = 0
+            held.append(UnsafeRawBufferPointer(start: output.base.map { $0 + dispatchMark }, count: produced))
+            output.count = dispatchMark
+            pending = true
+            pendingKeepAlive = keepAlive
+            delayToArm = delayNanoseconds
+            return false
+        }
+        finishRequest(keepAlive: keepAlive, now: now)
+        return true
+    }
+
+    mutating func finishRequest(keepAlive: Bool, now: UInt64) {
+        if reader.phase == .dispatched { reader.responded(keepAlive: keepAlive, now: now) }
+        input.removeFirst(consumed)
+        consumed = 0
+        stalled = false
+        if !keepAlive { closeAfterSend = true }
+    }
+
+    /// The delay's timer completed (fired or cancelled). Returns whether the held response
+    /// was released to be sent.
+    @discardableResult
+    public mutating func delayCompleted(now: UInt64) -> Bool {
+        precondition(delayArmed, "delayCompleted() without a delay")
+        delayArmed = false
+        operationsInFlight -= 1
+        guard pending else { return false }
+        pending = false
+        guard state == .open else { return false }
+        output.append(held.bytes)
+        held.count = 0
+        finishRequest(keepAlive: pendingKeepAlive, now: now)
+        return true
+    }
+
+    /// A receive completion; `final` when it lacked F_MORE (the multishot receive ended).
+    public mutating func received(_ result: Received, final: Bool) {
+        if final {
+            precondition(receive != .idle, "a receive completion without a receive")
+            receive = .idle
+            operationsInFlight -= 1
+        }
+        switch result {
+        case .bytes(let bytes):
+            // After a final response (or lingering), input is read only to be discarded.
+            if state == .open && !closeAfterSend {
+                input.append(bytes)
+                stalled = false
+            }
+        case .endOfInput:
+            guard state == .open || state == .lingering else { return }
+            readClosed = true
+            if state == .lingering { beginClosing() }
+        case .noBuffers, .cancelled:
+            break
+        case .failed:
+            beginClosing()
+        }
+    }
+
+    /// A send completed: `result` bytes went out, or it failed (negative).
+    public mutating func sendCompleted(_ result: Int) {
+        precondition(sending, "a send completion without a send")
+        sending = false
+        operationsInFlight -= 1
+        guard state == .open else { return }
+        guard result > 0 else {
+            beginClosing()
+            return
+        }
+        flightOffset += result
+        if flightOffset >= flight.count {
+            flight.count = 0
+            flightOffset = 0
+            flight.shrink(ifAbove: 256 * 1024)
+        }
+    }
+
+    /// A cancel (of the receive or the delay) completed.
+    public mutating func cancelCompleted() {
+        precondition(operationsInFlight > 0, "a cancel completion with nothing in flight")
+        operationsInFlight -= 1
+    }
+
+    /// The close of the descriptor completed.
+    public mutating func closeCompleted() {
+        precondition(closeSubmitted && operationsInFlight > 0, "a close completion without a close")
+        operationsInFlight -= 1
+    }
+
+    /// The loop's periodic timer: enforces the connection's deadlines.
+    public mutating func tick(now: UInt64) {
+        switch state {
+        case .open:
+            if sending {
+                // A client that stops reading must not hold a connection (or a drain)
+                // forever; the request timers do not run while our response goes out.
+                if now >= sendDeadline { beginClosing() }
+                return
+            }
+            guard let deadline = reader.deadline, now >= deadline else { return }
+            switch reader.expire(now: now) {
+            case .none: break
+            case .close: beginClosing()
+            case .reject(let status):
+                ResponseWriter.writeError(into: &output, status: status, date: date)
+                closeAfterSend = true
+            }
+        case .lingering:
+            if now >= lingerDeadline { beginClosing() }
+        case .closing, .released:
+            break
+        }
+    }
+
+    /// During a drain: closes the connection if it is idle between requests (not a new one,
+    /// which is owed an answer to its first request) for at least `grace`.
+    @discardableResult
+    public mutating func closeIfIdle(now: UInt64, grace: UInt64) -> Bool {
+        guard state == .open, let since = reader.idleSince, !sending, unsentBytes == 0, input.isEmpty,
+              !pending, !dispatching, now &- since >= grace else { return false }
+        beginClosing()
+        return true
+    }
+
+    /// Closes the connection at once (the loop's own reasons).
+    public mutating func abort() { beginClosing() }
+}

@@ -1,0 +1,277 @@
+import Testing
+@testable import HTTP1
+
+func get(_ path: String, id: Int? = nil, close: Bool = false) -> String {
+    var s = "GET \(path) HTTP/1.1\r\nHost: h\r\n"
+    if let id { s += "X-Id: \(id)\r\n" }
+    if close { s += "Connection: close\r\n" }
+    return s + "\r\n"
+}
+
+func post(_ path: String, body: String, id: Int? = nil, expectContinue: Bool = false) -> String {
+    var s = "POST \(path) HTTP/1.1\r\nHost: h\r\nContent-Length: \(body.utf8.count)\r\n"
+    if let id { s += "X-Id: \(id)\r\n" }
+    if expectContinue { s += "Expect: 100-continue\r\n" }
+    return s + "\r\n" + body
+}
+
+@Suite("ConnectionLifecycle")
+struct ConnectionLifecycleTests {
+    @Test func aRequestIsAnsweredAndTheConnectionReadsOn() {
+        let d = LifecycleDriver()
+        #expect(d.actions == ["armReceive"])
+        d.deliver(get("/a"))
+        #expect(d.actions == ["armReceive", "dispatch", "send \(d.sendInFlight?.count ?? -1)"])
+        d.completeSend()
+        #expect(d.answered == ["/a"])
+        #expect(d.receiveArmed)
+        #expect(d.life.pointee.state == .open)
+        #expect(d.violations.isEmpty, "\(d.violations)")
+    }
+
+    @Test func pipelinedRequestsSplitAtEveryByteAreAnsweredInOrder() {
+        let text = get("/1", id: 1) + post("/2", body: "hello", id: 2) + get("/3", id: 3)
+        let utf8 = Array(text.utf8)
+        for cut in 1..<utf8.count {
+            let d = LifecycleDriver()
+            d.deliver(Array(utf8[..<cut]))
+            d.completeSend(limit: 7)  // short sends too
+            d.deliver(Array(utf8[cut...]))
+            d.settle()
+            #expect(d.answered == ["/1 id=1", "/2 id=2 body=hello", "/3 id=3"], "cut \(cut)")
+            #expect(d.violations.isEmpty, "cut \(cut): \(d.violations)")
+        }
+    }
+
+    /// The bug that killed a worker: a delayed response, then more pipelined input than the
+    /// old buffer bound. The rest waits (reading pauses) and everything is answered in order.
+    @Test func aDelayedResponseHoldsLaterRequestsAndPausesReading() {
+        let d = LifecycleDriver(settings: .init(maxUnsentOutput: 1024, readAheadBytes: 256, lingerNanoseconds: 500,
+                                                sendStallNanoseconds: 2_000))
+        d.deliver(get("/delay", id: 0))
+        #expect(d.delayArmed)
+        var sent = 0
+        while d.receiveArmed && d.cancelsInFlight == 0 {
+            sent += 1
+            d.deliver(get("/x", id: sent))
+        }
+        #expect(d.actions.contains("cancelReceive"), "reading pauses behind the delayed response")
+        #expect(d.wire.isEmpty, "nothing goes out before the delayed response")
+        // Bytes already on their way when the cancel was submitted are kept, not dropped.
+        sent += 1
+        d.deliver(get("/x", id: sent), final: false)
+        d.completeCancels()
+        #expect(!d.receiveArmed, "\(d.actions.suffix(5)) input \(d.life.pointee.input.count)")
+        d.fireDelay()
+        d.settle()
+        #expect(d.answered == ["/delay id=0"] + (1...sent).map { "/x id=\($0)" })
+        #expect(d.receiveArmed, "reading resumes once the connection caught up")
+        #expect(d.maxInput < 256 + 2 * get("/x", id: sent).utf8.count)
+        #expect(d.violations.isEmpty, "\(d.violations)")
+    }
+
+    /// A client that sends large requests and never reads: answering stops above the
+    /// unsent-output bound and reading pauses, so neither buffer grows without bound.
+    @Test func aClientThatNeverReadsIsNotBufferedWithoutBound() {
+        let settings = ConnectionLifecycle.Settings(maxUnsentOutput: 4096, readAheadBytes: 2048,
+                                                    lingerNanoseconds: 500, sendStallNanoseconds: 2_000)
+        let d = LifecycleDriver(settings: settings)
+        let body = String(repeating: "b", count: 3000)
+        var delivered = 0
+        while d.receiveArmed && d.cancelsInFlight == 0 && delivered < 1000 {
+            delivered += 1
+            d.deliver(post("/echo", body: body, id: delivered))
+        }
+        #expect(delivered < 20, "reading paused after \(delivered) requests")
+        #expect(d.maxUnsent < settings.maxUnsentOutput + 2 * 3200)
+        #expect(d.maxInput < settings.readAheadBytes + 2 * 3100)
+        // The send never completes: the stall timeout closes the connection.
+        d.completeCancels()
+        d.tick(at: 2_500)
+        #expect(d.shutBoth)
+        d.settle()
+        #expect(d.released == 1)
+        #expect(d.violations.isEmpty, "\(d.violations)")
+    }
+
+    @Test func expectContinueGetsOneInterimResponse() {
+        let d = LifecycleDriver()
+        d.deliver("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        d.completeSend()
+        d.deliver("da")
+        d.deliver("ta")
+        d.settle()
+        #expect(d.answered == ["100", "/p body=data"])
+    }
+
+    /// Fields belong to their request: another connection's parse (sharing the loop's
+    /// table) between a head and its body used to replace them.
+    @Test func fieldsSurviveAnotherConnectionsParse() {
+        let shared = UnsafeMutableBufferPointer<HeaderField>.allocate(capacity: 101)
+        shared.initialize(repeating: HeaderField(name: .empty, value: .empty))
+        defer { shared.deallocate() }
+        let a = LifecycleDriver(scratch: shared)
+        let b = LifecycleDriver(scratch: shared)
+        a.deliver("POST /a HTTP/1.1\r\nHost: h\r\nX-Pad: 1234567890\r\nX-Id: 7\r\nContent-Length: 2\r\n\r\n")
+        b.deliver("GET /b HTTP/1.1\r\nX-Id: 99\r\nHost: zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz\r\n\r\n")
+        a.deliver("ok")
+        a.settle()
+        b.settle()
+        #expect(a.answered == ["/a id=7 body=ok"])
+        #expect(b.answered == ["/b id=99"])
+    }
+
+    @Test func aRejectionFollowsTheResponsesBeforeItThenLingers() {
+        let d = LifecycleDriver()
+        d.deliver(get("/ok", id: 1) + "GET /bad HTTP/1.1\r\nHost: h\r\nBad Header: x\r\n\r\n" + get("/never"))
+        d.settle()
+        #expect(d.answered == ["/ok id=1", "400"])
+        #expect(d.shutWrite)
+        #expect(d.life.pointee.state == .lingering)
+        d.deliver("ignored bytes")
+        #expect(d.sendInFlight == nil)
+        d.peerCloses()
+        d.settle()
+        #expect(d.released == 1)
+        #expect(d.violations.isEmpty, "\(d.violations)")
+    }
+
+    @Test func lingeringEndsAtItsDeadline() {
+        let d = LifecycleDriver()
+        d.deliver(get("/bye", close: true))
+        d.settle()
+        #expect(d.life.pointee.state == .lingering)
+        d.tick(at: 400)
+        #expect(d.life.pointee.state == .lingering)
+        d.tick(at: 600)
+        #expect(d.actions.contains("cancelReceive"))
+        d.settle()
+        #expect(d.released == 1)
+    }
+
+    @Test func peerCloseAfterARequestStillGetsItsAnswer() {
+        let d = LifecycleDriver()
+        d.deliver(get("/delay", id: 5))
+        d.peerCloses()
+        #expect(d.wire.isEmpty)
+        #expect(d.life.pointee.state == .open)
+        d.fireDelay()
+        d.settle()
+        #expect(d.answered == ["/delay id=5"])
+        #expect(!d.shutWrite, "the peer is gone: no lingering")
+        #expect(d.released == 1)
+        #expect(d.violations.isEmpty, "\(d.violations)")
+    }
+
+    @Test func aFailedReceiveWithADelayArmedCancelsItAndReleasesOnlyAfterEverything() {
+        let d = LifecycleDriver()
+        d.deliver(get("/delay"))
+        d.receiveFails()
+        #expect(d.actions.suffix(2) == ["cancelDelay", "close"])
+        #expect(d.released == 0)
+        d.completeClose()
+        #expect(d.released == 0, "the timer is still in flight")
+        d.completeCancels()
+        #expect(d.released == 1)
+        #expect(d.wire.isEmpty)
+        #expect(d.violations.isEmpty, "\(d.violations)")
+    }
+
+    @Test func idleTimeoutClosesWithoutAResponse() {
+        let d = LifecycleDriver()
+        d.deliver(get("/a"))
+        d.settle()
+        d.tick(at: 200)
+        #expect(d.life.pointee.state == .open)
+        d.tick(at: 400)  // keep-alive timeout 300
+        d.settle()
+        #expect(d.released == 1)
+        #expect(d.answered == ["/a"])
+    }
+
+    @Test func aPartialHeadTimesOutWith408() {
+        let d = LifecycleDriver()
+        d.deliver("GET /slow HTTP/1.1\r\nHo")
+        d.tick(at: 1_100)
+        d.settle()
+        #expect(d.answered == ["408"])
+    }
+
+    @Test func drainClosesOnlyIdleConnections() {
+        let d = LifecycleDriver()
+        #expect(!d.closeIfIdle(now: 10, grace: 0), "a new connection is owed an answer")
+        d.deliver(get("/delay"))
+        #expect(!d.closeIfIdle(now: 10, grace: 0))
+        d.fireDelay()
+        d.settle()
+        d.now = 50
+        #expect(!d.closeIfIdle(now: 50, grace: 100))
+        #expect(d.closeIfIdle(now: 200, grace: 100))
+        d.run()
+        d.settle()
+        #expect(d.released == 1)
+    }
+
+    /// Random event orders: bytes split anywhere, short sends, delays, timers and peer
+    /// close. Every request gets its response, in order; nothing is sent after a close;
+    /// the lifecycle is released exactly once, with nothing in flight.
+    @Test(arguments: 0..<200)
+    func randomEventOrdersKeepTheInvariants(seed: Int) {
+        var rng = SplitMix64(seed: UInt64(seed))
+        let settings = ConnectionLifecycle.Settings(maxUnsentOutput: 512, readAheadBytes: 256,
+                                                    lingerNanoseconds: 1_000_000, sendStallNanoseconds: 1_000_000)
+        let timeouts = HTTPTimeouts(headerNanoseconds: 1_000_000, keepAliveNanoseconds: 1_000_000, bodyIdleNanoseconds: 1_000_000)
+        let d = LifecycleDriver(settings: settings, timeouts: timeouts)
+        var script: [UInt8] = []
+        var expected: [String] = []
+        for i in 0..<Int(rng.next() % 12 + 1) {
+            switch rng.next() % 4 {
+            case 0:
+                let body = String(repeating: "z", count: Int(rng.next() % 300))
+                script += Array(post("/p", body: body, id: i).utf8)
+                expected.append("/p id=\(i)" + (body.isEmpty ? "" : " body=" + body))
+            case 1:
+                script += Array(get("/delay", id: i).utf8)
+                expected.append("/delay id=\(i)")
+            default:
+                script += Array(get("/g", id: i).utf8)
+                expected.append("/g id=\(i)")
+            }
+        }
+        let closeEarly = rng.next() % 5 == 0
+        var offset = 0
+        var deliveredDuringCancel = 0
+        for _ in 0..<20_000 {
+            if d.released > 0 { break }
+            if d.cancelsInFlight == 0 { deliveredDuringCancel = 0 }
+            switch rng.next() % 6 {
+            case 0, 1:
+                // The kernel may still deliver a read or so after a cancel was submitted.
+                guard d.receiveArmed, deliveredDuringCancel < 1 else { break }
+                if d.cancelsInFlight > 0 { deliveredDuringCancel += 1 }
+                if offset < script.count {
+                    let n = min(script.count - offset, Int(rng.next() % 200) + 1)
+                    d.deliver(Array(script[offset..<(offset + n)]), final: rng.next() % 8 == 0)
+                    offset += n
+                } else if closeEarly {
+                    d.peerCloses()
+                }
+            case 2: d.completeSend(limit: Int(rng.next() % 400) + 1)
+            case 3: d.fireDelay()
+            case 4: d.completeCancels()
+            default: d.completeClose()
+            }
+            let life = d.life.pointee
+            if offset == script.count && !closeEarly && d.sendInFlight == nil && !d.delayArmed && d.cancelsInFlight == 0
+                && life.unsentBytes == 0 && life.state == .open && !life.pending && life.input.isEmpty { break }
+        }
+        // Every answered request is the next one in order, and with the peer still there, all are.
+        let got = d.answered
+        #expect(Array(expected.prefix(got.count)) == got, "seed \(seed)")
+        if !closeEarly { #expect(got.count == expected.count, "seed \(seed): \(got.count) of \(expected.count) answered") }
+        if closeEarly { #expect(d.released == 1, "seed \(seed): a closed peer's connection is released") }
+        #expect(d.released <= 1)
+        #expect(d.violations.isEmpty, "seed \(seed): \(d.violations)")
+        #expect(d.maxInput <= settings.readAheadBytes + 1_200, "seed \(seed): input grew to \(d.maxInput)")
+    }
+}

@@ -1,0 +1,273 @@
+@testable import HTTP1
+
+/// Plays the event loop and the kernel for one ConnectionLifecycle, without sockets: it
+/// performs each action the lifecycle returns, keeps the operations "in flight" until the
+/// test completes them, and records what went out on the wire. Invariants a real loop
+/// relies on are checked on every step (`violations` collects any that broke).
+final class LifecycleDriver {
+    let life: UnsafeMutablePointer<ConnectionLifecycle>
+    let scratch: UnsafeMutableBufferPointer<HeaderField>
+    let date: UnsafeMutableRawPointer
+    var now: UInt64 = 0
+
+    // The kernel's side.
+    var receiveArmed = false
+    var cancelsInFlight = 0
+    var receiveCancelled = false
+    var delayCancelled = false
+    var sendInFlight: [UInt8]? = nil
+    var delayArmed = false
+    var closeInFlight = false
+    private(set) var closed = false
+    private(set) var released = 0
+    private(set) var shutWrite = false
+    private(set) var shutBoth = false
+    /// Bytes the client received, in order.
+    private(set) var wire: [UInt8] = []
+    private(set) var actions: [String] = []
+    private(set) var violations: [String] = []
+    /// The most input the lifecycle held at any step.
+    private(set) var maxInput = 0
+    private(set) var maxUnsent = 0
+
+    /// Delay (ns) to give each request's response, by path; 0 = answer at once.
+    var delayForPath: (String) -> UInt64 = { $0.hasPrefix("/delay") ? 1_000 : 0 }
+    /// A handler that answers `keepAlive: false` for this path.
+    var closingPath = "/close"
+
+    init(settings: ConnectionLifecycle.Settings = ConnectionLifecycle.Settings(lingerNanoseconds: 500, sendStallNanoseconds: 2_000),
+         limits: HTTPLimits = HTTPLimits(), timeouts: HTTPTimeouts = TestConnection.timeouts,
+         scratch shared: UnsafeMutableBufferPointer<HeaderField>? = nil) {
+        scratch = shared ?? {
+            let t = UnsafeMutableBufferPointer<HeaderField>.allocate(capacity: limits.maxHeaderCount + 1)
+            t.initialize(repeating: HeaderField(name: .empty, value: .empty))
+            return t
+        }()
+        ownsScratch = shared == nil
+        date = .allocate(byteCount: HTTPDate.length, alignment: 8)
+        HTTPDate.format(epochSeconds: 0, into: date)
+        life = .allocate(capacity: 1)
+        life.initialize(to: ConnectionLifecycle(settings: settings, limits: limits, timeouts: timeouts,
+                                                scratch: scratch, date: date))
+        life.pointee.start(now: 0)
+        run()
+    }
+
+    private let ownsScratch: Bool
+
+    deinit {
+        life.pointee.freeMemory()
+        life.deinitialize(count: 1)
+        life.deallocate()
+        date.deallocate()
+        if ownsScratch { scratch.deallocate() }
+    }
+
+    var output: UnsafeMutablePointer<RawBuffer> {
+        (UnsafeMutableRawPointer(life) + MemoryLayout<ConnectionLifecycle>.offset(of: \.output)!)
+            .assumingMemoryBound(to: RawBuffer.self)
+    }
+
+    func note(_ s: String) { actions.append(s) }
+
+    func check(_ ok: Bool, _ what: @autoclosure () -> String) {
+        if !ok { violations.append(what()) }
+    }
+
+    /// Performs actions until the lifecycle has nothing more to do.
+    func run() {
+        var steps = 0
+        while true {
+            steps += 1
+            if steps > 100_000 { violations.append("next() never returned .none"); return }
+            let action = life.pointee.next(now: now)
+            maxInput = max(maxInput, life.pointee.input.count)
+            maxUnsent = max(maxUnsent, life.pointee.unsentBytes)
+            switch action {
+            case .none:
+                return
+            case .armReceive:
+                note("armReceive")
+                check(!receiveArmed, "a second receive armed")
+                check(!closed && !closeInFlight, "receive armed after close")
+                receiveArmed = true
+            case .cancelReceive:
+                note("cancelReceive")
+                check(receiveArmed, "cancel of a receive that is not armed")
+                cancelsInFlight += 1
+                receiveCancelled = true
+            case .send(let p, let count):
+                note("send \(count)")
+                check(sendInFlight == nil, "two sends in flight")
+                check(!closed && !closeInFlight && !shutWrite, "send after close or shutdown")
+                check(count > 0, "empty send")
+                sendInFlight = Array(UnsafeRawBufferPointer(start: p, count: count))
+            case .dispatch(let head, let body):
+                note("dispatch")
+                answer(head, body)
+            case .armDelay:
+                note("armDelay")
+                check(!delayArmed, "two delays armed")
+                delayArmed = true
+            case .cancelDelay:
+                note("cancelDelay")
+                check(delayArmed, "cancel of a delay that is not armed")
+                cancelsInFlight += 1
+                delayCancelled = true
+            case .shutdownWrite:
+                note("shutdownWrite")
+                check(sendInFlight == nil && life.pointee.unsentBytes == 0, "shutdown with output unsent")
+                shutWrite = true
+            case .shutdownBoth:
+                note("shutdownBoth")
+                shutBoth = true
+            case .close:
+                note("close")
+                check(!closeInFlight && !closed, "closed twice")
+                closeInFlight = true
+            case .release:
+                note("release")
+                check(!receiveArmed && sendInFlight == nil && !delayArmed && cancelsInFlight == 0 && closed,
+                      "released with operations in flight")
+                released += 1
+                return
+            }
+        }
+    }
+
+    func answer(_ head: RequestHead, _ body: ByteRange) {
+        let request = life.pointee.request(head, body: body)
+        let path = request.pathString
+        var writer = ResponseWriter(out: output, date: date, isHead: head.method == .head, minorVersion: head.minorVersion,
+                                    keepAlive: head.keepAlive && !life.pointee.readClosed)
+        if path == closingPath { writer.keepAlive = false }
+        // The body says which request this answers: its path, its X-Id field and its body.
+        var text = path
+        if let id = request.header("x-id") { text += " id=" + String(decoding: id, as: UTF8.self) }
+        if request.body.count > 0 { text += " body=" + String(decoding: request.body, as: UTF8.self) }
+        text += "\n"
+        writer.respond(.ok, text: text)
+        life.pointee.handled(keepAlive: writer.keepAlive, delayNanoseconds: delayForPath(path), now: now)
+    }
+
+    // MARK: - Events the test causes
+
+    func deliver(_ text: String, final: Bool = false) { deliver(Array(text.utf8), final: final) }
+
+    func deliver(_ bytes: [UInt8], final: Bool = false) {
+        check(receiveArmed, "bytes delivered with no receive armed")
+        bytes.withUnsafeBytes { life.pointee.received(.bytes($0), final: final) }
+        if final { receiveArmed = false }
+        run()
+    }
+
+    func peerCloses() {
+        check(receiveArmed, "end of input with no receive armed")
+        receiveArmed = false
+        life.pointee.received(.endOfInput, final: true)
+        run()
+    }
+
+    func receiveFails(_ kind: ConnectionLifecycle.Received = .failed) {
+        receiveArmed = false
+        life.pointee.received(kind, final: true)
+        run()
+    }
+
+    /// The kernel finishes the cancels in flight (the receive ends, the delay is removed).
+    func completeCancels() {
+        guard cancelsInFlight > 0 else { return }
+        if receiveCancelled && receiveArmed {
+            receiveArmed = false
+            life.pointee.received(.cancelled, final: true)
+        }
+        if delayCancelled && delayArmed {
+            delayArmed = false
+            life.pointee.delayCompleted(now: now)
+        }
+        receiveCancelled = false
+        delayCancelled = false
+        while cancelsInFlight > 0 {
+            cancelsInFlight -= 1
+            life.pointee.cancelCompleted()
+        }
+        run()
+    }
+
+    /// The send in flight completes with `limit` bytes at most (a short send), or fails.
+    func completeSend(limit: Int = .max, fail: Bool = false) {
+        guard let bytes = sendInFlight else { return }
+        sendInFlight = nil
+        if fail || shutBoth {
+            life.pointee.sendCompleted(-32)
+        } else {
+            let n = min(limit, bytes.count)
+            wire += bytes[0..<n]
+            life.pointee.sendCompleted(n)
+        }
+        run()
+    }
+
+    func fireDelay() {
+        guard delayArmed else { return }
+        delayArmed = false
+        life.pointee.delayCompleted(now: now)
+        run()
+    }
+
+    func completeClose() {
+        guard closeInFlight else { return }
+        closeInFlight = false
+        closed = true
+        life.pointee.closeCompleted()
+        run()
+    }
+
+    func closeIfIdle(now: UInt64, grace: UInt64) -> Bool {
+        life.pointee.closeIfIdle(now: now, grace: grace)
+    }
+
+    func tick(at time: UInt64) {
+        now = time
+        life.pointee.tick(now: now)
+        run()
+    }
+
+    /// Sends, cancels and the close complete until nothing is in flight but the receive.
+    func settle() {
+        for _ in 0..<10_000 {
+            if sendInFlight != nil { completeSend(); continue }
+            if cancelsInFlight > 0 { completeCancels(); continue }
+            if closeInFlight { completeClose(); continue }
+            return
+        }
+    }
+
+    var wireText: String { String(decoding: wire, as: UTF8.self) }
+
+    /// The responses on the wire, in order: the body (without its newline) of a 200, the
+    /// status code of anything else.
+    var answered: [String] {
+        var result: [String] = []
+        var i = 0
+        let w = wire
+        while i + 4 <= w.count {
+            var end = i
+            while end + 4 <= w.count && !(w[end] == 13 && w[end + 1] == 10 && w[end + 2] == 13 && w[end + 3] == 10) { end += 1 }
+            guard end + 4 <= w.count else { break }
+            let head = String(decoding: w[i..<end], as: UTF8.self)
+            var length = 0
+            for line in head.split(separator: "\r\n") where line.lowercased().hasPrefix("content-length:") {
+                length = Int(line.dropFirst("content-length:".count).filter { $0 != " " }) ?? 0
+            }
+            let status = head.split(separator: " ").dropFirst().first.map(String.init) ?? "?"
+            let bodyStart = end + 4
+            guard bodyStart + length <= w.count else { break }
+            var body = String(decoding: w[bodyStart..<(bodyStart + length)], as: UTF8.self)
+            if body.hasSuffix("\n") { body.removeLast() }
+            result.append(status == "200" ? body : status)
+            i = bodyStart + length
+        }
+        return result
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import Glibc
+import Testing
+
+// Regression tests for defects one client could cause (issue "nothing crashes, nothing is
+// lost"): each ran against the server before its fix and failed there.
+
+/// The resident memory of a process, in bytes (VmRSS), or nil when it is gone.
+func residentBytes(_ pid: Int) -> Int? {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        let digits = line.split(separator: " ").compactMap { Int($0) }
+        return digits.first.map { $0 * 1024 }
+    }
+    return nil
+}
+
+/// Writes every byte (blocking), or stops at the first error.
+func sendAll(_ fd: Int32, _ bytes: [UInt8]) {
+    var sent = 0
+    while sent < bytes.count {
+        let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+        if n <= 0 { return }
+        sent += n
+    }
+}
+
+@Suite("Reliability", .serialized)
+struct ReliabilityTests {
+    /// A delayed response, then megabytes of pipelined requests behind it: the worker used
+    /// to answer 413 ahead of the delayed 200 and then die on a failed precondition
+    /// (`killed by signal 4`). Now reading pauses behind the delayed response and every
+    /// request is answered, in order.
+    @Test func delayedResponseWithPipelinedFloodKeepsOrderAndWorker() throws {
+        let server = try ServerProcess(["--workers", "1"])
+        let before = try clusterStats(server.port).workers.map(\.pid)
+        let c = try TestConnection(port: server.port, receiveTimeoutSeconds: 20)
+        let get = "GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+        let count = 2_800_000 / get.utf8.count
+        var flood = Array("GET /delay?ms=1500 HTTP/1.1\r\nHost: t\r\n\r\n".utf8)
+        flood.reserveCapacity(count * get.utf8.count + 64)
+        for _ in 0..<count { flood.append(contentsOf: get.utf8) }
+        // The server may stop reading until it can answer: send from another thread while
+        // this one reads, as a real pipelining client does.
+        let fd = c.fd, bytes = flood
+        Thread.detachNewThread { sendAll(fd, bytes) }
+        let first = c.readResponse()
+        #expect(first?.status == 200)
+        #expect(first?.text == "delayed\n")
+        var answered = 0
+        while answered < count, let r = c.readResponse() {
+            guard r.status == 200, r.text == "hello world\n" else {
+                Issue.record("response \(answered + 1) was \(r.status) \(r.text.debugDescription)")
+                break
+            }
+            answered += 1
+        }
+        #expect(answered == count)
+        let after = try clusterStats(server.port).workers.map(\.pid)
+        #expect(after == before, "the worker must not die")
+        let errors = server.stopAndCollectErrors()
+        #expect(!errors.contains("died"), "\(errors)")
+    }
+
+    /// A client that pipelines large POSTs and never reads its responses used to grow the
+    /// worker by the whole of them (64.6 MB for 200 × 256 KiB). Reading now pauses while a
+    /// connection's unsent output is above its bound, so the worker's memory stays bounded.
+    @Test func pipelinedLargeRequestsFromAClientThatNeverReadsStayBounded() throws {
+        let server = try ServerProcess(["--workers", "1"])
+        guard let pid = try clusterStats(server.port).workers.first?.pid, let start = residentBytes(pid) else {
+            throw TestFailure("no worker pid")
+        }
+        let c = try TestConnection(port: server.port)
+        let body = [UInt8](repeating: UInt8(ascii: "x"), count: 256 * 1024)
+        var request = Array("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
+        request += body
+        // Non-blocking sends for a bounded time: the server stops reading, so the client's
+        // sends eventually fail with EAGAIN once every buffer on the way is full.
+        _ = fcntl(c.fd, F_SETFL, fcntl(c.fd, F_GETFL) | O_NONBLOCK)
+        var sentTotal = 0
+        let deadline = Date().addingTimeInterval(4)
+        var stalledSince: Date? = nil
+        outer: for _ in 0..<200 {
+            var offset = 0
+            while offset < request.count {
+                let n = request.withUnsafeBytes { Glibc.send(c.fd, $0.baseAddress! + offset, request.count - offset, Int32(MSG_NOSIGNAL)) }
+                if n > 0 {
+                    offset += n
+                    sentTotal += n
+                    stalledSince = nil
+                    continue
+                }
+                guard errno == EAGAIN, Date() < deadline else { break outer }
+                if let since = stalledSince, Date().timeIntervalSince(since) > 1 { break outer }
+                if stalledSince == nil { stalledSince = Date() }
+                usleep(10_000)
+            }
+        }
+        usleep(300_000)
+        guard let grown = residentBytes(pid) else { throw TestFailure("the worker died") }
+        let growth = grown - start
+        // Two responses' worth of output, a request's worth of input and the kernel's receive
+        // buffers, with room to spare; unbounded buffering grew this by the whole 51 MB sent.
+        #expect(growth < 12 * 1024 * 1024, "worker grew by \(growth) bytes after \(sentTotal) bytes were sent")
+        #expect(sentTotal > 1024 * 1024, "the client could send only \(sentTotal) bytes")
+    }
+}
