@@ -114,7 +114,16 @@ public final class Cluster {
               let channelFD = ProcessEnvironment.value(WorkerEnvironment.channel).flatMap(Int32.init) else {
             preconditionFailure("serve() is for workers; the primary calls fork() and run()")
         }
-        // Die with the primary: a worker never outlives it.
+        // SIGTERM and SIGINT are read on the worker's ring (WorkerChannel): a signal to the
+        // whole process group (Ctrl-C, systemd's control-group stop) must drain, not kill.
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        sigaddset(&mask, SIGTERM)
+        sigaddset(&mask, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &mask, nil)
+        let signalFD = try syscall("signalfd") { signalfd(-1, &mask, Int32(SFD_CLOEXEC | SFD_NONBLOCK)) }
+        // Never outlive the primary: its death sends SIGTERM, which drains (the channel's end
+        // says the same).
         _ = CLiburing_set_parent_death_signal(SIGTERM)
         if let expected = ProcessEnvironment.value(WorkerEnvironment.primaryPID).flatMap(Int32.init), getppid() != expected {
             exit(1)
@@ -136,7 +145,7 @@ public final class Cluster {
         config.workerID = slot + 1
         let stats: (any StatsSource)? = board.map { BoardStats(board: $0, slot: slot) }
         let server = try HTTPServer(configuration: config, handler: make(stats))
-        let channel = WorkerChannel(fd: channelFD, board: board, slot: slot)
+        let channel = WorkerChannel(fd: channelFD, signalFD: signalFD, board: board, slot: slot)
         channel.onMessage = workerMessageHandler
         self.channel = channel
         for m in earlyMessages { channel.send(m) }

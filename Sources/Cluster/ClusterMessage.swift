@@ -7,6 +7,8 @@
 //   0x02 listen   u16 port, host bytes                                            in shared and
 //   0x03 listening u16 port                                                       reuseport modes)
 //   0x05 refused u64 position, u32 count 0x82 handoff u32 count      (+ count connection fds)
+//   0x06 leaving (the worker was sent SIGTERM or SIGINT: the primary replaces it gracefully,
+//        or ignores it while the whole cluster is stopping)
 //        (descriptors the worker could not take: its RLIMIT_NOFILE; `position` counts every
 //        descriptor handed to this worker before them)
 //
@@ -20,6 +22,7 @@ public enum ClusterMessage: Equatable, Sendable {
     case listen(host: String, port: UInt16)
     case listening(port: UInt16)
     case refused(position: UInt64, count: UInt32)
+    case leaving
     case listenReply(port: UInt16, errno: Int32)
     case handoff(count: UInt32)
     case drain
@@ -30,7 +33,7 @@ public enum ClusterMessage: Equatable, Sendable {
     public static let maxSize = 64 * 1024
 
     enum Tag: UInt8 {
-        case online = 0x01, listen = 0x02, listening = 0x03, refused = 0x05, userFromWorker = 0x10
+        case online = 0x01, listen = 0x02, listening = 0x03, refused = 0x05, leaving = 0x06, userFromWorker = 0x10
         case listenReply = 0x81, handoff = 0x82, drain = 0x83, userFromPrimary = 0x90
     }
 
@@ -50,6 +53,7 @@ public enum ClusterMessage: Equatable, Sendable {
         case .listenReply(let port, let errno): out.append(Tag.listenReply.rawValue); u16(port); u32(UInt32(bitPattern: errno))
         case .handoff(let n): out.append(Tag.handoff.rawValue); u32(n)
         case .drain: out.append(Tag.drain.rawValue)
+        case .leaving: out.append(Tag.leaving.rawValue)
         case .userFromWorker(let b): out.append(Tag.userFromWorker.rawValue); out += b
         case .userFromPrimary(let b): out.append(Tag.userFromPrimary.rawValue); out += b
         }
@@ -78,6 +82,7 @@ public enum ClusterMessage: Equatable, Sendable {
             return .listenReply(port: port, errno: Int32(bitPattern: e))
         case .handoff: return u32(1).map { .handoff(count: $0) }
         case .drain: return .drain
+        case .leaving: return .leaving
         case .userFromWorker: return .userFromWorker(Array(b[1...]))
         case .userFromPrimary: return .userFromPrimary(Array(b[1...]))
         }

@@ -90,6 +90,14 @@ struct ListenerRegistry {
         return released
     }
 
+    /// Every listener the primary created (not a `--listen-fd`, whose socket outlives it).
+    var created: [Int32] {
+        var fds = single.values.map(\.fd).filter { $0 != override }
+        for slots in perSlot.values { fds += slots.values }
+        for list in orphans.values { fds += list }
+        return fds
+    }
+
     func isOwned(_ fd: Int32) -> Bool {
         if fd == override { return true }
         if single.values.contains(where: { $0.fd == fd }) { return true }

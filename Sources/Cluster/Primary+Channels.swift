@@ -43,11 +43,26 @@ extension Primary {
             workerBecameReady(r)
         case .refused(let position, let count):
             refuse(r, position: Int(position), count: Int(count))
+        case .leaving:
+            workerAskedToLeave(r)
         case .userFromWorker(let bytes):
             for f in onMessage { f(r.worker, bytes) }
         case .listenReply, .handoff, .drain, .userFromPrimary, nil:
             logger.notice("worker \(r.worker.pid) sent an unexpected message; ignored")
         }
+    }
+
+    /// The worker was sent SIGTERM or SIGINT. When the whole cluster got it (Ctrl-C in a
+    /// terminal, systemd's KillMode=control-group), the primary is stopping and drains every
+    /// worker itself. A signal to this worker alone replaces it gracefully: a new worker
+    /// first, then this one drains, as one step of a rolling restart.
+    func workerAskedToLeave(_ r: WorkerRecord) {
+        guard !shuttingDown, !r.draining, !r.worker.isDead else { return }
+        if rollingCurrent === r || rollingQueue.contains(where: { $0 === r }) { return }
+        if records.contains(where: { $0?.replacing === r }) { return }
+        logger.notice("worker \(r.worker.pid) was asked to stop by a signal: replacing it")
+        rollingQueue.append(r)
+        if rollingCurrent == nil { continueRollingRestart() }
     }
 
     func listenRequested(_ r: WorkerRecord, host: String, port: UInt16) {

@@ -78,6 +78,9 @@ extension Primary {
         loads[record.slot].eligible = false
         board.store(record.slot, .state, WorkerState.dead.rawValue)
         let expected = worker.exitedAfterDisconnect || shuttingDown
+        // A stop is clean only if every worker drained and exited 0 (not a worker that a
+        // signal killed meanwhile).
+        if shuttingDown && status != .exited(code: 0) { uncleanExitAtShutdown = true }
         if expected {
             logger.debug("Worker \(worker.pid) exited: \(status)")
         } else {
@@ -241,24 +244,57 @@ extension Primary {
 
     // MARK: - Shutdown
 
-    /// Stops accepting, hands every connection already accepted to a worker, then drains
-    /// every worker; SIGKILL for what remains after `shutdownTimeoutNanoseconds`.
+    /// How long the listeners keep serving, with new handshakes refused, before the workers
+    /// are asked to drain: handshakes already under way complete into the accept queue and
+    /// are served. A loopback handshake takes microseconds; 200 ms covers a slow network's
+    /// round trip.
+    static let acceptGraceNanoseconds: UInt64 = 200_000_000
+
+    /// A graceful stop, in two steps so that no connection the kernel completes is lost:
+    /// 1. now: every listener the primary created stops taking new connections (a socket
+    ///    filter drops new SYNs: such clients are refused at connect time, once the
+    ///    listener is closed, never reset after a handshake), while everything already
+    ///    queued or under way is still accepted and served as usual;
+    /// 2. `acceptGraceNanoseconds` later (`stopAccepting`): the primary takes what is left
+    ///    in its accept queues, hands it out, and drains every worker; SIGKILL for what
+    ///    remains after `shutdownTimeoutNanoseconds`. Once every worker is gone, a final
+    ///    sweep answers 503 to anything still queued, and the listeners are closed.
+    /// A `--listen-fd` socket (systemd's) outlives this process, so it is left unfiltered:
+    /// the next instance serves what queues on it meanwhile.
     public func shutdown(reason: String) {
         guard !shuttingDown else { return }
         logger.debug("shutting down (\(reason))")
-        // Connections already in the accept queue are taken and served, not reset.
-        for fd in acceptFDs where fd >= 0 { acceptBacklog(fd) }
         shuttingDown = true
+        for r in records.compactMap({ $0 }) { r.respawnScheduled = false }
+        for fd in listeners.created {
+            do throws(SystemError) {
+                try Socket.refuseNewConnections(fd)
+            } catch {
+                logger.notice("could not stop new connections on a listener: \(error)")
+            }
+        }
+        let t = Self.acceptGraceNanoseconds
+        timers[3] = __kernel_timespec(tv_sec: Int64(t / 1_000_000_000), tv_nsec: Int64(t % 1_000_000_000))
+        let sqe = ring.sqe()
+        io_uring_prep_timeout(sqe, timers + 3, 0, 0)
+        io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.acceptGrace.rawValue).rawValue)
+    }
+
+    /// The second step of `shutdown`: no more accepting; every worker drains.
+    func stopAccepting() {
+        // Connections already in the accept queue are taken and served, not reset.
+        for fd in acceptFDs where fd >= 0 {
+            Socket.acceptQueued(fd) { route($0, avoiding: nil) }
+        }
+        flushHandoffs()
         for (i, fd) in acceptFDs.enumerated() where fd >= 0 {
             let sqe = ring.sqe()
             io_uring_prep_cancel_fd(sqe, fd, 0)
             io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.close.rawValue).rawValue)
             acceptFDs[i] = -1
         }
-        for r in records.compactMap({ $0 }) {
-            r.respawnScheduled = false
-            if !r.worker.isDead { startDraining(r) }
-        }
+        acceptingStopped = true
+        for r in records.compactMap({ $0 }) where !r.worker.isDead { startDraining(r) }
         for entry in waiting { answerUnavailable(entry.fd) }
         waiting.removeAll()
         let t = settings.shutdownTimeoutNanoseconds
@@ -268,18 +304,14 @@ extension Primary {
         io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.shutdownTimer.rawValue).rawValue)
     }
 
-    /// Accepts, without blocking, everything queued on a listener and routes it.
-    func acceptBacklog(_ fd: Int32) {
-        let flags = fcntl(fd, F_GETFL)
-        _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
-        while true {
-            let c = accept(fd, nil, nil)  // accept4 is not imported; set CLOEXEC after
-            if c < 0 { break }
-            _ = fcntl(c, F_SETFD, FD_CLOEXEC)
-            route(c, avoiding: nil)
+    /// After the last worker exited at shutdown: what is still queued on a listener (a
+    /// handshake slower than the grace) gets a 503, then the listeners close.
+    func closeListeners() {
+        for fd in listeners.created {
+            let answered = Socket.acceptQueued(fd) { answerUnavailable($0) }
+            if answered > 0 { logger.notice("answered 503 to \(answered) connections queued after the workers left") }
+            close(fd)
         }
-        _ = fcntl(fd, F_SETFL, flags)
-        flushHandoffs()
     }
 
     func forceKill() {

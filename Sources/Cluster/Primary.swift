@@ -52,6 +52,7 @@ enum PrimaryOperation: UInt8 {
     case shutdownTimer = 7
     case tick = 8         // the primary's periodic timer (watchdog, deadlines)
     case respawn = 9      // index: worker slot
+    case acceptGrace = 10 // shutdown: the listeners' last moment of accepting
 }
 
 final class WorkerRecord {
@@ -133,6 +134,7 @@ public final class Primary {
     /// Set when the primary stops because workers cannot start: run() then throws it.
     var failure: String?
     var killedAtShutdown = false
+    var uncleanExitAtShutdown = false
     let respawnTimers: UnsafeMutablePointer<__kernel_timespec>
     /// The cached 503 answer for connections no worker can take.
     let unavailableResponse: [UInt8] = Array("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 20\r\nConnection: close\r\n\r\nService Unavailable\n".utf8)
@@ -143,6 +145,8 @@ public final class Primary {
     var acceptFDs: [Int32] = []
     var running = true
     var shuttingDown = false
+    /// Shutdown's second step has come: the primary accepts no more, workers are draining.
+    var acceptingStopped = false
     var lastAcceptErrorLog: UInt64 = 0
 
     // Node's events.
@@ -175,8 +179,9 @@ public final class Primary {
         pthread_sigmask(SIG_BLOCK, &mask, nil)
         signalFD = try syscall("signalfd") { signalfd(-1, &mask, Int32(SFD_CLOEXEC | SFD_NONBLOCK)) }
         signalInfo = .allocate(capacity: 1)
-        timers = .allocate(capacity: 3)
-        timers.initialize(repeating: __kernel_timespec(), count: 3)
+        // 0: shutdown timeout, 1: accept retry, 2: tick, 3: accept grace.
+        timers = .allocate(capacity: 4)
+        timers.initialize(repeating: __kernel_timespec(), count: 4)
         respawnTimers = .allocate(capacity: settings.maxWorkers)
         respawnTimers.initialize(repeating: __kernel_timespec(), count: settings.maxWorkers)
     }
@@ -246,14 +251,16 @@ public final class Primary {
             flushHandoffs()
             collectAcknowledgements()
             let anyAlive = records.contains { $0 != nil && (!$0!.worker.isDead || $0!.respawnScheduled) }
-            if !anyAlive { running = false }
+            // At shutdown, the loop ends only after the accept grace: its timer is in flight.
+            if !anyAlive && (!shuttingDown || acceptingStopped) { running = false }
         }
         ring.submit()
+        if shuttingDown { closeListeners() }
         if let failure { throw SystemError(failure, Errno(rawValue: ECHILD)) }
     }
 
     /// Whether the primary stopped cleanly: asked to, every worker drained, none killed.
-    public var stoppedCleanly: Bool { shuttingDown && failure == nil && !killedAtShutdown }
+    public var stoppedCleanly: Bool { shuttingDown && failure == nil && !killedAtShutdown && !uncleanExitAtShutdown }
 
     func complete(_ ud: UserData, _ result: Int32, _ flags: UInt32) {
         switch PrimaryOperation(rawValue: ud.kind) {
@@ -265,6 +272,7 @@ public final class Primary {
         case .shutdownTimer: forceKill()
         case .tick: tick()
         case .respawn: respawn(slot: Int(ud.index))
+        case .acceptGrace: stopAccepting()
         case .close, nil: break
         }
     }

@@ -10,9 +10,15 @@ final class WorkerChannel: LoopExtension {
     enum Operation: UInt8 {
         case receive = 128
         case send = 129
+        case signal = 130
     }
 
     let fd: Int32
+    /// SIGTERM and SIGINT, read on the ring (blocked for normal delivery by `Cluster.serve`).
+    let signalFD: Int32
+    let signalInfo = UnsafeMutablePointer<signalfd_siginfo>.allocate(capacity: 1)
+    /// The channel to the primary broke or ended: no one will tell this worker to drain.
+    var primaryGone = false
     let board: LoadBoard?
     let slot: Int
     let incoming = MessageBuffer()
@@ -35,8 +41,9 @@ final class WorkerChannel: LoopExtension {
     var queued: [[UInt8]] = []
     var onMessage: (([UInt8]) -> Void)?
 
-    init(fd: Int32, board: LoadBoard?, slot: Int) {
+    init(fd: Int32, signalFD: Int32, board: LoadBoard?, slot: Int) {
         self.fd = fd
+        self.signalFD = signalFD
         self.board = board
         self.slot = slot
     }
@@ -45,6 +52,29 @@ final class WorkerChannel: LoopExtension {
         self.ring = ring
         self.server = server
         armReceive()
+        armSignalRead()
+    }
+
+    deinit { signalInfo.deallocate() }
+
+    func armSignalRead() {
+        let sqe = ring.sqe()
+        io_uring_prep_read(sqe, signalFD, signalInfo, UInt32(MemoryLayout<signalfd_siginfo>.size), 0)
+        io_uring_sqe_set_data64(sqe, UserData(kind: Operation.signal.rawValue).rawValue)
+    }
+
+    /// SIGTERM or SIGINT reached this worker. The primary decides (it drains the whole
+    /// cluster when the signal went to all of it, or replaces this worker alone); without
+    /// a primary, the worker drains by itself. Either way nothing in flight is cut.
+    func signalArrived(_ result: Int32) {
+        if result == Int32(MemoryLayout<signalfd_siginfo>.size) {
+            if primaryGone {
+                server?.drain()
+            } else {
+                queued.append(ClusterMessage.leaving.encoded())
+            }
+        }
+        armSignalRead()
     }
 
     func armReceive() {
@@ -59,7 +89,12 @@ final class WorkerChannel: LoopExtension {
         case .receive: received(result)
         case .send:
             sendInFlight = false
-            if result < 0 { server?.stop() }
+            if result < 0 {
+                // The primary is gone: finish what is in progress and leave.
+                primaryGone = true
+                server?.drain()
+            }
+        case .signal: signalArrived(result)
         case nil: break
         }
     }
@@ -67,6 +102,7 @@ final class WorkerChannel: LoopExtension {
     func received(_ result: Int32) {
         guard result > 0 else {
             // The primary closed the channel or is gone: finish what is in progress and leave.
+            primaryGone = true
             server?.drain()
             return
         }

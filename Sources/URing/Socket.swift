@@ -80,4 +80,61 @@ public enum Socket {
         var len = socklen_t(MemoryLayout<Int32>.size)
         return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 && v != 0
     }
+
+    /// Stops a listener from taking new connections while those already queued (and
+    /// handshakes already under way) can still be accepted: a classic BPF filter that
+    /// drops every TCP segment with SYN set. A client that arrives now stays in SYN_SENT
+    /// and, once the listener is closed, is refused on its SYN retry (ECONNREFUSED about
+    /// a second later) instead of being reset after a handshake nobody will answer.
+    /// Segments completing an earlier handshake (ACK without SYN) pass.
+    public static func refuseNewConnections(_ fd: Int32) throws(SystemError) {
+        // At a TCP socket's filter, offset 0 is the TCP header; byte 13 holds its flags.
+        var program: [SocketFilterInstruction] = [
+            SocketFilterInstruction(code: 0x30, jt: 0, jf: 0, k: 13),          // ldb [13]
+            SocketFilterInstruction(code: 0x45, jt: 0, jf: 1, k: 0x02),        // jset #SYN
+            SocketFilterInstruction(code: 0x06, jt: 0, jf: 0, k: 0),           // ret #0: drop
+            SocketFilterInstruction(code: 0x06, jt: 0, jf: 0, k: 0xFFFF_FFFF), // ret #-1: keep
+        ]
+        try program.withUnsafeMutableBufferPointer { instructions throws(SystemError) in
+            var fprog = SocketFilterProgram(length: UInt16(instructions.count), filter: instructions.baseAddress!)
+            try syscall("setsockopt(SO_ATTACH_FILTER)") {
+                setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, socklen_t(MemoryLayout<SocketFilterProgram>.size))
+            }
+        }
+    }
+
+    /// Accepts, without blocking, every connection queued on a listener this process alone
+    /// serves now (O_NONBLOCK is set on the open file for the sweep, and would be seen by
+    /// any other holder), calling `body` with each; returns how many.
+    @discardableResult
+    public static func acceptQueued(_ fd: Int32, _ body: (Int32) -> Void) -> Int {
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+        defer { _ = fcntl(fd, F_SETFL, flags) }
+        var count = 0
+        while true {
+            let c = accept(fd, nil, nil)  // accept4 is not imported; close-on-exec is set after
+            if c < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                return count
+            }
+            _ = fcntl(c, F_SETFD, FD_CLOEXEC)
+            count += 1
+            body(c)
+        }
+    }
+}
+
+/// `struct sock_filter` of <linux/filter.h> (not imported by Glibc).
+struct SocketFilterInstruction {
+    var code: UInt16
+    var jt: UInt8
+    var jf: UInt8
+    var k: UInt32
+}
+
+/// `struct sock_fprog` of <linux/filter.h>.
+struct SocketFilterProgram {
+    var length: UInt16
+    var filter: UnsafeMutablePointer<SocketFilterInstruction>
 }

@@ -12,6 +12,7 @@ struct ClusterMessageTests {
     static let everyCase: [ClusterMessage] = [
         .online,
         .drain,
+        .leaving,
         .listen(host: "127.0.0.1", port: 8080),
         .listen(host: "0.0.0.0", port: 0),
         .listen(host: "::1", port: 443),
@@ -58,7 +59,7 @@ struct ClusterMessageTests {
         // One representative per case name, so a new case cannot slip past the round trip.
         func name(_ m: ClusterMessage) -> String { String(describing: m).prefix { $0 != "(" }.description }
         let names = Set(Self.everyCase.map(name))
-        #expect(names == ["online", "listen", "listening", "refused", "listenReply", "handoff", "drain", "userFromWorker", "userFromPrimary"])
+        #expect(names == ["online", "listen", "listening", "refused", "listenReply", "handoff", "drain", "leaving", "userFromWorker", "userFromPrimary"])
     }
 
     @Test func wireLayoutIsTagThenLittleEndianIntegers() {
@@ -67,6 +68,7 @@ struct ClusterMessageTests {
         #expect(ClusterMessage.listen(host: "", port: 80).encoded() == [0x02, 80, 0])
         #expect(ClusterMessage.listening(port: 0xABCD).encoded() == [0x03, 0xCD, 0xAB])
         #expect(ClusterMessage.refused(position: 0x0000_0001_0000_0002, count: 2).encoded() == [0x05, 2, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0])
+        #expect(ClusterMessage.leaving.encoded() == [0x06])
         #expect(ClusterMessage.userFromWorker([9, 8]).encoded() == [0x10, 9, 8])
         #expect(ClusterMessage.listenReply(port: 8080, errno: -98).encoded() == [0x81, 0x90, 0x1f, 0x9e, 0xff, 0xff, 0xff])
         #expect(ClusterMessage.handoff(count: 3).encoded() == [0x82, 3, 0, 0, 0])
@@ -83,7 +85,7 @@ struct ClusterMessageTests {
     }
 
     @Test func unknownTagsDecodeToNil() {
-        let known: Set<UInt8> = [0x01, 0x02, 0x03, 0x05, 0x10, 0x81, 0x82, 0x83, 0x90]
+        let known: Set<UInt8> = [0x01, 0x02, 0x03, 0x05, 0x06, 0x10, 0x81, 0x82, 0x83, 0x90]
         for tag in UInt8.min...UInt8.max where !known.contains(tag) {
             #expect(Self.decode([tag]) == nil, "tag \(tag)")
             #expect(Self.decode([tag, 1, 2, 3, 4, 5, 6, 7]) == nil, "tag \(tag)")

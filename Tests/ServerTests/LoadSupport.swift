@@ -105,3 +105,78 @@ func cpuSeconds(_ pid: Int32) -> Double {
     let ticks = (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
     return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
+
+/// Connection-per-request clients that go on through a server's stop, classifying every
+/// attempt: answered (200), unavailable (503), refused at connect time (the server no
+/// longer takes connections), or lost: connected, then closed or reset without a complete
+/// response. Each client stops at its first refusal or at the deadline.
+final class StopLoad: @unchecked Sendable {
+    struct Counts: CustomStringConvertible {
+        var answered = 0, unavailable = 0, refused = 0, lost = 0
+        var description: String { "\(answered) answered, \(unavailable) answered 503, \(refused) refused at connect, \(lost) lost" }
+    }
+    private let lock = NSLock()
+    private var counts = Counts()
+    private let done = DispatchSemaphore(value: 0)
+    private let clients: Int
+
+    init(port: Int, clients: Int, seconds: Double) {
+        self.clients = clients
+        let deadline = Date().addingTimeInterval(seconds)
+        for _ in 0..<clients {
+            Thread.detachNewThread { [self] in
+                while Date() < deadline {
+                    let outcome = Self.attempt(port)
+                    lock.lock()
+                    switch outcome {
+                    case 200: counts.answered += 1
+                    case 503: counts.unavailable += 1
+                    case 0: counts.refused += 1
+                    default: counts.lost += 1
+                    }
+                    lock.unlock()
+                    if outcome == 0 { break }
+                }
+                done.signal()
+            }
+        }
+    }
+
+    /// 200 or 503 for a response, 0 for a refused connect, -1 for a lost connection.
+    static func attempt(_ port: Int) -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return -1 }
+        defer { close(fd) }
+        // A connect to a listener that drops new SYNs waits for a retry: bound it.
+        var tv = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(port).bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if rc != 0 { return 0 }
+        let request = Array("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".utf8)
+        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else { return -1 }
+        var response: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            response += chunk[0..<n]
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        if text.hasPrefix("HTTP/1.1 200 "), text.hasSuffix("hello world\n") { return 200 }
+        if text.hasPrefix("HTTP/1.1 503 "), text.hasSuffix("\n") { return 503 }
+        return -1
+    }
+
+    func finish() -> Counts {
+        for _ in 0..<clients { done.wait() }
+        lock.lock(); defer { lock.unlock() }
+        return counts
+    }
+}
