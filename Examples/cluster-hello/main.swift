@@ -24,19 +24,22 @@ let cluster = Cluster()
 do {
     if cluster.isPrimary {
         printLine("Primary \(getpid()) is running")
+        // Node's common pattern: configure each worker the moment it is forked.
+        cluster.onFork { worker in try? worker.send("config for worker \(worker.id)") }
         cluster.onListening { worker, port in printLine("worker \(worker.id) listening on port \(port)") }
         cluster.onMessage { worker, bytes in
             printLine("primary got from worker \(worker.id): \(String(decoding: bytes, as: UTF8.self))")
-            worker.send("welcome, worker \(worker.id)")
+            try? worker.send("welcome, worker \(worker.id)")
         }
         cluster.onExit { worker, status in printLine("worker \(worker.pid) died (\(status))") }
         for _ in 0..<workerCount { try cluster.fork() }
         try cluster.run()
     } else {
-        cluster.onPrimaryMessage { bytes in
-            printLine("worker \(cluster.workerID!) got: \(String(decoding: bytes, as: UTF8.self))")
+        // In a worker, onMessage receives what the primary sends, with cluster.worker.
+        cluster.onMessage { me, bytes in
+            printLine("worker \(me.id) got: \(String(decoding: bytes, as: UTF8.self))")
         }
-        cluster.sendToPrimary(Array("hello from worker \(cluster.workerID!)".utf8))
+        try cluster.sendToPrimary(Array("hello from worker \(cluster.workerID!)".utf8))
         try cluster.serve(Hello(), port: port)
     }
 } catch {

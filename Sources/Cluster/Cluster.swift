@@ -31,22 +31,42 @@ public final class Cluster {
     let settings: PrimarySettings
     var primaryStorage: Primary?
     var channel: WorkerChannel?
-    var workerMessageHandler: (([UInt8]) -> Void)?
+    var workerMessageHandlers: [([UInt8]) -> Void] = []
     var earlyMessages: [[UInt8]] = []
+    /// In a worker, this process as a `Worker` (Node's `cluster.worker`); nil in the primary.
+    public let worker: Worker?
 
     /// Reads the role from the environment the primary gave this process.
     public init(settings: PrimarySettings = PrimarySettings()) {
         self.settings = settings
         workerSlot = ProcessEnvironment.value(WorkerEnvironment.slot).flatMap(Int.init)
         logger = ClusterLogHandler.makeLogger(role: workerSlot == nil ? "Primary" : "Worker")
+        worker = workerSlot.map { slot in
+            let me = Worker(id: slot + 1)
+            me.pid = getpid()
+            me.isConnected = true
+            return me
+        }
     }
 
     public static var availableCPUs: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
+    /// The most workers a primary runs at once (slots on its shared board).
+    public static let maxWorkers = PrimarySettings().maxWorkers
+
+    /// A worker per CPU, as Node's examples fork, but never more than `maxWorkers`: on a
+    /// machine with more CPUs the default must still be a valid count.
+    public static func defaultWorkerCount(cpus: Int = availableCPUs) -> Int {
+        min(max(1, cpus), maxWorkers)
+    }
+
     // MARK: - Primary
 
+    /// The primary's machinery; in a worker, a clear error (only the primary forks and runs).
     func primary() throws(SystemError) -> Primary {
-        precondition(isPrimary, "only the primary forks and runs workers")
+        guard isPrimary else {
+            throw SystemError("fork/run(this process is worker \(workerID!); only the primary forks and runs workers)", Errno(rawValue: EPERM))
+        }
         if let p = primaryStorage { return p }
         let p = try Primary(settings: settings)
         primaryStorage = p
@@ -76,25 +96,41 @@ public final class Cluster {
     /// After `run()`: it was asked to stop and every worker drained in time.
     public var stoppedCleanly: Bool { primaryStorage?.stoppedCleanly ?? false }
 
+    // The primary's events. In a worker they never fire (as in Node), so registering them
+    // there is allowed and does nothing; `onMessage` is the exception (below).
     public func onFork(_ f: @escaping (Worker) -> Void) { try? primary().onFork.append(f) }
     public func onOnline(_ f: @escaping (Worker) -> Void) { try? primary().onOnline.append(f) }
     public func onListening(_ f: @escaping (Worker, UInt16) -> Void) { try? primary().onListening.append(f) }
     public func onDisconnect(_ f: @escaping (Worker) -> Void) { try? primary().onDisconnect.append(f) }
     public func onExit(_ f: @escaping (Worker, ExitStatus) -> Void) { try? primary().onExit.append(f) }
-    /// A user message from a worker (primary side), or from the primary (worker side).
-    public func onMessage(_ f: @escaping (Worker, [UInt8]) -> Void) { try? primary().onMessage.append(f) }
+    /// A user message: in the primary, from a worker; in a worker, from the primary, with
+    /// `worker` being this process (`Cluster.worker`).
+    public func onMessage(_ f: @escaping (Worker, [UInt8]) -> Void) {
+        if let me = worker {
+            onPrimaryMessage { f(me, $0) }
+        } else {
+            try? primary().onMessage.append(f)
+        }
+    }
 
     // MARK: - Worker
 
     /// In a worker: handles user messages from the primary.
     public func onPrimaryMessage(_ f: @escaping ([UInt8]) -> Void) {
-        workerMessageHandler = f
-        channel?.onMessage = f
+        workerMessageHandlers.append(f)
+    }
+
+    /// Hands a message from the primary to every handler registered in this worker.
+    func deliverFromPrimary(_ bytes: [UInt8]) {
+        for f in workerMessageHandlers { f(bytes) }
     }
 
     /// In a worker: sends a user message to the primary.
     /// Before `serve` starts, messages wait and leave with the first turn of the loop.
-    public func sendToPrimary(_ bytes: [UInt8]) {
+    /// Throws EMSGSIZE above `ClusterMessage.maxUserPayload` bytes, EPERM in the primary.
+    public func sendToPrimary(_ bytes: [UInt8]) throws(SystemError) {
+        guard isWorker else { throw SystemError("sendToPrimary(called in the primary)", Errno(rawValue: EPERM)) }
+        try ClusterMessage.checkUserPayload(bytes.count)
         if let channel { channel.send(bytes) } else { earlyMessages.append(bytes) }
     }
 
@@ -112,7 +148,7 @@ public final class Cluster {
                                       handler make: ((any StatsSource)?) -> H) throws(SystemError) {
         guard let slot = workerSlot,
               let channelFD = ProcessEnvironment.value(WorkerEnvironment.channel).flatMap(Int32.init) else {
-            preconditionFailure("serve() is for workers; the primary calls fork() and run()")
+            throw SystemError("serve(called in the primary; the primary calls fork() and run())", Errno(rawValue: EPERM))
         }
         // SIGTERM and SIGINT are read on the worker's ring (WorkerChannel): a signal to the
         // whole process group (Ctrl-C, systemd's control-group stop) must drain, not kill.
@@ -133,27 +169,44 @@ public final class Cluster {
         }
         try Channel.send(channelFD, .online)
         try Channel.send(channelFD, .listen(host: host, port: port))
-        guard let (reply, fds) = try Channel.receive(channelFD) else {
-            throw SystemError("listen(primary closed the channel)", .connectionReset)
+        // The primary may send before it answers (Worker.send from onFork or onOnline, or a
+        // drain): such messages wait for the loop; the listen reply is what start-up needs.
+        var fromPrimary: [[UInt8]] = []
+        var drainAtStart = false
+        var reply: (port: UInt16, fds: [Int32])? = nil
+        while reply == nil {
+            guard let (message, fds) = try Channel.receive(channelFD) else {
+                throw SystemError("listen(primary closed the channel)", .connectionReset)
+            }
+            switch message {
+            case .listenReply(let boundPort, let err):
+                if err != 0 { throw SystemError("listen on \(host):\(port)", Errno(rawValue: err)) }
+                reply = (boundPort, fds)
+                continue
+            case .userFromPrimary(let bytes): fromPrimary.append(bytes)
+            case .drain: drainAtStart = true
+            default: logger.notice("unexpected message before the listen reply: \(message); ignored")
+            }
+            for fd in fds { close(fd) }
         }
-        guard case .listenReply(let boundPort, let err) = reply else {
-            throw SystemError("listen(unexpected reply)", .invalidArgument)
-        }
-        if err != 0 { throw SystemError("listen on \(host):\(port)", Errno(rawValue: err)) }
+        let (boundPort, fds) = reply!
 
         var config = configuration
         config.workerID = slot + 1
         let stats: (any StatsSource)? = board.map { BoardStats(board: $0, slot: slot) }
         let server = try HTTPServer(configuration: config, handler: make(stats))
         let channel = WorkerChannel(fd: channelFD, signalFD: signalFD, board: board, slot: slot)
-        channel.onMessage = workerMessageHandler
+        channel.onMessage = { [unowned self] in deliverFromPrimary($0) }
         self.channel = channel
+        worker?.channel = channel
         for m in earlyMessages { channel.send(m) }
         earlyMessages.removeAll()
         server.attach(channel)
         for fd in fds { server.addListener(fd) }
         try Channel.send(channelFD, .listening(port: boundPort))
         logger.debug("listening on \(host):\(boundPort) (id \(slot + 1))")
+        for bytes in fromPrimary { deliverFromPrimary(bytes) }
+        if drainAtStart { server.drain() }
         try server.run()
     }
 }

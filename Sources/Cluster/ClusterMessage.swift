@@ -1,3 +1,6 @@
+import Glibc
+import URing
+
 // The messages between a primary and one worker, one per SOCK_SEQPACKET packet (message
 // boundaries are kept by the socket, so there is no length prefix). Byte 0 is the type;
 // integers are little-endian. Descriptors travel beside a message as SCM_RIGHTS.
@@ -31,6 +34,15 @@ public enum ClusterMessage: Equatable, Sendable {
 
     /// Largest message, user payloads included (well inside a socketpair's buffer).
     public static let maxSize = 64 * 1024
+    /// Largest user payload: a message less its type byte.
+    public static let maxUserPayload = maxSize - 1
+
+    /// The clear error for a user message that cannot travel in one packet.
+    static func checkUserPayload(_ count: Int) throws(SystemError) {
+        guard count <= maxUserPayload else {
+            throw SystemError("send(a \(count)-byte message; at most \(maxUserPayload) bytes)", Errno(rawValue: EMSGSIZE))
+        }
+    }
 
     enum Tag: UInt8 {
         case online = 0x01, listen = 0x02, listening = 0x03, refused = 0x05, leaving = 0x06, userFromWorker = 0x10

@@ -27,25 +27,29 @@ extension Primary {
     }
 
     func accepted(listener index: Int, _ result: Int32, _ flags: UInt32) {
+        let ended = flags & IORING_CQE_F_MORE == 0
         if result >= 0 {
+            acceptBackoff.succeeded()
             // During shutdown route() answers 503: no worker takes new connections then.
             route(result, avoiding: nil)
-        } else if result == -EMFILE || result == -ENFILE {
-            // At the descriptor limit, re-arming at once would spin: retry in 100 ms.
+        } else if result != -ECANCELED {
+            // Every error ends the multishot accept; re-arming at once could spin (AcceptBackoff).
+            let delay = acceptBackoff.failed()
             let now = monotonicNanoseconds()
             if now &- lastAcceptErrorLog > 1_000_000_000 {
                 lastAcceptErrorLog = now
-                logger.notice("accept: \(Errno(negatedResult: result)); retrying in 100 ms")
+                logger.notice("accept: \(Errno(negatedResult: result)); retrying in \(max(1, delay / 1_000_000)) ms")
             }
-            if flags & IORING_CQE_F_MORE == 0 {
-                timers[1] = __kernel_timespec(tv_sec: 0, tv_nsec: 100_000_000)
+            if ended {
+                let t = AcceptBackoff.timespec(delay)
+                timers[1] = __kernel_timespec(tv_sec: t.seconds, tv_nsec: t.nanoseconds)
                 let sqe = ring.sqe()
                 io_uring_prep_timeout(sqe, timers + 1, 0, 0)
                 io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.acceptRetry.rawValue, index: UInt32(index)).rawValue)
             }
             return
         }
-        if flags & IORING_CQE_F_MORE == 0 { armAccept(index) }
+        if ended { armAccept(index) }
     }
 
     /// Refreshes the policy's view of every worker from the shared board and local counts.

@@ -148,6 +148,7 @@ public final class Primary {
     /// Shutdown's second step has come: the primary accepts no more, workers are draining.
     var acceptingStopped = false
     var lastAcceptErrorLog: UInt64 = 0
+    var acceptBackoff = AcceptBackoff()
 
     // Node's events.
     var onFork: [(Worker) -> Void] = []
@@ -169,7 +170,11 @@ public final class Primary {
         backoff = settings.backoff
         records = Array(repeating: nil, count: settings.maxWorkers)
         loads = Array(repeating: WorkerLoad(eligible: false), count: settings.maxWorkers)
-        if let fd = settings.listenFD { listeners.override = fd }
+        if let fd = settings.listenFD {
+            // Inherited without close-on-exec (systemd, a shell): workers must not get it too.
+            _ = fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC)
+            listeners.override = fd
+        }
 
         // The signals the primary handles arrive on a signalfd (read on the ring), so they
         // are blocked for normal delivery. Workers get a clean mask (see Spawner).

@@ -1,5 +1,6 @@
 import CLiburing
 import Glibc
+import URing
 
 /// A worker as the primary's code sees it (Node's `Worker`): its id, its process, and the
 /// calls that act on it. The primary's event loop owns the bookkeeping behind it.
@@ -14,15 +15,28 @@ public final class Worker: @unchecked Sendable {
     /// Its channel is connected (false after disconnect or exit).
     public internal(set) var isConnected = false
     weak var primary: Primary?
+    /// In a worker process, `Cluster.worker` (this process itself): its channel to the primary.
+    weak var channel: WorkerChannel?
 
     init(id: Int) { self.id = id }
 
-    /// Sends a user message to the worker (its `onMessage` receives it).
-    public func send(_ bytes: [UInt8]) {
-        primary?.sendUser(bytes, to: self)
+    /// Sends a user message: in the primary, to this worker (its `onMessage` receives it);
+    /// in a worker, on `Cluster.worker`, to the primary (as Node's `process.send`). Works
+    /// from the first moment, `onFork` included: a worker receives what was sent before it
+    /// started serving once it does.
+    /// Throws EMSGSIZE for a message above `ClusterMessage.maxUserPayload` bytes, and
+    /// ENOTCONN when the worker has disconnected or exited.
+    public func send(_ bytes: [UInt8]) throws(SystemError) {
+        try ClusterMessage.checkUserPayload(bytes.count)
+        if let channel {
+            channel.send(bytes)
+            return
+        }
+        guard let primary, isConnected else { throw SystemError("send(worker \(id) is not connected)", Errno(rawValue: ENOTCONN)) }
+        primary.sendUser(bytes, to: self)
     }
 
-    public func send(_ text: String) { send(Array(text.utf8)) }
+    public func send(_ text: String) throws(SystemError) { try send(Array(text.utf8)) }
 
     /// Asks the worker to finish and exit: its channel is closed, so it stops once its
     /// loop sees the end of the channel.

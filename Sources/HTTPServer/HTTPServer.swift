@@ -45,6 +45,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     var running = true
     public internal(set) var counters = ServerCounters()
     var lastAcceptErrorLog: UInt64 = 0
+    var acceptBackoff = AcceptBackoff()
     var loopExtension: (any LoopExtension)?
     var draining = false
     /// Multishot accepts submitted and not yet ended (their last completion lacks F_MORE).
@@ -70,7 +71,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         retryTimer = .allocate(capacity: 1)
         tickTimer.initialize(to: __kernel_timespec(tv_sec: Int64(configuration.tickNanoseconds / 1_000_000_000),
                                                    tv_nsec: Int64(configuration.tickNanoseconds % 1_000_000_000)))
-        retryTimer.initialize(to: __kernel_timespec(tv_sec: 0, tv_nsec: 100_000_000))
+        retryTimer.initialize(to: __kernel_timespec())
         date = .allocate(byteCount: HTTPDate.length, alignment: 8)
         date.initializeMemory(as: UInt8.self, repeating: 32, count: HTTPDate.length)
         let lifecycle = ConnectionLifecycle(settings: configuration.lifecycleSettings, limits: configuration.limits,
@@ -176,27 +177,30 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     }
 
     func accepted(listenerIndex: Int, _ result: Int32, _ flags: UInt32) {
-        if flags & IORING_CQE_F_MORE == 0 { armedAccepts -= 1 }
+        let ended = flags & IORING_CQE_F_MORE == 0
+        if ended { armedAccepts -= 1 }
         if result >= 0 {
+            acceptBackoff.succeeded()
             // While draining too: accepted before the cancel took effect, it is answered once.
             open(result)
-        } else {
-            let errno = Errno(negatedResult: result)
-            if errno == .tooManyOpenFiles || errno == .tooManyOpenFilesInSystem {
-                // Re-arming at once at the descriptor limit spins: back off 100 ms, log at most once a second.
-                if now &- lastAcceptErrorLog > 1_000_000_000 {
-                    lastAcceptErrorLog = now
-                    printError("uring-cluster: accept: \(errno); retrying in 100 ms")
-                }
-                if flags & IORING_CQE_F_MORE == 0 {
-                    let sqe = ring.sqe()
-                    io_uring_prep_timeout(sqe, retryTimer, 0, 0)
-                    io_uring_sqe_set_data64(sqe, UserData(kind: OperationKind.acceptRetry.rawValue, index: UInt32(listenerIndex)).rawValue)
-                }
-                return
+        } else if result != -ECANCELED {
+            // Every error ends the multishot accept; re-arming at once could spin (AcceptBackoff).
+            let delay = acceptBackoff.failed()
+            if now &- lastAcceptErrorLog > 1_000_000_000 {
+                lastAcceptErrorLog = now
+                printError("uring-cluster: accept: \(Errno(negatedResult: result)); retrying in \(max(1, delay / 1_000_000)) ms")
             }
+            if ended && running && !draining {
+                let t = AcceptBackoff.timespec(delay)
+                retryTimer.pointee = __kernel_timespec(tv_sec: t.seconds, tv_nsec: t.nanoseconds)
+                let sqe = ring.sqe()
+                io_uring_prep_timeout(sqe, retryTimer, 0, 0)
+                io_uring_sqe_set_data64(sqe, UserData(kind: OperationKind.acceptRetry.rawValue, index: UInt32(listenerIndex)).rawValue)
+            }
+            stopIfDrained()
+            return
         }
-        if flags & IORING_CQE_F_MORE == 0 && running && !draining { armAccept(listenerIndex: listenerIndex) }
+        if ended && running && !draining { armAccept(listenerIndex: listenerIndex) }
         stopIfDrained()
     }
 

@@ -8,5 +8,5 @@ enum OperationKind: UInt8 {
     case cancel = 5        // index: connection slot
     case tick = 6          // the loop's periodic timer
     case delay = 7         // index: connection slot (a HandlerOutcome.delay)
-    case acceptRetry = 8   // index: listener slot; back-off after EMFILE/ENFILE
+    case acceptRetry = 8   // index: listener slot; the back-off after an accept error
 }

@@ -15,8 +15,8 @@ struct Serve: ParsableCommand {
         """
     )
 
-    @Option(help: "Worker processes (default: the number of CPUs); 0 serves in this one process, without a primary.")
-    var workers: Int = Cluster.availableCPUs
+    @Option(help: "Worker processes (default: the number of CPUs, at most 256); 0 serves in this one process, without a primary.")
+    var workers: Int = Cluster.defaultWorkerCount()
 
     @Option(help: "How workers share the port: round-robin (the primary accepts and hands over), shared, reuseport.")
     var mode: DistributionMode = .roundRobin
@@ -74,7 +74,9 @@ struct Serve: ParsableCommand {
 
     func validate() throws {
         guard queueLimit >= 0 else { throw ValidationError("--queue-limit must be >= 0, got \(queueLimit)") }
-        guard (0...256).contains(workers) else { throw ValidationError("--workers must be 0...256, got \(workers)") }
+        guard (0...Cluster.maxWorkers).contains(workers) else {
+            throw ValidationError("--workers must be 0...\(Cluster.maxWorkers), got \(workers)")
+        }
         // A worker runs with the primary's arguments, but its descriptor 3 is its channel:
         // --listen-fd is the primary's to check and use.
         let isWorker = getenv(WorkerEnvironment.slot) != nil

@@ -153,6 +153,8 @@ import Testing
         for id in [1, 2] {
             #expect(lines.contains("primary got from worker \(id): hello from worker \(id)"), "\(lines)")
             #expect(lines.contains("worker \(id) got: welcome, worker \(id)"), "\(lines)")
+            // Sent from onFork, before the worker asked for its port: it used to fail the start.
+            #expect(lines.contains("worker \(id) got: config for worker \(id)"), "\(lines)")
         }
         let port = try #require(lines.first { $0.contains("listening on port") }?.split(separator: " ").last.flatMap { Int($0) })
         #expect(try fetch(port, "GET / HTTP/1.1\r\nHost: t\r\n\r\n").text == "hello world\n")

@@ -8,7 +8,7 @@ import Testing
 @Suite struct ListenFDTests {
     /// A listening socket on 127.0.0.1 with a free port.
     static func makeListener() throws -> (fd: Int32, port: Int) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -30,7 +30,7 @@ import Testing
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        let high = fcntl(fd, F_DUPFD, 20)
+        let high = fcntl(fd, F_DUPFD_CLOEXEC, 20)  // dup2 onto 3 in the child clears close-on-exec
         posix_spawn_file_actions_adddup2(&actions, high, 3)
         posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
         var pid: pid_t = 0
@@ -69,6 +69,29 @@ import Testing
 
     @Test func systemdSocketActivationIsServed() throws {
         try check(script: "LISTEN_PID=$$ LISTEN_FDS=1 exec '\(ServerProcess.binary)' serve --workers 2")
+    }
+
+    /// The inherited listener is the primary's alone: it used to leak into every worker
+    /// (not close-on-exec), where nothing would ever close it.
+    @Test func workersDoNotInheritTheListenFD() throws {
+        let (fd, port) = try Self.makeListener()
+        defer { close(fd) }
+        let (pid, output) = try Self.spawnShell("exec 7<&3 3<&-; exec '\(ServerProcess.binary)' serve --listen-fd 7 --workers 2", passing: fd)
+        defer {
+            kill(pid, SIGTERM)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+        #expect(try ServerProcess.readLine(output, timeoutSeconds: 20) == "listening on http://127.0.0.1:\(port)")
+        let inode = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/7")
+        #expect(inode.hasPrefix("socket:"))
+        let workers = try clusterStats(port).workers.map(\.pid)
+        #expect(workers.count == 2)
+        for worker in workers {
+            let fds = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(worker)/fd")
+            let sockets = fds.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(worker)/fd/\($0)") }
+            #expect(!sockets.contains(inode), "worker \(worker) holds the listener")
+        }
     }
 
     @Test func listenFDThatIsNotAListenerIsRefused() throws {
