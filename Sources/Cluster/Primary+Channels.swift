@@ -129,13 +129,10 @@ extension Primary {
             let (bytes, fd) = r.control.removeFirst()
             r.outgoing.prepareSend(bytes, descriptor: fd)
             r.sendingIsHandoff = false
-        } else if !r.pending.isEmpty && !r.worker.isDead {
-            let n = min(r.pending.count, MessageBuffer.maxDescriptors)
-            r.sending.removeAll(keepingCapacity: true)
-            r.sending.append(contentsOf: r.pending[0..<n])
-            r.pending.removeFirst(n)
-            let length = ClusterMessage.writeHandoff(count: UInt32(n), into: r.outgoing.data)
-            r.sending.withUnsafeBufferPointer { r.outgoing.prepareSend(length: length, descriptors: $0) }
+        } else if !r.handoffs.pending.isEmpty && !r.worker.isDead {
+            r.handoffs.startSending(max: MessageBuffer.maxDescriptors, into: &r.sendingFDs)
+            let length = ClusterMessage.writeHandoff(count: UInt32(r.sendingFDs.count), into: r.outgoing.data)
+            r.sendingFDs.withUnsafeBufferPointer { r.outgoing.prepareSend(length: length, descriptors: $0) }
             r.sendingIsHandoff = true
         } else if r.drainQueued {
             // After every hand-off already queued: the worker adopts them, then drains.
@@ -154,16 +151,11 @@ extension Primary {
     func sent(_ r: WorkerRecord, _ result: Int32) {
         r.sendInFlight = false
         if r.sendingIsHandoff {
-            let batch = r.sending  // empty if the worker's exit already redelivered it
-            r.sending.removeAll(keepingCapacity: true)
-            if result >= 0 && !r.worker.isDead {
-                if r.unackedCount == 0 { r.unackedSince = monotonicNanoseconds() }
-                r.unacked.append(contentsOf: batch)
-                collectAcknowledgements(r)
-            } else {
-                // Not delivered: the connections go elsewhere.
-                redeliver(batch, avoiding: r.slot)
-            }
+            // Empty if the worker's exit already took the batch back.
+            let delivered = result >= 0 && !r.worker.isDead
+            let back = r.handoffs.sendCompleted(delivered: delivered, now: monotonicNanoseconds())
+            if delivered { collectAcknowledgements(r) }
+            reroute(back, avoiding: r.slot)
         }
         if r.worker.isConnected { startSend(r) } else { closeChannelIfIdle(r) }
     }

@@ -30,8 +30,7 @@ extension Primary {
         let ended = flags & IORING_CQE_F_MORE == 0
         if result >= 0 {
             acceptBackoff.succeeded()
-            // During shutdown route() answers 503: no worker takes new connections then.
-            route(result, avoiding: nil)
+            route(HeldConnection(fd: result, acceptedAt: monotonicNanoseconds()), avoiding: nil)
         } else if result != -ECANCELED {
             // Every error ends the multishot accept; re-arming at once could spin (AcceptBackoff).
             let delay = acceptBackoff.failed()
@@ -63,21 +62,28 @@ extension Primary {
     func refreshLoad(_ slot: Int, now: UInt64) {
         guard let r = records[slot] else { return }
         let beat = board.load(slot, .heartbeat)
+        let h = r.handoffs
         loads[slot].eligible = r.listening && !r.draining && !r.worker.isDead
-            && (r.unackedSince == 0 || now &- r.unackedSince < settings.stallNanoseconds)
+            && (h.unacknowledgedSince == 0 || now &- h.unacknowledgedSince < settings.stallNanoseconds)
+            && !h.isBackingOff(now: now)
             && (beat == 0 || Int(now / 1_000_000) - beat < Self.heartbeatStaleMilliseconds)
         loads[slot].active = board.load(slot, .active)
         loads[slot].inflight = board.load(slot, .inflight)
-        loads[slot].unacknowledged = r.unackedCount + r.pending.count + r.sending.count
+        loads[slot].unacknowledged = h.outstanding
     }
 
     /// Picks a worker for a connection and queues it; sent at the end of the turn. With no
-    /// worker able to take it, it waits (bounded by queueLimit and queueTimeout, then 503).
-    func route(_ fd: Int32, avoiding: Int?, waitingSince: UInt64? = nil) {
-        var hash: UInt64 = 0
-        if balancer.policy == .ipHash { hash = Self.peerHash(fd) }
-        let count = slotHighWater
+    /// worker able to take it, it waits (bounded by queueLimit and queueTimeout, counted
+    /// from its accept, then 503). During shutdown, a connection no worker takes gets 503.
+    func route(_ c: HeldConnection, avoiding: Int?) {
         let now = monotonicNanoseconds()
+        if waiting.hasExpired(c, now: now) {
+            answerUnavailable(c.fd)
+            return
+        }
+        var hash: UInt64 = 0
+        if balancer.policy == .ipHash { hash = Self.peerHash(c.fd) }
+        let count = slotHighWater
         for slot in 0..<count { refreshLoad(slot, now: now) }
         var excluded: WorkerLoad? = nil
         if let avoiding, avoiding < count {
@@ -87,21 +93,16 @@ extension Primary {
         let choice = loads.withUnsafeBufferPointer { balancer.choose(UnsafeBufferPointer(rebasing: $0[0..<count]), clientHash: hash) }
         if let avoiding, let excluded { loads[avoiding] = excluded }
         guard let slot = choice, let r = records[slot] else {
-            // Shutting down, no worker will take it any more: a clear answer now.
-            if shuttingDown || waiting.count >= settings.queueLimit {
-                answerUnavailable(fd)
-            } else {
-                waiting.append((fd, waitingSince ?? now))
-            }
+            if shuttingDown || !waiting.wait(c, now: now) { answerUnavailable(c.fd) }
             return
         }
-        r.pending.append(fd)
-        if r.pending.count == 1 { dirty.append(slot) }
-        if r.pending.count >= MessageBuffer.maxDescriptors { startSend(r) }
+        r.handoffs.assign(c)
+        if r.handoffs.pending.count == 1 { dirty.append(slot) }
+        if r.handoffs.pending.count >= MessageBuffer.maxDescriptors { startSend(r) }
     }
 
-    func redeliver(_ fds: [Int32], avoiding: Int? = nil) {
-        for fd in fds { route(fd, avoiding: avoiding) }
+    func reroute(_ connections: [HeldConnection], avoiding: Int? = nil) {
+        for c in connections { route(c, avoiding: avoiding) }
     }
 
     /// End of a turn: one hand-off message per worker with pending connections.
@@ -115,56 +116,34 @@ extension Primary {
     /// board) is closed here.
     func collectAcknowledgements() {
         for slot in 0..<slotHighWater {
-            if let r = records[slot], r.unackedCount > 0 { collectAcknowledgements(r) }
+            if let r = records[slot], !r.handoffs.unacknowledged.isEmpty { collectAcknowledgements(r) }
         }
     }
 
     /// Closes our copies of the connections the worker has dealt with.
     func collectAcknowledgements(_ r: WorkerRecord) {
         guard !r.worker.isDead else { return }
-        let processed = board.load(r.slot, .processed)
-        var progressed = false
-        while r.ackBase < processed && r.unackedHead < r.unacked.count {
-            let fd = r.unacked[r.unackedHead]
-            if fd >= 0 {
-                let sqe = ring.sqe()
-                io_uring_prep_close(sqe, fd)
-                io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.close.rawValue).rawValue)
-            }
-            r.unackedHead += 1
-            r.ackBase += 1
-            progressed = true
+        r.handoffs.acknowledge(upTo: board.load(r.slot, .processed), now: monotonicNanoseconds(), closing: &closing)
+        closeAcknowledged()
+    }
+
+    func closeAcknowledged() {
+        for fd in closing {
+            let sqe = ring.sqe()
+            io_uring_prep_close(sqe, fd)
+            io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.close.rawValue).rawValue)
         }
-        if progressed {
-            r.unackedSince = r.unackedCount > 0 ? monotonicNanoseconds() : 0
-            compactUnacked(r)
-        }
+        closing.removeAll(keepingCapacity: true)
     }
 
     /// The worker could not take `count` connections from hand-off `position` on (its
     /// descriptor limit): they go to another worker, and the worker is told we have them.
+    /// It gets no new connection while it backs off (HandoffLedger.refuse).
     func refuse(_ r: WorkerRecord, position: Int, count: Int) {
-        var refused: [Int32] = []
-        for p in position..<(position + count) {
-            let index = r.unackedHead + (p - r.ackBase)
-            guard p >= r.ackBase, index < r.unacked.count, r.unacked[index] >= 0 else { continue }
-            refused.append(r.unacked[index])
-            r.unacked[index] = -1
-        }
-        r.refusalsHandled += 1
-        board.store(r.slot, .refusalsConfirmed, r.refusalsHandled)
-        logger.notice("worker \(r.worker.pid) refused \(refused.count) connections (descriptor limit); routing them elsewhere")
-        redeliver(refused, avoiding: r.slot)
-    }
-
-    func compactUnacked(_ r: WorkerRecord) {
-        if r.unackedHead == r.unacked.count {
-            r.unacked.removeAll(keepingCapacity: true)
-            r.unackedHead = 0
-        } else if r.unackedHead > 1024 {
-            r.unacked.removeFirst(r.unackedHead)
-            r.unackedHead = 0
-        }
+        let back = r.handoffs.refuse(position: position, count: count, now: monotonicNanoseconds())
+        board.store(r.slot, .refusalsConfirmed, r.handoffs.refusalsHandled)
+        logger.notice("worker \(r.worker.pid) refused \(back.count) connections (descriptor limit); routing them elsewhere")
+        reroute(back, avoiding: r.slot)
     }
 
     static func peerHash(_ fd: Int32) -> UInt64 {

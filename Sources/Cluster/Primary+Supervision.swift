@@ -46,10 +46,7 @@ extension Primary {
             }
         }
         // Connections that waited too long for any worker get a clear answer.
-        while let first = waiting.first, now &- first.since > settings.queueTimeoutNanoseconds {
-            waiting.removeFirst()
-            answerUnavailable(first.fd)
-        }
+        for c in waiting.expired(now: now) { answerUnavailable(c.fd) }
         if !waiting.isEmpty { drainWaiting() }
         if running { armTick() }
     }
@@ -62,9 +59,7 @@ extension Primary {
 
     /// Hands waiting connections to workers that can take them now.
     func drainWaiting() {
-        let queued = waiting
-        waiting.removeAll()
-        for entry in queued { route(entry.fd, avoiding: nil, waitingSince: entry.since) }
+        reroute(waiting.takeAll())
     }
 
     // MARK: - Exits and restarts
@@ -88,16 +83,12 @@ extension Primary {
         }
         // Its listener (reuseport) must not sit unserved: the primary accepts on it meanwhile.
         for fd in listeners.release(slot: record.slot) where !shuttingDown { startAccepting(fd) }
-        // Every connection it had not acknowledged goes to another worker.
-        redeliver(record.pending)
-        record.pending.removeAll()
-        redeliver(record.unacked[record.unackedHead...].filter { $0 >= 0 })
-        // A hand-off still in flight cannot reach a dead worker: its connections go now.
-        redeliver(record.sending, avoiding: record.slot)
-        record.sending.removeAll()
-        record.unacked.removeAll()
-        record.unackedHead = 0
-        record.unackedSince = 0
+        // What it acknowledged just before dying (its last published position) it had
+        // adopted: closed here, never served twice. Every other connection, a hand-off still
+        // in flight included, goes to another worker now.
+        let back = record.handoffs.workerGone(finalPosition: board.load(record.slot, .processed), now: now, closing: &closing)
+        closeAcknowledged()
+        reroute(back, avoiding: record.slot)
         for (_, fd) in record.control { if let fd, !listeners.isOwned(fd) { close(fd) } }
         record.control.removeAll()
         if record.worker.isConnected { channelClosed(record) }
@@ -284,7 +275,7 @@ extension Primary {
     func stopAccepting() {
         // Connections already in the accept queue are taken and served, not reset.
         for fd in acceptFDs where fd >= 0 {
-            Socket.acceptQueued(fd) { route($0, avoiding: nil) }
+            Socket.acceptQueued(fd) { route(HeldConnection(fd: $0, acceptedAt: monotonicNanoseconds()), avoiding: nil) }
         }
         flushHandoffs()
         for (i, fd) in acceptFDs.enumerated() where fd >= 0 {
@@ -295,8 +286,7 @@ extension Primary {
         }
         acceptingStopped = true
         for r in records.compactMap({ $0 }) where !r.worker.isDead { startDraining(r) }
-        for entry in waiting { answerUnavailable(entry.fd) }
-        waiting.removeAll()
+        for c in waiting.takeAll() { answerUnavailable(c.fd) }
         let t = settings.shutdownTimeoutNanoseconds
         timers[0] = __kernel_timespec(tv_sec: Int64(t / 1_000_000_000), tv_nsec: Int64(t % 1_000_000_000))
         let sqe = ring.sqe()

@@ -8,12 +8,11 @@ import URing
 // through multishot accept (round-robin mode); hand-offs leave by sendmsg with SCM_RIGHTS,
 // batched: every connection accepted in one turn for a worker leaves in one message.
 //
-// Connection bookkeeping, per worker: `pending` (chosen, not yet sent), `sending` (in the
-// sendmsg in flight; at most one per channel, so messages keep their order), `unacked`
-// (sent, not yet acknowledged). The primary keeps its copy of every descriptor until the
-// worker acknowledges it, so a worker that dies or refuses loses no connection: they go
-// to another worker. Acknowledgements come through the shared board (the worker's
-// `processed` position), read at the end of every turn: no message, no wake-up.
+// Connection bookkeeping is HandoffLedger's (one per worker record) and WaitingConnections'
+// (none could take them): the primary keeps its copy of every descriptor until the worker
+// acknowledges it, so a worker that dies or refuses loses no connection. Acknowledgements
+// come through the shared board (the worker's `processed` position), read at the end of
+// every turn: no message, no wake-up.
 
 /// The settings a primary runs with.
 public struct PrimarySettings: Sendable {
@@ -66,19 +65,11 @@ final class WorkerRecord {
     var receiveArmed = false
     /// Messages other than hand-offs waiting to be sent (with at most one descriptor).
     var control: [([UInt8], Int32?)] = []
-    var pending: [Int32] = []
-    var sending: [Int32] = []
+    /// The connections handed to this worker and not yet acknowledged (HandoffLedger).
+    var handoffs = HandoffLedger()
+    /// The descriptors of the hand-off message in flight.
+    var sendingFDs: [Int32] = []
     var sendingIsHandoff = false
-    /// Handed over, not yet acknowledged, in hand-off order; -1 marks one already routed
-    /// elsewhere after a refusal.
-    var unacked: [Int32] = []
-    var unackedHead = 0
-    /// The hand-off position of `unacked[unackedHead]` (positions count every descriptor sent).
-    var ackBase = 0
-    /// Refusal messages handled (published for the worker as `refusalsConfirmed`).
-    var refusalsHandled = 0
-    /// When the oldest unacknowledged hand-off was sent (0: none outstanding).
-    var unackedSince: UInt64 = 0
     var received: [Int32] = []
     let environment: [String: String]
     let spawnedAt: UInt64
@@ -106,8 +97,6 @@ final class WorkerRecord {
 
     /// The kernel may still use its channel buffers: it must outlive its slot.
     var hasOperationsInFlight: Bool { sendInFlight || receiveArmed }
-
-    var unackedCount: Int { unacked.count - unackedHead }
 }
 
 public final class Primary {
@@ -125,8 +114,10 @@ public final class Primary {
     var nextSerial: UInt32 = 0
     /// One past the highest worker slot ever used: policies look at slots below it.
     var slotHighWater = 0
-    /// Connections accepted while no worker could take them, with when they arrived.
-    var waiting: [(fd: Int32, since: UInt64)] = []
+    /// Connections accepted while no worker could take them.
+    var waiting: WaitingConnections
+    /// Descriptors acknowledged in this turn, to close (reused).
+    var closing: [Int32] = []
     var backoff: RestartBackoff
     /// Workers still to replace in a rolling restart, oldest first.
     var rollingQueue: [WorkerRecord] = []
@@ -168,6 +159,7 @@ public final class Primary {
         board.store(header: .primaryPID, Int(getpid()))
         balancer = Balancer(policy: settings.balance, seed: UInt64(getpid()) &* 0x9E37_79B9)
         backoff = settings.backoff
+        waiting = WaitingConnections(limit: settings.queueLimit, timeoutNanoseconds: settings.queueTimeoutNanoseconds)
         records = Array(repeating: nil, count: settings.maxWorkers)
         loads = Array(repeating: WorkerLoad(eligible: false), count: settings.maxWorkers)
         if let fd = settings.listenFD {

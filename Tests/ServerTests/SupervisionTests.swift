@@ -228,4 +228,39 @@ import Testing
             (try? fetch(port, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").status) == 200
         } != nil)
     }
+
+    /// Two workers at their descriptor limit: hand-offs they refuse used to bounce between
+    /// them with no back-off, and the queue timeout never applied (each bounce restarted
+    /// the wait), so clients hung. Now a refusing worker backs off, refused connections
+    /// wait, and each gets its answer: 200 when a worker has room, else 503 once
+    /// --queue-timeout has passed since its accept.
+    @Test func refusedHandoffsAreAnsweredWithinTheQueueTimeout() throws {
+        let script = "ulimit -n 40; exec '\(ServerProcess.binary)' serve --port 0 --workers 2 --queue-timeout 1s --header-timeout 30s --keepalive-timeout 30s"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", script]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        defer { kill(p.processIdentifier, SIGTERM); p.waitUntilExit() }
+        let ready = try ServerProcess.readLine(out.fileHandleForReading, timeoutSeconds: 20)
+        let port = try #require(Int(ready.split(separator: ":").last ?? ""))
+        // Idle keep-alive connections fill both workers' tables.
+        var idle: [TestConnection] = []
+        for _ in 0..<150 { if let c = try? TestConnection(port: port, receiveTimeoutSeconds: 8) { idle.append(c) } }
+        usleep(500_000)
+        // Then requests that no worker has a descriptor for.
+        var asking: [TestConnection] = []
+        for _ in 0..<10 {
+            guard let c = try? TestConnection(port: port, receiveTimeoutSeconds: 8) else { continue }
+            try? c.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            asking.append(c)
+        }
+        var statuses: [Int] = []
+        for c in asking { statuses.append(c.readResponse()?.status ?? -1) }
+        print("at the descriptor limit with 2 workers: \(idle.count) idle connections held; answers \(statuses)")
+        #expect(!asking.isEmpty)
+        #expect(statuses.allSatisfy { $0 == 200 || $0 == 503 }, "every request is answered: \(statuses)")
+    }
 }

@@ -1,0 +1,190 @@
+import DequeModule
+
+// Round-robin mode's promise, "a connection the primary accepted is never lost", is kept
+// by this bookkeeping, pure and tested alone (HandoffLedgerTests, with a property test over
+// random event orders). The primary keeps its own copy of every descriptor it hands to a
+// worker until the worker acknowledges it, so whatever happens to the worker, the primary
+// can still give the connection to another one, or answer it 503.
+//
+// Per worker, a connection moves
+//
+//     pending ──sendmsg──▶ sending ──delivered──▶ unacknowledged ──acknowledged──▶ (closed here)
+//        │                    │ not delivered          │ refused (worker at its descriptor limit)
+//        └─ worker gone ──────┴────────────────────────┴──▶ back to the primary, to route again
+//
+// and a connection no worker can take waits in `WaitingConnections`, bounded in number and
+// in time, then is answered 503. A connection keeps the time it was accepted through every
+// move, so `--queue-timeout` bounds its whole stay, refusals and re-routing included.
+//
+// Acknowledgements are positions, not messages: the worker publishes on the shared board
+// how many hand-off positions (descriptors sent to it, taken or refused) it has dealt with.
+
+/// A connection the primary accepted and holds a descriptor of.
+struct HeldConnection: Equatable, Sendable {
+    let fd: Int32
+    /// When the primary accepted it (monotonic ns).
+    let acceptedAt: UInt64
+    /// Workers that refused it so far.
+    var refusals = 0
+}
+
+/// One worker's share of the hand-off bookkeeping (it lives in the worker's record, so a
+/// late completion for a dead worker never touches its replacement's).
+struct HandoffLedger {
+    /// Chosen for this worker, not yet sent.
+    private(set) var pending = Deque<HeldConnection>()
+    /// In the hand-off message in flight (at most one per channel, so messages keep order).
+    private(set) var sending: [HeldConnection] = []
+    /// Delivered, not yet acknowledged, in hand-off order; nil where a refused one was taken back.
+    private(set) var unacknowledged = Deque<HeldConnection?>()
+    /// The hand-off position of `unacknowledged.first`.
+    private(set) var acknowledgedPosition = 0
+    /// Refusal messages handled (published for the worker, which then lets its position pass them).
+    private(set) var refusalsHandled = 0
+    /// When the oldest unacknowledged hand-off was delivered (0: none outstanding).
+    private(set) var unacknowledgedSince: UInt64 = 0
+    /// A worker that refused connections gets none until then (0: not backing off).
+    private(set) var refusedUntil: UInt64 = 0
+    private(set) var refusalStreak = 0
+
+    static let firstRefusalBackoffNanoseconds: UInt64 = 10_000_000
+    static let maxRefusalBackoffNanoseconds: UInt64 = 1_000_000_000
+
+    /// Connections this worker was given and has not acknowledged.
+    var outstanding: Int { pending.count + sending.count + unacknowledged.count }
+    var isSending: Bool { !sending.isEmpty }
+
+    mutating func assign(_ c: HeldConnection) {
+        pending.append(c)
+    }
+
+    /// Moves up to `max` pending connections into the message about to be sent; their
+    /// descriptors go into `fds` (replaced). Nothing if a hand-off is already in flight.
+    mutating func startSending(max: Int, into fds: inout [Int32]) {
+        fds.removeAll(keepingCapacity: true)
+        guard sending.isEmpty, !pending.isEmpty else { return }
+        let n = min(max, pending.count)
+        for _ in 0..<n {
+            let c = pending.removeFirst()
+            sending.append(c)
+            fds.append(c.fd)
+        }
+    }
+
+    /// The hand-off message completed. Delivered: its connections wait for acknowledgement.
+    /// Not delivered: they are returned, to be routed elsewhere.
+    mutating func sendCompleted(delivered: Bool, now: UInt64) -> [HeldConnection] {
+        let batch = sending
+        sending.removeAll(keepingCapacity: true)
+        guard delivered else { return batch }
+        if unacknowledged.isEmpty && !batch.isEmpty { unacknowledgedSince = now }
+        for c in batch { unacknowledged.append(c) }
+        return []
+    }
+
+    /// The worker has dealt with every hand-off position below `processed`: the primary's
+    /// copies of those connections are closed (returned here).
+    mutating func acknowledge(upTo processed: Int, now: UInt64, closing: inout [Int32]) {
+        var progressed = false
+        while acknowledgedPosition < processed, let first = unacknowledged.first {
+            unacknowledged.removeFirst()
+            acknowledgedPosition += 1
+            progressed = true
+            if let c = first {
+                closing.append(c.fd)
+                refusalStreak = 0  // it took a connection again
+            }
+        }
+        // Passing refused positions is progress too: the worker's loop is turning.
+        if progressed { unacknowledgedSince = unacknowledged.isEmpty ? 0 : now }
+    }
+
+    /// The worker could not take `count` connections from hand-off `position` on (its
+    /// descriptor limit). They come back, to be routed elsewhere; the worker gets no new
+    /// connection for a while, longer with each refusal in a row (10 ms doubling, at most 1 s).
+    mutating func refuse(position: Int, count: Int, now: UInt64) -> [HeldConnection] {
+        var back: [HeldConnection] = []
+        let start = max(position, acknowledgedPosition)
+        let end = min(position + max(0, count), acknowledgedPosition + unacknowledged.count)
+        if start < end {
+            for p in start..<end {
+                let i = p - acknowledgedPosition
+                if var c = unacknowledged[i] {
+                    c.refusals += 1
+                    back.append(c)
+                    unacknowledged[i] = nil
+                }
+            }
+        }
+        refusalsHandled += 1
+        let shift = UInt64(min(refusalStreak, 7))
+        refusedUntil = now &+ min(Self.maxRefusalBackoffNanoseconds, Self.firstRefusalBackoffNanoseconds << shift)
+        refusalStreak += 1
+        return back
+    }
+
+    /// Whether the worker is backing off after a refusal.
+    func isBackingOff(now: UInt64) -> Bool { now < refusedUntil }
+
+    /// The worker is gone. What it acknowledged before dying (its final published
+    /// position) is closed, not redelivered: it had adopted those connections, and a second
+    /// worker must never serve them. Everything else comes back.
+    mutating func workerGone(finalPosition: Int, now: UInt64, closing: inout [Int32]) -> [HeldConnection] {
+        acknowledge(upTo: finalPosition, now: now, closing: &closing)
+        var back = Array(pending)
+        back += sending
+        back += unacknowledged.compactMap { $0 }
+        pending.removeAll()
+        sending.removeAll()
+        unacknowledged.removeAll()
+        unacknowledgedSince = 0
+        return back
+    }
+}
+
+/// Connections no worker could take yet, oldest first, bounded in number and in time.
+struct WaitingConnections {
+    let limit: Int
+    let timeoutNanoseconds: UInt64
+    private(set) var queue = Deque<HeldConnection>()
+
+    init(limit: Int, timeoutNanoseconds: UInt64) {
+        self.limit = limit
+        self.timeoutNanoseconds = timeoutNanoseconds
+    }
+
+    var isEmpty: Bool { queue.isEmpty }
+    var count: Int { queue.count }
+
+    /// Whether a connection has waited, in all, longer than it may.
+    func hasExpired(_ c: HeldConnection, now: UInt64) -> Bool {
+        now > c.acceptedAt && now - c.acceptedAt > timeoutNanoseconds
+    }
+
+    /// Queues `c`; false when the queue is full or `c` has waited too long (answer it 503).
+    mutating func wait(_ c: HeldConnection, now: UInt64) -> Bool {
+        guard queue.count < limit, !hasExpired(c, now: now) else { return false }
+        queue.append(c)
+        return true
+    }
+
+    /// Takes the connections that waited too long. A connection routed again after a
+    /// refusal queues behind younger ones, so the whole queue is looked at (it is short).
+    mutating func expired(now: UInt64) -> [HeldConnection] {
+        guard queue.contains(where: { hasExpired($0, now: now) }) else { return [] }
+        var out: [HeldConnection] = []
+        var keep = Deque<HeldConnection>()
+        for c in queue {
+            if hasExpired(c, now: now) { out.append(c) } else { keep.append(c) }
+        }
+        queue = keep
+        return out
+    }
+
+    /// Takes everything, to route again.
+    mutating func takeAll() -> [HeldConnection] {
+        let all = Array(queue)
+        queue.removeAll()
+        return all
+    }
+}

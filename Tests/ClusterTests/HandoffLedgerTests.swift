@@ -1,0 +1,261 @@
+@testable import Cluster
+import Testing
+
+func held(_ fd: Int32, at t: UInt64 = 0) -> HeldConnection { HeldConnection(fd: fd, acceptedAt: t) }
+
+@Suite("HandoffLedger")
+struct HandoffLedgerTests {
+    @Test func aConnectionIsPendingThenSendingThenAcknowledged() {
+        var l = HandoffLedger()
+        l.assign(held(10))
+        l.assign(held(11))
+        var fds: [Int32] = []
+        l.startSending(max: 253, into: &fds)
+        #expect(fds == [10, 11])
+        #expect(l.isSending && l.pending.isEmpty)
+        let r1 = l.sendCompleted(delivered: true, now: 5)
+        #expect(r1.isEmpty)
+        #expect(l.unacknowledgedSince == 5)
+        var closing: [Int32] = []
+        l.acknowledge(upTo: 1, now: 6, closing: &closing)
+        #expect(closing == [10])
+        #expect(l.unacknowledgedSince == 6, "the next one's wait starts now")
+        l.acknowledge(upTo: 2, now: 7, closing: &closing)
+        #expect(closing == [10, 11])
+        #expect(l.outstanding == 0 && l.unacknowledgedSince == 0)
+    }
+
+    @Test func oneMessageAtATimeAndAtMostMaxDescriptors() {
+        var l = HandoffLedger()
+        for fd in 0..<10 { l.assign(held(Int32(fd))) }
+        var fds: [Int32] = []
+        l.startSending(max: 4, into: &fds)
+        #expect(fds == [0, 1, 2, 3])
+        l.startSending(max: 4, into: &fds)
+        #expect(fds.isEmpty, "a hand-off is in flight")
+        _ = l.sendCompleted(delivered: true, now: 0)
+        l.startSending(max: 4, into: &fds)
+        #expect(fds == [4, 5, 6, 7])
+    }
+
+    @Test func anUndeliveredMessageGivesItsConnectionsBack() {
+        var l = HandoffLedger()
+        l.assign(held(3, at: 42))
+        var fds: [Int32] = []
+        l.startSending(max: 253, into: &fds)
+        let r2 = l.sendCompleted(delivered: false, now: 1)
+        #expect(r2 == [held(3, at: 42)])
+        #expect(l.outstanding == 0)
+    }
+
+    @Test func refusedConnectionsComeBackAndTheWorkerBacksOff() {
+        var l = HandoffLedger()
+        for fd in 20..<25 { l.assign(held(Int32(fd))) }
+        var fds: [Int32] = []
+        l.startSending(max: 253, into: &fds)
+        _ = l.sendCompleted(delivered: true, now: 0)
+        // Positions 3 and 4 (fds 23, 24) did not fit under the worker's descriptor limit.
+        let back = l.refuse(position: 3, count: 2, now: 1_000)
+        #expect(back.map(\.fd) == [23, 24])
+        #expect(back.allSatisfy { $0.refusals == 1 })
+        #expect(l.refusalsHandled == 1)
+        #expect(l.isBackingOff(now: 1_000 + HandoffLedger.firstRefusalBackoffNanoseconds - 1))
+        #expect(!l.isBackingOff(now: 1_000 + HandoffLedger.firstRefusalBackoffNanoseconds))
+        // The worker's position passes the refused ones once the refusal is confirmed.
+        var closing: [Int32] = []
+        l.acknowledge(upTo: 5, now: 2_000, closing: &closing)
+        #expect(closing == [20, 21, 22], "refused ones are not closed here: they went elsewhere")
+        #expect(l.unacknowledgedSince == 0, "passing the refused positions ends the wait (else: a stalled worker forever)")
+        // A refusal repeated twice is not handled twice.
+        let r3 = l.refuse(position: 3, count: 2, now: 3_000)
+        #expect(r3.isEmpty)
+    }
+
+    @Test func refusalsInARowBackOffLongerUpToTheCap() {
+        var l = HandoffLedger()
+        var waits: [UInt64] = []
+        for k in 0..<12 {
+            let now = UInt64(k) * 10_000_000_000
+            _ = l.refuse(position: 0, count: 0, now: now)
+            waits.append(l.refusedUntil - now)
+        }
+        #expect(waits[0] == HandoffLedger.firstRefusalBackoffNanoseconds)
+        #expect(waits[1] == 2 * HandoffLedger.firstRefusalBackoffNanoseconds)
+        #expect(waits.last == HandoffLedger.maxRefusalBackoffNanoseconds)
+        #expect(zip(waits, waits.dropFirst()).allSatisfy { $0 <= $1 })
+    }
+
+    /// The bug: acknowledgements a dying worker published just before its death were
+    /// ignored, and connections it had adopted were handed to a second worker mid-stream.
+    @Test func aDeadWorkersFinalPositionIsReadBeforeRedelivering() {
+        var l = HandoffLedger()
+        for fd in 1...4 { l.assign(held(Int32(fd))) }
+        var fds: [Int32] = []
+        l.startSending(max: 3, into: &fds)
+        _ = l.sendCompleted(delivered: true, now: 0)
+        l.startSending(max: 3, into: &fds)  // fd 4 in flight when the worker dies
+        var closing: [Int32] = []
+        let back = l.workerGone(finalPosition: 2, now: 1, closing: &closing)
+        #expect(closing == [1, 2], "adopted by the dead worker: closed, not served again")
+        #expect(Set(back.map(\.fd)) == [3, 4])
+        #expect(l.outstanding == 0)
+        let r4 = l.sendCompleted(delivered: true, now: 2)
+        #expect(r4.isEmpty, "the late completion finds nothing")
+    }
+}
+
+@Suite("WaitingConnections")
+struct WaitingConnectionsTests {
+    @Test func boundedInNumber() {
+        var w = WaitingConnections(limit: 2, timeoutNanoseconds: 100)
+        let r5 = w.wait(held(1), now: 0)
+        #expect(r5)
+        let r6 = w.wait(held(2), now: 0)
+        #expect(r6)
+        let r7 = w.wait(held(3), now: 0)
+        #expect(!r7)
+        #expect(w.count == 2)
+    }
+
+    @Test func boundedInTimeFromTheAcceptEvenAfterRerouting() {
+        var w = WaitingConnections(limit: 10, timeoutNanoseconds: 100)
+        let r8 = w.wait(held(1, at: 50), now: 60)
+        #expect(r8)
+        let r9 = w.wait(held(2, at: 0), now: 60)
+        #expect(r9, "rerouted after a refusal: older than the one before it")
+        let r10 = w.wait(held(3, at: 0), now: 101)
+        #expect(!r10, "already waited too long")
+        let r11 = w.expired(now: 120)
+        #expect(r11.map(\.fd) == [2])
+        let r12 = w.expired(now: 151)
+        #expect(r12.map(\.fd) == [1])
+        #expect(w.isEmpty)
+    }
+}
+
+/// Random event orders over three workers: every connection ends exactly once, either
+/// acknowledged by one worker (closed here as served) or answered 503 — never both, never
+/// twice, never forgotten.
+@Suite("HandoffLedger properties")
+struct HandoffLedgerPropertyTests {
+    struct Rng {
+        var state: UInt64
+        mutating func next(_ n: Int) -> Int {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return Int((z ^ (z >> 31)) % UInt64(n))
+        }
+    }
+
+    @Test(arguments: 0..<300)
+    func everyConnectionEndsExactlyOnce(seed: Int) {
+        var rng = Rng(state: UInt64(seed))
+        var ledgers = [HandoffLedger(), HandoffLedger(), HandoffLedger()]
+        var alive = [true, true, true]
+        var positions = [0, 0, 0]          // hand-off positions delivered to each worker
+        var adopted: [[Int32]] = [[], [], []]  // in position order, as the worker saw them
+        var processed = [0, 0, 0]          // what each worker published
+        var waiting = WaitingConnections(limit: 5, timeoutNanoseconds: 1_000)
+        var ended: [Int32: String] = [:]
+        var problems: [String] = []
+        var nextFD: Int32 = 0
+        var now: UInt64 = 0
+        var fds: [Int32] = []
+
+        func end(_ fd: Int32, _ how: String) {
+            if let before = ended[fd] { problems.append("fd \(fd) ended twice: \(before), then \(how)") }
+            ended[fd] = how
+        }
+        func route(_ c: HeldConnection) {
+            if waiting.hasExpired(c, now: now) { return end(c.fd, "503") }
+            let eligible = (0..<3).filter { alive[$0] && !ledgers[$0].isBackingOff(now: now) }
+            if eligible.isEmpty {
+                if !waiting.wait(c, now: now) { end(c.fd, "503") }
+                return
+            }
+            ledgers[eligible[rng.next(eligible.count)]].assign(c)
+        }
+        func acknowledge(_ w: Int) {
+            var closing: [Int32] = []
+            ledgers[w].acknowledge(upTo: processed[w], now: now, closing: &closing)
+            for fd in closing { end(fd, "served by worker \(w)") }
+        }
+
+        for _ in 0..<400 {
+            now += UInt64(rng.next(50))
+            let w = rng.next(3)
+            switch rng.next(9) {
+            case 0, 1:
+                route(held(nextFD, at: now))
+                nextFD += 1
+            case 2:
+                if alive[w] { ledgers[w].startSending(max: 1 + rng.next(4), into: &fds) }
+            case 3:
+                guard ledgers[w].isSending else { break }
+                let delivered = alive[w] && rng.next(6) != 0
+                let batch = ledgers[w].sending
+                if delivered {
+                    adopted[w] += batch.map(\.fd)
+                    positions[w] += batch.count
+                }
+                for c in ledgers[w].sendCompleted(delivered: delivered, now: now) { route(c) }
+            case 4:
+                // The worker adopts some of what it got and publishes its position.
+                if alive[w] && processed[w] < positions[w] { processed[w] += 1 + rng.next(positions[w] - processed[w]) }
+                acknowledge(w)
+            case 5:
+                // The worker refuses the tail of what it was sent (its descriptor limit).
+                guard alive[w], positions[w] > processed[w] else { break }
+                let count = 1 + rng.next(positions[w] - processed[w])
+                let at = positions[w] - count
+                for c in ledgers[w].refuse(position: at, count: count, now: now) { route(c) }
+                processed[w] = positions[w]  // confirmed: the position passes them
+                adopted[w].removeLast(count)
+            case 6:
+                // The worker dies, maybe right after publishing its position.
+                guard alive[w] else { break }
+                if rng.next(2) == 0 { processed[w] = positions[w] }
+                alive[w] = false
+                var closing: [Int32] = []
+                let back = ledgers[w].workerGone(finalPosition: processed[w], now: now, closing: &closing)
+                for fd in closing { end(fd, "served by worker \(w)") }
+                for c in back { route(c) }
+            case 7:
+                // A replacement in the slot: a fresh ledger, as a new record has.
+                if !alive[w] {
+                    alive[w] = true
+                    ledgers[w] = HandoffLedger()
+                    positions[w] = 0
+                    processed[w] = 0
+                    adopted[w] = []
+                }
+            default:
+                for c in waiting.expired(now: now) { end(c.fd, "503") }
+                for c in waiting.takeAll() { route(c) }
+            }
+        }
+        // Wind down: workers catch up and acknowledge everything, then time passes.
+        for _ in 0..<50 {
+            now += 2_000
+            for c in waiting.expired(now: now) { end(c.fd, "503") }
+            for c in waiting.takeAll() { route(c) }
+            for w in 0..<3 where alive[w] {
+                ledgers[w].startSending(max: 253, into: &fds)
+                let batch = ledgers[w].sending
+                adopted[w] += batch.map(\.fd)
+                positions[w] += batch.count
+                for c in ledgers[w].sendCompleted(delivered: true, now: now) { route(c) }
+                processed[w] = positions[w]
+                acknowledge(w)
+            }
+            if !alive.contains(true) { alive[0] = true; ledgers[0] = HandoffLedger(); positions[0] = 0; processed[0] = 0 }
+        }
+        #expect(problems.isEmpty, "seed \(seed): \(problems.prefix(3))")
+        let lost = (0..<nextFD).filter { ended[$0] == nil }
+        #expect(lost.isEmpty, "seed \(seed): never ended: \(lost.prefix(10))")
+        #expect(ledgers.allSatisfy { $0.outstanding == 0 } && waiting.isEmpty)
+        #expect(ledgers.allSatisfy { $0.unacknowledgedSince == 0 }, "seed \(seed): a caught-up worker looks stalled")
+    }
+}
