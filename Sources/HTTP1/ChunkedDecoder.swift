@@ -3,15 +3,29 @@
 //     chunked-body = *chunk last-chunk trailer-section CRLF
 //     chunk        = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
 //
-// It can stop at any byte and resume with more input. Chunk extensions are skipped (their
-// bytes are checked for controls), trailer fields are accepted and discarded. A chunk size
+// It can stop at any byte and resume with more input. Chunk extensions are checked against
+// their grammar (§7.1.1) and skipped:
+//
+//     chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+//     chunk-ext-name = token;  chunk-ext-val = token / quoted-string
+//
+// so a bare ";", a name that is not a token, and whitespace after the size with no
+// extension after it are all 400. Trailer fields are accepted and discarded. A chunk size
 // that is not hex, or longer than 15 hex digits (over 2^60), is rejected before it can
 // overflow.
 
 public struct ChunkedDecoder: Equatable, Sendable {
     enum State: Equatable, Sendable {
         case size(digits: Int)      // reading hex digits of the chunk size
-        case extensions             // after the size, before CR
+        case sizeSpace              // whitespace after the size or a value: ";" must follow
+        case extensionNameStart     // after ";" (and whitespace): a name must follow
+        case extensionName
+        case extensionAfterName     // whitespace after a name: "=" or ";" must follow
+        case extensionValueStart    // after "=" (and whitespace)
+        case extensionToken
+        case extensionQuoted
+        case extensionQuotedEscape
+        case extensionAfterValue    // after a closing quote: ";", whitespace or CR
         case sizeLF                 // after CR of the size line
         case data(remaining: Int)
         case dataCR
@@ -64,16 +78,19 @@ public struct ChunkedDecoder: Equatable, Sendable {
                     return .invalid(.badRequest)
                 } else if c == 13 {
                     state = .sizeLF
-                } else if c == UInt8(ascii: ";") || c == 32 || c == 9 {
-                    state = .extensions
+                } else if c == Self.semicolon {
+                    state = .extensionNameStart
+                } else if c == 32 || c == 9 {
+                    state = .sizeSpace
                 } else {
                     return .invalid(.badRequest)
                 }
-            case .extensions:
+            case .sizeSpace, .extensionNameStart, .extensionName, .extensionAfterName, .extensionValueStart,
+                 .extensionToken, .extensionQuoted, .extensionQuotedEscape, .extensionAfterValue:
                 metadataBytes += 1
                 if metadataBytes > limits.maxHeaderBytes { return .invalid(.headerFieldsTooLarge) }
-                if c == 13 { state = .sizeLF }
-                else if c < 0x20 && c != 9 || c == 0x7F { return .invalid(.badRequest) }
+                guard let next = extensionStep(c) else { return .invalid(.badRequest) }
+                state = next
             case .sizeLF:
                 guard c == 10 else { return .invalid(.badRequest) }
                 if size == 0 {
@@ -113,6 +130,51 @@ public struct ChunkedDecoder: Equatable, Sendable {
             i += 1
         }
         return .needMore
+    }
+
+    static let semicolon = UInt8(ascii: ";")
+
+    /// One byte of a chunk extension: the next state, or nil when the byte breaks the grammar.
+    func extensionStep(_ c: UInt8) -> State? {
+        let isSpace = c == 32 || c == 9
+        switch state {
+        case .sizeSpace:
+            return isSpace ? .sizeSpace : c == Self.semicolon ? .extensionNameStart : nil
+        case .extensionNameStart:
+            return isSpace ? .extensionNameStart : HeadParser.isToken(c) ? .extensionName : nil
+        case .extensionName:
+            if HeadParser.isToken(c) { return .extensionName }
+            if c == UInt8(ascii: "=") { return .extensionValueStart }
+            if c == Self.semicolon { return .extensionNameStart }
+            if c == 13 { return .sizeLF }
+            return isSpace ? .extensionAfterName : nil
+        case .extensionAfterName:
+            if isSpace { return .extensionAfterName }
+            if c == UInt8(ascii: "=") { return .extensionValueStart }
+            return c == Self.semicolon ? .extensionNameStart : nil
+        case .extensionValueStart:
+            if isSpace { return .extensionValueStart }
+            if c == UInt8(ascii: "\"") { return .extensionQuoted }
+            return HeadParser.isToken(c) ? .extensionToken : nil
+        case .extensionToken:
+            if HeadParser.isToken(c) { return .extensionToken }
+            if c == Self.semicolon { return .extensionNameStart }
+            if c == 13 { return .sizeLF }
+            return isSpace ? .sizeSpace : nil
+        case .extensionQuoted:
+            // qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
+            if c == UInt8(ascii: "\"") { return .extensionAfterValue }
+            if c == UInt8(ascii: "\\") { return .extensionQuotedEscape }
+            return isSpace || (c >= 0x21 && c != 0x7F) ? .extensionQuoted : nil
+        case .extensionQuotedEscape:
+            return isSpace || (c >= 0x21 && c != 0x7F) ? .extensionQuoted : nil
+        case .extensionAfterValue:
+            if c == 13 { return .sizeLF }
+            if c == Self.semicolon { return .extensionNameStart }
+            return isSpace ? .sizeSpace : nil
+        default:
+            return nil
+        }
     }
 
     @inline(__always) func hexValue(_ c: UInt8) -> Int? {

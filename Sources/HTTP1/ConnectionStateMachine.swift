@@ -167,6 +167,12 @@ public struct HTTPConnectionStateMachine: Sendable {
         case .notYet(let resume):
             scanResume = resume
             let buffered = count - start
+            // A method that does not end within its limit is not one we implement (501); a
+            // request line too long after it is a too-long target (414).
+            if buffered > HeadParser.maxMethodBytes,
+               !bytes[start..<(start + HeadParser.maxMethodBytes + 1)].contains(32) {
+                return reject(.notImplemented)
+            }
             let requestLineDone = bytes[start..<count].contains(10)
             if !requestLineDone && buffered > limits.maxTargetBytes + 32 { return reject(.uriTooLong) }
             if buffered > limits.maxTargetBytes + limits.maxHeaderBytes + 64 { return reject(.headerFieldsTooLarge) }

@@ -69,6 +69,10 @@ public enum HeadParser {
     }
 
     /// Parses the head in `bytes[start..<end]` (as found by `findEnd`).
+    /// The longest method token accepted (the longest registered, BASELINE-CONTROL, has 16
+    /// bytes); longer ones get 501, never 414.
+    public static let maxMethodBytes = 32
+
     public static func parse(_ bytes: UnsafeRawBufferPointer, start: Int, end: Int,
                              limits: HTTPLimits,
                              fields: UnsafeMutableBufferPointer<HeaderField>) -> HeadParseResult {
@@ -81,8 +85,11 @@ public enum HeadParser {
         let methodStart = i
         while i < end && isToken(bytes[i]) { i += 1 }
         if i == methodStart || i >= end || bytes[i] != sp { return .invalid(.badRequest) }
+        if i - methodStart > Self.maxMethodBytes { return .invalid(.notImplemented) }
         head.methodRange = ByteRange(start: methodStart, count: i - methodStart)
         head.method = method(bytes, methodStart, i - methodStart)
+        // This is an origin server: it opens no tunnels (RFC 9110 §9.3.6).
+        if head.method == .connect { return .invalid(.notImplemented) }
         i += 1
 
         let targetStart = i
@@ -99,6 +106,10 @@ public enum HeadParser {
         if targetCount > limits.maxTargetBytes { return .invalid(.uriTooLong) }
         if targetCount == 0 || i >= end { return .invalid(.badRequest) }
         head.target = ByteRange(start: targetStart, count: targetCount)
+        // asterisk-form is for OPTIONS only (RFC 9112 §3.2.4).
+        if targetCount == 1 && bytes[targetStart] == UInt8(ascii: "*") && head.method != .options {
+            return .invalid(.badRequest)
+        }
         if queryMark >= 0 {
             head.path = ByteRange(start: targetStart, count: queryMark - targetStart)
             head.query = ByteRange(start: queryMark + 1, count: i - queryMark - 1)
@@ -172,7 +183,8 @@ public enum HeadParser {
             switch knownField(bytes, name) {
             case .host:
                 hostCount += 1
-                if hostCount > 1 || !isValidHost(bytes, value) { return .invalid(.badRequest) }
+                // An empty Host names no server: rejected, as is more than one.
+                if hostCount > 1 || value.count == 0 || !isValidHost(bytes, value) { return .invalid(.badRequest) }
             case .contentLength:
                 guard let n = parseContentLength(bytes, value) else { return .invalid(.badRequest) }
                 if let previous = contentLength, previous != n { return .invalid(.badRequest) }
@@ -224,8 +236,7 @@ public enum HeadParser {
     @inline(__always) static func isDigit(_ c: UInt8) -> Bool { c >= 48 && c <= 57 }
 
     /// Host = uri-host [ ":" port ] (RFC 9112 §3.2): reg-name, IPv4 or an IP-literal in
-    /// brackets, so only unreserved, sub-delims, pct-encoded, ':' and brackets; an empty
-    /// value is allowed (a target without authority).
+    /// brackets, so only unreserved, sub-delims, pct-encoded, ':' and brackets.
     static func isValidHost(_ b: UnsafeRawBufferPointer, _ r: ByteRange) -> Bool {
         for k in r.lowerBound..<r.upperBound {
             let c = b[k]

@@ -10,6 +10,8 @@ import URing
 /// - `GET /burn?us=N` → 200 after spinning the CPU for N µs (a CPU-heavy request)
 /// - `GET /stats` → JSON counters of every worker (of this process when it serves alone)
 /// - `GET /metrics` → the same in the Prometheus text format
+/// - `OPTIONS *` → 200 with the methods the server knows; `OPTIONS /path` → 200 with the
+///   path's `Allow` (RFC 9110 §9.3.7)
 /// - anything else → 404; a known path with another method → 405. HEAD works wherever GET does.
 public struct BuiltinRoutes: HTTPHandler {
     /// Longest `/delay` and `/burn` accepted, so one request cannot hold a connection or a core for long.
@@ -28,6 +30,7 @@ public struct BuiltinRoutes: HTTPHandler {
     }
 
     public mutating func handle(_ request: Request, _ response: inout ResponseWriter, _ context: HandlerContext) -> HandlerOutcome {
+        if request.method == .options { return options(request, &response) }
         let isGet = request.method == .get || request.method == .head
         if request.pathIs("/") {
             guard isGet else { return notAllowed(&response, "Allow: GET, HEAD\r\n") }
@@ -58,6 +61,21 @@ public struct BuiltinRoutes: HTTPHandler {
         } else if request.pathIs("/metrics") {
             guard isGet else { return notAllowed(&response, "Allow: GET, HEAD\r\n") }
             response.respond(.ok, contentType: "text/plain; version=0.0.4", text: StatsReport.prometheus(snapshot(context)))
+        } else {
+            response.respond(.notFound, body: "not found\n")
+        }
+        return .done
+    }
+
+    /// OPTIONS: what the server (`*`) or a path allows, with no body.
+    func options(_ request: Request, _ response: inout ResponseWriter) -> HandlerOutcome {
+        if request.pathIs("*") {
+            response.respond(.ok, extraHeaders: "Allow: GET, HEAD, POST, OPTIONS\r\n", body: "")
+        } else if request.pathIs("/echo") {
+            response.respond(.ok, extraHeaders: "Allow: POST, OPTIONS\r\n", body: "")
+        } else if request.pathIs("/") || request.pathIs("/delay") || request.pathIs("/burn")
+                    || request.pathIs("/stats") || request.pathIs("/metrics") {
+            response.respond(.ok, extraHeaders: "Allow: GET, HEAD, OPTIONS\r\n", body: "")
         } else {
             response.respond(.notFound, body: "not found\n")
         }

@@ -78,6 +78,43 @@ struct ChunkedDecoderTests {
         #expect(decoder.decodedBytes == 12)
     }
 
+    @Test(arguments: [
+        "1;a\r\nx\r\n0\r\n\r\n",
+        "1;a=b\r\nx\r\n0\r\n\r\n",
+        "1 ;a=b\r\nx\r\n0\r\n\r\n",
+        "1 ; a = b ; c\r\nx\r\n0\r\n\r\n",
+        "1;a=\"q \\\" ;x\"\r\nx\r\n0\r\n\r\n",
+        "1;a=\"\" ;b=c\r\nx\r\n0\r\n\r\n",
+        "1;!#$%&'*+-.^_`|~=token\r\nx\r\n0\r\n\r\n",
+    ])
+    func extensionsFollowingTheGrammarAreAccepted(_ text: String) {
+        let (outcome, body) = Self.decode(text)
+        #expect(outcome == .done(consumed: text.utf8.count), "\(text.debugDescription)")
+        #expect(body == bytes("x"))
+    }
+
+    /// RFC 9112 §7.1.1, strictly: no bare ";", names are tokens, values are tokens or
+    /// quoted strings, and whitespace after the size only before an extension.
+    @Test(arguments: [
+        "1;\r\nx\r\n0\r\n\r\n",          // bare ;
+        "1;;a\r\nx\r\n0\r\n\r\n",        // empty name
+        "1;a;\r\nx\r\n0\r\n\r\n",        // trailing bare ;
+        "1 \r\nx\r\n0\r\n\r\n",          // whitespace after the size, no extension
+        "1\t\r\nx\r\n0\r\n\r\n",
+        "1;a@b\r\nx\r\n0\r\n\r\n",       // @ is not a token character
+        "1;=b\r\nx\r\n0\r\n\r\n",        // no name
+        "1;a=\r\nx\r\n0\r\n\r\n",        // = with no value
+        "1;a=b c\r\nx\r\n0\r\n\r\n",     // two tokens
+        "1;a b\r\nx\r\n0\r\n\r\n",
+        "1;a=b \r\nx\r\n0\r\n\r\n",      // whitespace after a value, no extension after it
+        "1;a=\"b\r\nx\r\n0\r\n\r\n",    // unterminated quote
+        "1;a=\"b\"c\r\nx\r\n0\r\n\r\n",   // text after the closing quote
+        "1;a=b@\r\nx\r\n0\r\n\r\n",
+    ])
+    func extensionsBreakingTheGrammarAre400(_ text: String) {
+        #expect(Self.decode(text).0 == .invalid(.badRequest), "\(text.debugDescription)")
+    }
+
     @Test func controlBytesInAChunkExtensionAre400() {
         var input = bytes("5;a=")
         input.append(0x01)

@@ -58,7 +58,7 @@ struct HeadParserTests {
 
     @Test(arguments: [
         ("GET", HTTPMethod.get), ("HEAD", .head), ("POST", .post), ("PUT", .put), ("DELETE", .delete),
-        ("OPTIONS", .options), ("PATCH", .patch), ("CONNECT", .connect), ("TRACE", .trace),
+        ("OPTIONS", .options), ("PATCH", .patch), ("TRACE", .trace),
         ("BREW", .other), ("get", .other), ("GETX", .other), ("M-SEARCH", .other),
     ])
     func methodTokenMapsToMethod(_ token: String, _ expected: HTTPMethod) throws {
@@ -174,9 +174,7 @@ struct HeadParserTests {
         #expect(head.fieldCount == 0)
     }
 
-    @Test func emptyHostValueIsAccepted() {
-        #expect(parseHead("GET / HTTP/1.1\r\nHost:\r\n\r\n").head != nil)
-    }
+    // An empty Host is rejected: HeadParserFormTests.anEmptyHostIs400.
 
     @Test func invalidHostValueIs400() {
         for bad in ["a b", "a/b", "a@b", "a?b", "a#b", "a\"b"] {
@@ -438,5 +436,49 @@ struct HeadParserTests {
         let head = try #require(parseHead(requestHead("POST / HTTP/1.0", ["Content-Length: 5", "Expect: 100-continue"])).head)
         #expect(head.minorVersion == 0)
         #expect(!head.expectContinue)
+    }
+}
+
+/// RFC 9112/9110 rules about targets, methods and Host.
+@Suite("HeadParser: forms and methods")
+struct HeadParserFormTests {
+    @Test func asteriskFormIsForOptionsOnly() {
+        #expect(parseHead("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n").head?.method == .options)
+        #expect(parseHead("GET * HTTP/1.1\r\nHost: a\r\n\r\n").status == 400)
+        #expect(parseHead("POST * HTTP/1.1\r\nHost: a\r\n\r\n").status == 400)
+    }
+
+    @Test func connectIsNotImplementedByAnOriginServer() {
+        #expect(parseHead("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n").status == 501)
+    }
+
+    @Test func anEmptyHostIs400() {
+        #expect(parseHead("GET / HTTP/1.1\r\nHost:\r\n\r\n").status == 400)
+        #expect(parseHead("GET / HTTP/1.1\r\nHost: \t \r\n\r\n").status == 400)
+        #expect(parseHead("GET / HTTP/1.0\r\nHost:\r\n\r\n").status == 400)
+        #expect(parseHead("GET / HTTP/1.1\r\nHost: a\r\n\r\n").head != nil)
+    }
+
+    @Test func anOverLongMethodIs501NotAnythingElse() {
+        let long = String(repeating: "M", count: HeadParser.maxMethodBytes + 1)
+        #expect(parseHead("\(long) / HTTP/1.1\r\nHost: a\r\n\r\n").status == 501)
+        let longest = String(repeating: "M", count: HeadParser.maxMethodBytes)
+        #expect(parseHead("\(longest) / HTTP/1.1\r\nHost: a\r\n\r\n").head?.method == .other)
+    }
+}
+
+@Suite("HTTPConnectionStateMachine: method length")
+struct MethodLengthTests {
+    /// A method that never ends used to be answered 414 (URI Too Long) once the buffer
+    /// passed the target limit; it is 501 as soon as it passes the method limit.
+    @Test func aMethodWithoutEndIs501AsSoonAsItPassesItsLimit() {
+        let c = TestConnection()
+        #expect(c.feed(String(repeating: "M", count: HeadParser.maxMethodBytes), now: 0) == .needMore)
+        #expect(c.feed("M", now: 0) == .reject(.notImplemented))
+    }
+
+    @Test func aLongTargetIsStill414() {
+        let c = TestConnection(limits: HTTPLimits(maxTargetBytes: 64))
+        #expect(c.feed("GET /" + String(repeating: "a", count: 200), now: 0) == .reject(.uriTooLong))
     }
 }

@@ -36,6 +36,20 @@ import Testing
         #expect(r.text == payload)
     }
 
+    /// RFC 9110 §9.3.7: OPTIONS * asks about the server, OPTIONS /path about the path.
+    @Test func optionsAnswersWithAllow() throws {
+        let server = try ServerProcess([])
+        let star = try fetch(server.port, "OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(star.status == 200)
+        #expect(star.header("allow") == "GET, HEAD, POST, OPTIONS")
+        #expect(star.body.isEmpty)
+        let echo = try fetch(server.port, "OPTIONS /echo HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(echo.status == 200)
+        #expect(echo.header("allow") == "POST, OPTIONS")
+        #expect(try fetch(server.port, "OPTIONS / HTTP/1.1\r\nHost: t\r\n\r\n").header("allow") == "GET, HEAD, OPTIONS")
+        #expect(try fetch(server.port, "OPTIONS /nope HTTP/1.1\r\nHost: t\r\n\r\n").status == 404)
+    }
+
     @Test func unknownPathIs404AndWrongMethodIs405() throws {
         let server = try ServerProcess([])
         #expect(try fetch(server.port, "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n").status == 404)

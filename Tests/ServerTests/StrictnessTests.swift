@@ -26,6 +26,15 @@ import Testing
         ("HTTP/2.0", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
         ("HTTP/0.9 style version", "GET / HTTP/0.9\r\nHost: a\r\n\r\n", 505),
         ("unsupported expectation", "GET / HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\n\r\n", 417),
+        ("asterisk-form without OPTIONS", "GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("CONNECT to an origin server", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 501),
+        ("empty Host", "GET / HTTP/1.1\r\nHost:\r\n\r\n", 400),
+        ("empty Host with whitespace", "GET / HTTP/1.1\r\nHost:   \r\n\r\n", 400),
+        ("bare ; in a chunk extension", "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;\r\nx\r\n0\r\n\r\n", 400),
+        ("chunk extension name not a token", "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1;a@b\r\nx\r\n0\r\n\r\n", 400),
+        ("whitespace after the chunk size", "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1 \r\nx\r\n0\r\n\r\n", 400),
+        ("over-long method", String(repeating: "M", count: 40) + " / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+        ("over-long method never ending", String(repeating: "M", count: 20_000), 501),
     ]
 
     @Test(arguments: cases.indices)
