@@ -3,7 +3,7 @@ SWIFT ?= swift
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup build run test bench bench-quick microbench bench-nginx bench-modes clean
+.PHONY: setup build run test fuzz check-asan check-tsan bench bench-quick microbench bench-nginx bench-modes clean
 
 setup:
 	@bash tools/setup.sh
@@ -17,6 +17,20 @@ run: build
 test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+
+# libFuzzer targets (the head parser and chunked decoder; the connection lifecycle), each
+# for FUZZ_SECONDS (default 60) or FUZZ_RUNS executions: `make fuzz FUZZ_RUNS=10000000`.
+fuzz:
+	@bash tools/fuzz.sh
+
+# The whole test suite under AddressSanitizer and ThreadSanitizer, each in its own build folder.
+check-asan: setup
+	$(SWIFT) build --build-tests --sanitize=address --scratch-path .build-asan
+	$(SWIFT) test --skip-build --sanitize=address --scratch-path .build-asan
+
+check-tsan: setup
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build-tsan
 
 # The standard benchmark suite: every mode and policy, 2 and 8 workers, nginx and Node's
 # cluster when installed, 4 scenarios, 3 interleaved rounds. Writes bench-results/<time>/.
@@ -41,4 +55,4 @@ bench-modes: build
 	python3 tools/bench-modes.py
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz .build-asan .build-tsan

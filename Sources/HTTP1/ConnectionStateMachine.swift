@@ -170,7 +170,7 @@ public struct HTTPConnectionStateMachine: Sendable {
             // A method that does not end within its limit is not one we implement (501); a
             // request line too long after it is a too-long target (414).
             if buffered > HeadParser.maxMethodBytes,
-               !bytes[start..<(start + HeadParser.maxMethodBytes + 1)].contains(32) {
+               bytes[start..<(start + HeadParser.maxMethodBytes + 1)].allSatisfy(HeadParser.isToken) {
                 return reject(.notImplemented)
             }
             let requestLineDone = bytes[start..<count].contains(10)

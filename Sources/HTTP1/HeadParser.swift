@@ -84,8 +84,10 @@ public enum HeadParser {
         // request-line = method SP request-target SP HTTP-version CRLF
         let methodStart = i
         while i < end && isToken(bytes[i]) { i += 1 }
-        if i == methodStart || i >= end || bytes[i] != sp { return .invalid(.badRequest) }
+        // Length first: the connection machine rejects an over-long method before the rest
+        // of the line arrives, and the same bytes must get the same answer however they come.
         if i - methodStart > Self.maxMethodBytes { return .invalid(.notImplemented) }
+        if i == methodStart || i >= end || bytes[i] != sp { return .invalid(.badRequest) }
         head.methodRange = ByteRange(start: methodStart, count: i - methodStart)
         head.method = method(bytes, methodStart, i - methodStart)
         // This is an origin server: it opens no tunnels (RFC 9110 §9.3.6).

@@ -1,0 +1,252 @@
+import Glibc
+
+// libFuzzer target: ConnectionLifecycle driven by the input (built by `make fuzz` with the
+// HTTP1 sources). The first bytes of the input are a script of events (a read of some of
+// the client's bytes, a send completing in part, a timer, a delay firing, cancels and the
+// close completing, the peer closing); the rest is what the client sends. Invariants:
+// - responses leave in request order (each response names its request), and nothing is
+//   sent after a close or a shutdown of our side;
+// - operations are well formed: one receive and one send at most, a cancel only of what
+//   is armed, the slot released only with nothing in flight, and exactly once;
+// - the connection's buffers stay bounded;
+// - the lifecycle never loops without returning .none.
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzLifecycle(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    guard size >= 2 else { return 0 }
+    let scriptLength = min(size - 1, Int(data[0]) + 1)
+    let script = UnsafeBufferPointer(start: data + 1, count: scriptLength)
+    let payload = UnsafeRawBufferPointer(start: data + 1 + scriptLength, count: size - 1 - scriptLength)
+    var run = LifecycleRun()
+    defer { run.finish() }
+    var offset = 0
+    for op in script {
+        run.time += UInt64(op >> 4) * 50
+        switch op & 0x0F {
+        case 0, 1, 2:
+            guard run.receiveArmed, offset < payload.count else { continue }
+            let n = min(payload.count - offset, 1 + Int(op >> 3) * 37)
+            run.deliver(UnsafeRawBufferPointer(rebasing: payload[offset..<(offset + n)]), final: op & 0x80 != 0)
+            offset += n
+        case 3, 4: run.completeSend(limit: 1 + Int(op >> 4) * 23)
+        case 5: run.fireDelay()
+        case 6: run.completeCancels()
+        case 7: run.completeClose()
+        case 8: run.tick()
+        case 9: if run.receiveArmed { run.peerCloses() }
+        case 10: if run.receiveArmed { run.receiveFails() }
+        case 11: run.drainIdle()
+        default: run.completeSend(limit: .max)
+        }
+        if run.released > 0 { break }
+    }
+    return 0
+}
+
+struct LifecycleRun {
+    static let settings = ConnectionLifecycle.Settings(maxUnsentOutput: 2048, readAheadBytes: 1024,
+                                                       lingerNanoseconds: 2_000, sendStallNanoseconds: 3_000)
+    static let limits = HTTPLimits(maxHeaderBytes: 1024, maxTargetBytes: 256, maxHeaderCount: 16, maxBodyBytes: 2048)
+    static let timeouts = HTTPTimeouts(headerNanoseconds: 4_000, keepAliveNanoseconds: 3_000, bodyIdleNanoseconds: 2_500)
+
+    let life: UnsafeMutablePointer<ConnectionLifecycle>
+    let scratch: UnsafeMutableBufferPointer<HeaderField>
+    let date: UnsafeMutableRawPointer
+    var time: UInt64 = 0
+    var receiveArmed = false, receiveCancelled = false
+    var delayArmed = false, delayCancelled = false
+    var cancels = 0
+    var sendInFlight: [UInt8]? = nil
+    var closeInFlight = false, closed = false, shutWrite = false, shutBoth = false
+    var released = 0
+    var dispatched = 0
+    var wire: [UInt8] = []
+
+    init() {
+        scratch = .allocate(capacity: Self.limits.maxHeaderCount + 1)
+        scratch.initialize(repeating: HeaderField(name: .empty, value: .empty))
+        date = .allocate(byteCount: HTTPDate.length, alignment: 8)
+        HTTPDate.format(epochSeconds: 0, into: date)
+        life = .allocate(capacity: 1)
+        life.initialize(to: ConnectionLifecycle(settings: Self.settings, limits: Self.limits, timeouts: Self.timeouts,
+                                                scratch: scratch, date: date))
+        life.pointee.start(now: 0)
+        perform()
+    }
+
+    mutating func finish() {
+        checkOrder()
+        life.pointee.freeMemory()
+        life.deinitialize(count: 1)
+        life.deallocate()
+        scratch.deallocate()
+        date.deallocate()
+    }
+
+    var output: UnsafeMutablePointer<RawBuffer> {
+        (UnsafeMutableRawPointer(life) + MemoryLayout<ConnectionLifecycle>.offset(of: \.output)!)
+            .assumingMemoryBound(to: RawBuffer.self)
+    }
+
+    mutating func perform() {
+        for _ in 0..<100_000 {
+            let action = life.pointee.next(now: time)
+            // Input: the reader's limits while it can answer, read-ahead plus the reads that were
+            // already on their way when reading paused (a few 37-byte multiples here).
+            check(life.pointee.input.count <= 8 * 1024, "input grew to \(life.pointee.input.count)")
+            check(life.pointee.unsentBytes <= Self.settings.maxUnsentOutput + 4 * 1024, "output grew to \(life.pointee.unsentBytes)")
+            switch action {
+            case .none:
+                return
+            case .armReceive:
+                check(!receiveArmed && !closed && !closeInFlight, "receive armed twice or after close")
+                receiveArmed = true
+            case .cancelReceive:
+                check(receiveArmed && !receiveCancelled, "cancel of a receive not armed")
+                receiveCancelled = true
+                cancels += 1
+            case .send(let p, let count):
+                check(sendInFlight == nil && !closed && !closeInFlight && !shutWrite && count > 0, "bad send")
+                sendInFlight = Array(UnsafeRawBufferPointer(start: p, count: count))
+            case .dispatch(let head, let body):
+                let request = life.pointee.request(head, body: body)
+                check(body.upperBound <= request.bytes.count, "body outside the input")
+                var writer = ResponseWriter(out: output, date: date, isHead: false, minorVersion: head.minorVersion,
+                                            keepAlive: head.keepAlive && !life.pointee.readClosed)
+                writer.respond(.ok, text: "r\(dispatched)\n")
+                let delay: UInt64 = request.path.first == UInt8(ascii: "d") || request.query.count > 0 ? 700 : 0
+                dispatched += 1
+                life.pointee.handled(keepAlive: writer.keepAlive, delayNanoseconds: delay, now: time)
+            case .armDelay:
+                check(!delayArmed, "two delays")
+                delayArmed = true
+            case .cancelDelay:
+                check(delayArmed && !delayCancelled, "cancel of a delay not armed")
+                delayCancelled = true
+                cancels += 1
+            case .shutdownWrite:
+                check(sendInFlight == nil && life.pointee.unsentBytes == 0, "shutdown with output unsent")
+                shutWrite = true
+            case .shutdownBoth:
+                shutBoth = true
+            case .close:
+                check(!closeInFlight && !closed, "closed twice")
+                closeInFlight = true
+            case .release:
+                check(!receiveArmed && sendInFlight == nil && !delayArmed && cancels == 0 && closed && released == 0,
+                      "released with operations in flight, or twice")
+                released += 1
+                return
+            }
+        }
+        check(false, "next() never returned .none")
+    }
+
+    mutating func deliver(_ bytes: UnsafeRawBufferPointer, final: Bool) {
+        life.pointee.received(.bytes(bytes), final: final)
+        if final { receiveArmed = false; receiveCancelled = false }
+        perform()
+    }
+
+    mutating func peerCloses() {
+        receiveArmed = false
+        receiveCancelled = false
+        life.pointee.received(.endOfInput, final: true)
+        perform()
+    }
+
+    mutating func receiveFails() {
+        receiveArmed = false
+        receiveCancelled = false
+        life.pointee.received(.failed, final: true)
+        perform()
+    }
+
+    mutating func completeSend(limit: Int) {
+        guard let bytes = sendInFlight else { return }
+        sendInFlight = nil
+        if shutBoth {
+            life.pointee.sendCompleted(-32)
+        } else {
+            let n = min(limit, bytes.count)
+            wire += bytes[0..<n]
+            life.pointee.sendCompleted(n)
+        }
+        perform()
+    }
+
+    mutating func fireDelay() {
+        guard delayArmed else { return }
+        delayArmed = false
+        delayCancelled = false
+        life.pointee.delayCompleted(now: time)
+        perform()
+    }
+
+    mutating func completeCancels() {
+        guard cancels > 0 else { return }
+        if receiveCancelled && receiveArmed {
+            receiveArmed = false
+            life.pointee.received(.cancelled, final: true)
+        }
+        if delayCancelled && delayArmed {
+            delayArmed = false
+            life.pointee.delayCompleted(now: time)
+        }
+        receiveCancelled = false
+        delayCancelled = false
+        while cancels > 0 {
+            cancels -= 1
+            life.pointee.cancelCompleted()
+        }
+        perform()
+    }
+
+    mutating func completeClose() {
+        guard closeInFlight else { return }
+        closeInFlight = false
+        closed = true
+        life.pointee.closeCompleted()
+        perform()
+    }
+
+    mutating func tick() {
+        life.pointee.tick(now: time)
+        perform()
+    }
+
+    mutating func drainIdle() {
+        _ = life.pointee.closeIfIdle(now: time, grace: 100)
+        perform()
+    }
+
+    /// The responses on the wire name requests 0, 1, 2... in order (interim and error
+    /// responses carry no such name and are skipped).
+    func checkOrder() {
+        var expected = 0
+        var i = 0
+        let w = wire
+        while i + 5 < w.count {
+            if w[i] == 13 && w[i + 1] == 10 && w[i + 2] == 13 && w[i + 3] == 10 && w[i + 4] == UInt8(ascii: "r") {
+                var j = i + 5
+                var n = 0
+                var digits = 0
+                while j < w.count, w[j] >= 48, w[j] <= 57 { n = n * 10 + Int(w[j] - 48); j += 1; digits += 1 }
+                if digits > 0 && j < w.count && w[j] == 10 {
+                    check(n == expected, "response for request \(n) where \(expected) was due")
+                    expected += 1
+                }
+            }
+            i += 1
+        }
+        check(expected <= dispatched, "more responses than requests")
+    }
+}
+
+/// A broken invariant: say which, then abort (libFuzzer saves the input).
+func check(_ condition: Bool, _ message: @autoclosure () -> String) {
+    if !condition {
+        fputs("invariant broken: \(message())\n", stderr)
+        abort()
+    }
+}
