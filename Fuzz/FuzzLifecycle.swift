@@ -216,7 +216,7 @@ struct LifecycleRun {
     }
 
     mutating func drainIdle() {
-        _ = life.pointee.closeIfIdle(now: time, grace: 100)
+        _ = life.pointee.closeIfIdle(now: time, grace: 100, newGrace: 1_000)
         perform()
     }
 

@@ -44,7 +44,9 @@ extension Primary {
         case .refused(let position, let count):
             refuse(r, position: Int(position), count: Int(count))
         case .leaving:
-            workerAskedToLeave(r)
+            // Decided at the end of the turn, after every completion of this turn (the
+            // primary's own SIGTERM among them, when the whole group got the signal).
+            leaveRequests.append(r)
         case .userFromWorker(let bytes):
             for f in onMessage { f(r.worker, bytes) }
         case .listenReply, .handoff, .drain, .userFromPrimary, nil:
@@ -56,8 +58,19 @@ extension Primary {
     /// terminal, systemd's KillMode=control-group), the primary is stopping and drains every
     /// worker itself. A signal to this worker alone replaces it gracefully: a new worker
     /// first, then this one drains, as one step of a rolling restart.
+    func handleLeaveRequests() {
+        let requests = leaveRequests
+        leaveRequests.removeAll()
+        for r in requests { workerAskedToLeave(r) }
+    }
+
     func workerAskedToLeave(_ r: WorkerRecord) {
         guard !shuttingDown, !r.draining, !r.worker.isDead else { return }
+        // A group signal reaches the primary too, but its signalfd read may not have
+        // completed yet: a SIGTERM or SIGINT still pending means the cluster is stopping.
+        var pending = sigset_t()
+        sigpending(&pending)
+        if sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1 { return }
         if rollingCurrent === r || rollingQueue.contains(where: { $0 === r }) { return }
         if records.contains(where: { $0?.replacing === r }) { return }
         logger.notice("worker \(r.worker.pid) was asked to stop by a signal: replacing it")
@@ -66,6 +79,13 @@ extension Primary {
     }
 
     func listenRequested(_ r: WorkerRecord, host: String, port: UInt16) {
+        // A worker that starts while the cluster stops gets no listener (a new one would
+        // take connections nobody serves).
+        if shuttingDown {
+            enqueueControl(r, ClusterMessage.listenReply(port: 0, errno: ESHUTDOWN).encoded(), nil)
+            startSend(r)
+            return
+        }
         do throws(SystemError) {
             switch settings.mode {
             case .roundRobin:

@@ -63,7 +63,7 @@ extension Primary {
         guard let r = records[slot] else { return }
         let beat = board.load(slot, .heartbeat)
         let h = r.handoffs
-        loads[slot].eligible = r.listening && !r.draining && !r.worker.isDead
+        loads[slot].eligible = r.listening && !r.draining && !r.worker.isDead && r.worker.isConnected
             && (h.unacknowledgedSince == 0 || now &- h.unacknowledgedSince < settings.stallNanoseconds)
             && !h.isBackingOff(now: now)
             && (beat == 0 || Int(now / 1_000_000) - beat < Self.heartbeatStaleMilliseconds)

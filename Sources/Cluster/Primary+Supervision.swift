@@ -1,5 +1,6 @@
 import CLiburing
 import Glibc
+import HTTPServer
 import URing
 
 // Supervision: what PM2, gunicorn and nginx do around Node's cluster, done by the primary.
@@ -53,8 +54,7 @@ extension Primary {
 
     /// Writes a 503 and closes: for connections no worker can take.
     func answerUnavailable(_ fd: Int32) {
-        _ = unavailableResponse.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
-        close(fd)
+        Unavailable.answer(fd)
     }
 
     /// Hands waiting connections to workers that can take them now.

@@ -126,9 +126,9 @@ public final class Primary {
     var failure: String?
     var killedAtShutdown = false
     var uncleanExitAtShutdown = false
+    /// Workers that reported SIGTERM/SIGINT this turn (see workerAskedToLeave).
+    var leaveRequests: [WorkerRecord] = []
     let respawnTimers: UnsafeMutablePointer<__kernel_timespec>
-    /// The cached 503 answer for connections no worker can take.
-    let unavailableResponse: [UInt8] = Array("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 20\r\nConnection: close\r\n\r\nService Unavailable\n".utf8)
     let signalFD: Int32
     let signalInfo: UnsafeMutablePointer<signalfd_siginfo>
     let timers: UnsafeMutablePointer<__kernel_timespec>
@@ -245,6 +245,7 @@ public final class Primary {
             ring.drainCompletions { ud, result, flags in
                 self.complete(UserData(rawValue: ud), result, flags)
             }
+            if !leaveRequests.isEmpty { handleLeaveRequests() }
             flushHandoffs()
             collectAcknowledgements()
             let anyAlive = records.contains { $0 != nil && (!$0!.worker.isDead || $0!.respawnScheduled) }

@@ -465,12 +465,16 @@ public struct ConnectionLifecycle {
         }
     }
 
-    /// During a drain: closes the connection if it is idle between requests (not a new one,
-    /// which is owed an answer to its first request) for at least `grace`.
+    /// During a drain: closes the connection if it has been idle between requests for at
+    /// least `grace`, or, when it never sent a byte, for at least `newGrace` since it opened
+    /// (it gets the chance to send its first request, but cannot hold the drain until its
+    /// header timeout, which would outlast the primary's shutdown timeout).
     @discardableResult
-    public mutating func closeIfIdle(now: UInt64, grace: UInt64) -> Bool {
-        guard state == .open, let since = reader.idleSince, !sending, unsentBytes == 0, input.isEmpty,
-              !pending, !dispatching, now &- since >= grace else { return false }
+    public mutating func closeIfIdle(now: UInt64, grace: UInt64, newGrace: UInt64) -> Bool {
+        guard state == .open, !sending, unsentBytes == 0, input.isEmpty, !pending, !dispatching,
+              reader.phase == .idle else { return false }
+        let since = reader.idleSince ?? reader.phaseStart
+        guard now &- since >= (reader.requestCount == 0 ? newGrace : grace) else { return false }
         beginClosing()
         return true
     }

@@ -14,7 +14,7 @@ extension HTTPServer {
         counters.connections += 1
         guard freeCount > 0 else {
             // At --max-connections: a clear answer, then close (best effort, never blocks).
-            answerUnavailable(fd)
+            Unavailable.answer(fd, date: date)
             return
         }
         freeCount -= 1
@@ -28,15 +28,6 @@ extension HTTPServer {
         s.pointee.generation = (s.pointee.generation &+ 1) & UserData.generationMask
         s.pointee.lifecycle.start(now: now)
         perform(index)
-    }
-
-    /// Writes a 503 and closes, without blocking: for a connection this process cannot take.
-    func answerUnavailable(_ fd: Int32) {
-        var out = RawBuffer()
-        ResponseWriter.writeError(into: &out, status: .serviceUnavailable, date: date)
-        _ = Glibc.send(fd, out.base, out.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
-        out.release()
-        Glibc.close(fd)
     }
 
     @inline(__always)

@@ -52,6 +52,8 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     var armedAccepts = 0
     /// How long a keep-alive connection may be idle during a drain before it is closed.
     public var drainIdleGraceNanoseconds: UInt64 = 100_000_000
+    /// How long a connection that has sent nothing yet may stay open during a drain. Default 1 s.
+    public var drainNewConnectionGraceNanoseconds: UInt64 = 1_000_000_000
 
     public init(configuration: ServerConfiguration, handler: Handler) throws(SystemError) {
         self.configuration = configuration
@@ -228,7 +230,8 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
 
     /// During a drain: closes idle keep-alive connections, and ends the loop when none is left.
     func drainTick() {
-        for index in 0..<slotHighWater where slots[index].lifecycle.closeIfIdle(now: now, grace: drainIdleGraceNanoseconds) {
+        for index in 0..<slotHighWater
+        where slots[index].lifecycle.closeIfIdle(now: now, grace: drainIdleGraceNanoseconds, newGrace: drainNewConnectionGraceNanoseconds) {
             perform(index)
         }
         stopIfDrained()

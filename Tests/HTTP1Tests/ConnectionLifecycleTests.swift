@@ -197,6 +197,22 @@ struct ConnectionLifecycleTests {
         #expect(d.answered == ["408"])
     }
 
+    /// A connection that never sends a byte cannot hold a drain until its header timeout
+    /// (found in review: it outlasted the primary's shutdown timeout, which then killed the
+    /// worker and whatever it was still answering).
+    @Test func drainGivesASilentNewConnectionOnlyItsGrace() {
+        let d = LifecycleDriver()
+        #expect(!d.closeIfIdle(now: 500, grace: 0, newGrace: 1_000), "it may still send its first request")
+        #expect(d.closeIfIdle(now: 1_000, grace: 0, newGrace: 1_000))
+        d.run()
+        d.settle()
+        #expect(d.released == 1)
+        // One that has started its request is answered, whatever the grace.
+        let e = LifecycleDriver()
+        e.deliver("GET / HT")
+        #expect(!e.closeIfIdle(now: 5_000, grace: 0, newGrace: 1_000))
+    }
+
     @Test func drainClosesOnlyIdleConnections() {
         let d = LifecycleDriver()
         #expect(!d.closeIfIdle(now: 10, grace: 0), "a new connection is owed an answer")

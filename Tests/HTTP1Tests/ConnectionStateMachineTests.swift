@@ -1,6 +1,10 @@
 import Testing
 @testable import HTTP1
 
+// Comparisons of an optional deadline go through `?? .max`: under AddressSanitizer, Swift
+// Testing's boxing of a `UInt64?` operand into AnyHashable reports a stack-buffer-overflow
+// inside the Swift runtime (Swift 6.3.1), which aborts the whole run.
+
 /// One connection's input as the event loop keeps it: a RawBuffer the machine reads (and,
 /// for chunked bodies, rewrites in place), a field table, and the machine itself.
 /// Time is a plain number the test advances.
@@ -308,7 +312,7 @@ struct ConnectionStateMachineTests {
 
     @Test func firstRequestUsesHeaderTimeoutWhileIdle() {
         var m = HTTPConnectionStateMachine(timeouts: TestConnection.timeouts, now: 100)
-        #expect(m.deadline == 100 + 1_000)
+        #expect((m.deadline ?? .max) == 100 + 1_000)
         // The keep-alive timeout (300) does not apply to a fresh connection.
         #expect(m.expire(now: 100 + 300) == .none)
         #expect(m.expire(now: 100 + 999) == .none)
@@ -326,13 +330,13 @@ struct ConnectionStateMachineTests {
         c.respond(consumed: d.consumed, now: 20)
         #expect(c.feed("G", now: 100) == .needMore)
         #expect(c.machine.phase == .head)
-        #expect(c.machine.deadline == 100 + 1_000)
+        #expect((c.machine.deadline ?? .max) == 100 + 1_000)
         // One byte every 50 ns for most of the allowance: the deadline does not move.
         var t: UInt64 = 100
         for byte in "ET /slow HTTP/1.1\r\nHost: h\r\nX-Drip: ".utf8.prefix(19) {
             t += 50
             #expect(c.feed(String(UnicodeScalar(byte)), now: t) == .needMore)
-            #expect(c.machine.deadline == 1_100)
+            #expect((c.machine.deadline ?? .max) == 1_100)
             #expect(c.machine.expire(now: t) == .none)
         }
         #expect(c.machine.expire(now: 1_099) == .none)
@@ -345,9 +349,9 @@ struct ConnectionStateMachineTests {
         let d = try #require(dispatched(c.feed(Self.get, now: 10)))
         c.respond(consumed: d.consumed, now: 20)
         #expect(c.feed("GET / HT", now: 200) == .needMore)
-        #expect(c.machine.deadline == 200 + 1_000)
+        #expect((c.machine.deadline ?? .max) == 200 + 1_000)
         #expect(c.feed("TP/1.1\r\n", now: 900) == .needMore)
-        #expect(c.machine.deadline == 1_200)
+        #expect((c.machine.deadline ?? .max) == 1_200)
         #expect(c.machine.expire(now: 1_199) == .none)
         #expect(c.machine.expire(now: 1_200) == .reject(.requestTimeout))
     }
@@ -355,7 +359,7 @@ struct ConnectionStateMachineTests {
     @Test func firstRequestHeaderTimeoutRunsFromConnectionStart() {
         let c = TestConnection(now: 0)
         #expect(c.feed("GET / HT", now: 900) == .needMore)
-        #expect(c.machine.deadline == 1_000)
+        #expect((c.machine.deadline ?? .max) == 1_000)
         #expect(c.machine.expire(now: 1_000) == .reject(.requestTimeout))
     }
 
@@ -364,7 +368,7 @@ struct ConnectionStateMachineTests {
         let d = try #require(dispatched(c.feed(Self.get, now: 10)))
         c.respond(consumed: d.consumed, now: 1_000)
         #expect(c.machine.phase == .idle)
-        #expect(c.machine.deadline == 1_000 + 300)
+        #expect((c.machine.deadline ?? .max) == 1_000 + 300)
         #expect(c.machine.expire(now: 1_299) == .none)
         #expect(c.machine.expire(now: 1_300) == .close)
         #expect(c.machine.phase == .closed)
@@ -375,7 +379,7 @@ struct ConnectionStateMachineTests {
         let d = try #require(dispatched(c.feed(Self.get, now: 10)))
         c.respond(consumed: d.consumed, now: 1_000)
         #expect(c.feed("\r\n", now: 1_200) == .needMore)
-        #expect(c.machine.deadline == 1_300)
+        #expect((c.machine.deadline ?? .max) == 1_300)
         #expect(c.machine.expire(now: 1_300) == .close)
     }
 
@@ -391,9 +395,9 @@ struct ConnectionStateMachineTests {
         let c = TestConnection(now: 0)
         #expect(c.feed("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nab", now: 100) == .needMore)
         #expect(c.machine.phase == .body)
-        #expect(c.machine.deadline == 100 + 700)
+        #expect((c.machine.deadline ?? .max) == 100 + 700)
         #expect(c.feed("cd", now: 600) == .needMore)
-        #expect(c.machine.deadline == 600 + 700)
+        #expect((c.machine.deadline ?? .max) == 600 + 700)
         #expect(c.machine.expire(now: 1_299) == .none)
         #expect(c.machine.expire(now: 1_300) == .reject(.requestTimeout))
         #expect(c.machine.phase == .closed)

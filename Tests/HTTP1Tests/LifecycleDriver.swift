@@ -223,8 +223,8 @@ final class LifecycleDriver {
         run()
     }
 
-    func closeIfIdle(now: UInt64, grace: UInt64) -> Bool {
-        life.pointee.closeIfIdle(now: now, grace: grace)
+    func closeIfIdle(now: UInt64, grace: UInt64, newGrace: UInt64 = 1_000) -> Bool {
+        life.pointee.closeIfIdle(now: now, grace: grace, newGrace: newGrace)
     }
 
     func tick(at time: UInt64) {
