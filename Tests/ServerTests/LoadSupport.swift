@@ -144,21 +144,10 @@ final class StopLoad: @unchecked Sendable {
 
     /// 200 or 503 for a response, 0 for a refused connect, -1 for a lost connection.
     static func attempt(_ port: Int) -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return -1 }
+        // A connect to a listener that drops new SYNs waits for a retry: bounded by the timeout.
+        let fd = connectLoopback(port: port, timeoutSeconds: 5).fd
+        if fd < 0 { return 0 }
         defer { close(fd) }
-        // A connect to a listener that drops new SYNs waits for a retry: bound it.
-        var tv = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = UInt16(port).bigEndian
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        if rc != 0 { return 0 }
         let request = Array("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".utf8)
         guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else { return -1 }
         var response: [UInt8] = []

@@ -200,9 +200,9 @@ import Testing
         #expect(stderr.contains("workers keep failing to start"), "\(stderr)")
     }
 
-    /// At a low descriptor limit: no busy loop, and service resumes when clients leave.
-    @Test func descriptorExhaustionDoesNotSpin() throws {
-        let script = "ulimit -n 48; exec '\(ServerProcess.binary)' serve --port 0 --workers 1 --queue-timeout 1s"
+    /// Runs `script` (a shell line ending in `exec ... serve --port 0 ...`, after a ulimit)
+    /// and waits for the server's ready line; returns the shell-turned-server and its port.
+    func startLimited(_ script: String) throws -> (Process, Int) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
         p.arguments = ["-c", script]
@@ -210,9 +210,20 @@ import Testing
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
         try p.run()
-        defer { kill(p.processIdentifier, SIGTERM); p.waitUntilExit() }
         let ready = try ServerProcess.readLine(out.fileHandleForReading, timeoutSeconds: 20)
-        let port = try #require(Int(ready.split(separator: ":").last ?? ""))
+        guard let port = Int(ready.split(separator: ":").last ?? "") else {
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            throw TestFailure("server did not become ready: \(ready.debugDescription)")
+        }
+        return (p, port)
+    }
+
+    /// At a low descriptor limit: no busy loop, and service resumes when clients leave.
+    @Test func descriptorExhaustionDoesNotSpin() throws {
+        let script = "ulimit -n 48; exec '\(ServerProcess.binary)' serve --port 0 --workers 1 --queue-timeout 1s"
+        let (p, port) = try startLimited(script)
+        defer { kill(p.processIdentifier, SIGTERM); p.waitUntilExit() }
         let worker = pid_t(pids(port).first ?? 0)
         // Far more connections than the worker can hold.
         var held: [TestConnection] = []
@@ -236,16 +247,8 @@ import Testing
     /// --queue-timeout has passed since its accept.
     @Test func refusedHandoffsAreAnsweredWithinTheQueueTimeout() throws {
         let script = "ulimit -n 40; exec '\(ServerProcess.binary)' serve --port 0 --workers 2 --queue-timeout 1s --header-timeout 30s --keepalive-timeout 30s"
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", script]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let (p, port) = try startLimited(script)
         defer { kill(p.processIdentifier, SIGTERM); p.waitUntilExit() }
-        let ready = try ServerProcess.readLine(out.fileHandleForReading, timeoutSeconds: 20)
-        let port = try #require(Int(ready.split(separator: ":").last ?? ""))
         // Idle keep-alive connections fill both workers' tables.
         var idle: [TestConnection] = []
         for _ in 0..<150 { if let c = try? TestConnection(port: port, receiveTimeoutSeconds: 8) { idle.append(c) } }

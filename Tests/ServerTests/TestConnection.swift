@@ -18,22 +18,9 @@ final class TestConnection {
     private var pending: [UInt8] = []
 
     init(port: Int, receiveTimeoutSeconds: Int = 10) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestFailure("socket: errno \(errno)") }
-        var tv = timeval(tv_sec: receiveTimeoutSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = UInt16(port).bigEndian
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else {
-            let e = errno
-            close(fd)
-            throw TestFailure("connect: errno \(e)")
-        }
+        let (fd, error) = connectLoopback(port: port, timeoutSeconds: receiveTimeoutSeconds)
+        guard fd >= 0 else { throw TestFailure("connect: errno \(error)") }
+        self.fd = fd
     }
 
     deinit { close(fd) }
@@ -109,6 +96,29 @@ final class TestConnection {
 
     /// Half-closes our sending side.
     func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+}
+
+/// A TCP socket connected to 127.0.0.1:`port`, with receive and send (so connect) timeouts;
+/// (-1, errno) when the socket or the connect failed.
+func connectLoopback(port: Int, timeoutSeconds: Int) -> (fd: Int32, errno: Int32) {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return (-1, errno) }
+    var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = UInt16(port).bigEndian
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let rc = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard rc == 0 else {
+        let e = errno
+        close(fd)
+        return (-1, e)
+    }
+    return (fd, 0)
 }
 
 /// One request and its response on a fresh connection.
