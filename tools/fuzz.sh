@@ -17,8 +17,13 @@ for target in head lifecycle; do
     lifecycle) source=Fuzz/FuzzLifecycle.swift ;;
   esac
   binary=.build-fuzz/fuzz-$target
-  "$swiftc" -parse-as-library -sanitize=fuzzer,address -O -module-name HTTP1 \
-    Sources/HTTP1/*.swift "$source" -o "$binary" 2>&1 | grep -v "Cannot export local symbol" || true
+  # (The linker's "Cannot export local symbol" warnings are harmless and left out.)
+  if ! "$swiftc" -parse-as-library -sanitize=fuzzer,address -O -module-name HTTP1 \
+       Sources/HTTP1/*.swift "$source" -o "$binary" > .build-fuzz/build-$target.log 2>&1; then
+    grep -v "Cannot export local symbol" .build-fuzz/build-$target.log | head -20
+    echo "fuzz $target: the target does not build"
+    exit 1
+  fi
   # New inputs go to a working corpus; the committed seeds are only read.
   work=.build-fuzz/corpus-$target
   mkdir -p "$work"

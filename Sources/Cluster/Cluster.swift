@@ -126,7 +126,7 @@ public final class Cluster {
     }
 
     /// In a worker: sends a user message to the primary.
-    /// Before `serve` starts, messages wait and leave with the first turn of the loop.
+    /// Before `serve` starts, messages wait and leave once the worker has its port.
     /// Throws EMSGSIZE above `ClusterMessage.maxUserPayload` bytes, EPERM in the primary.
     public func sendToPrimary(_ bytes: [UInt8]) throws(SystemError) {
         guard isWorker else { throw SystemError("sendToPrimary(called in the primary)", Errno(rawValue: EPERM)) }
@@ -180,6 +180,11 @@ public final class Cluster {
             }
             switch message {
             case .listenReply(let boundPort, let err):
+                // Started while the cluster stops: there is nothing to serve; leave cleanly.
+                if err == ESHUTDOWN {
+                    logger.debug("the cluster is stopping; leaving before serving")
+                    return
+                }
                 if err != 0 { throw SystemError("listen on \(host):\(port)", Errno(rawValue: err)) }
                 reply = (boundPort, fds)
                 continue
@@ -199,7 +204,9 @@ public final class Cluster {
         channel.onMessage = { [unowned self] in deliverFromPrimary($0) }
         self.channel = channel
         worker?.channel = channel
-        for m in earlyMessages { channel.send(m) }
+        // Messages sent before serving leave now, on the blocking start-up path: the loop may
+        // never turn (a drain that came before the listen reply, with nothing to serve).
+        for m in earlyMessages { try Channel.send(channelFD, .userFromWorker(m)) }
         earlyMessages.removeAll()
         server.attach(channel)
         for fd in fds { server.addListener(fd) }

@@ -131,8 +131,8 @@ struct HandoffLedger {
     /// worker must never serve them. Everything else comes back.
     mutating func workerGone(finalPosition: Int, now: UInt64, closing: inout [Int32]) -> [HeldConnection] {
         acknowledge(upTo: finalPosition, now: now, closing: &closing)
-        var back = Array(pending)
-        back += sending
+        var back = sending
+        back += pending
         back += unacknowledged.compactMap { $0 }
         pending.removeAll()
         sending.removeAll()
@@ -183,6 +183,9 @@ struct WaitingConnections {
 
     /// Takes everything, to route again.
     mutating func takeAll() -> [HeldConnection] {
+        // Not Array(queue) on an empty queue: that writes the count of the shared empty-array
+        // storage, which ThreadSanitizer reports as a race between unrelated threads.
+        guard !queue.isEmpty else { return [] }
         let all = Array(queue)
         queue.removeAll()
         return all

@@ -26,13 +26,8 @@ final class WorkerChannel: LoopExtension {
     var ring: Ring!
     weak var server: (any ConnectionAdopting)?
     var descriptors: [Int32] = []
-    /// Hand-off positions received so far (every descriptor handed over, taken or not).
-    var position = 0
-    /// Refused ranges reported to the primary and not yet confirmed, oldest first: the
-    /// published `processed` position stays below the first one, so that the primary never
-    /// closes its copy of a connection this worker does not have.
-    var unconfirmedRefusals: [Int] = []
-    var refusalsSeen = 0
+    /// Which hand-offs this worker adopts or refuses, and the position it publishes.
+    var intake = HandoffIntake()
     /// Refusal messages to send, in order (confirmations are counted, so order matters),
     /// before any user message.
     var refusals: [[UInt8]] = []
@@ -110,17 +105,17 @@ final class WorkerChannel: LoopExtension {
         let message = ClusterMessage.decode(UnsafeRawBufferPointer(start: incoming.data, count: Int(result)))
         switch message {
         case .handoff(let count):
-            for d in descriptors { server?.adopt(d) }
             // Descriptors beyond our RLIMIT_NOFILE were dropped by the kernel (MSG_CTRUNC):
-            // they are the message's last ones; tell the primary, which still holds them, so
-            // it routes them elsewhere.
-            let refused = Int(count) - descriptors.count
-            if refused > 0 {
-                let at = position + descriptors.count
-                unconfirmedRefusals.append(at)
-                refusals.append(ClusterMessage.refused(position: UInt64(at), count: UInt32(refused)).encoded())
+            // they are the message's last ones. Those, and everything while an earlier refusal
+            // is unconfirmed (HandoffIntake), are refused: the primary still holds them and
+            // routes them elsewhere.
+            let decision = intake.received(count: Int(count), arrived: descriptors.count)
+            for (k, d) in descriptors.enumerated() {
+                if k < decision.adopt { server?.adopt(d) } else { close(d) }
             }
-            position += Int(count)
+            if let r = decision.refused {
+                refusals.append(ClusterMessage.refused(position: UInt64(r.position), count: UInt32(r.count)).encoded())
+            }
         case .drain:
             for d in descriptors { close(d) }
             server?.drain()
@@ -147,12 +142,8 @@ final class WorkerChannel: LoopExtension {
             board.store(slot, .requests, c.requests)
             // CLOCK_MONOTONIC is one clock for every process: the primary compares directly.
             board.store(slot, .heartbeat, Int(monotonicNanoseconds() / 1_000_000))
-            let confirmed = board.load(slot, .refusalsConfirmed)
-            while refusalsSeen < confirmed, !unconfirmedRefusals.isEmpty {
-                unconfirmedRefusals.removeFirst()
-                refusalsSeen += 1
-            }
-            board.store(slot, .processed, unconfirmedRefusals.first ?? position)
+            intake.confirmed(total: board.load(slot, .refusalsConfirmed))
+            board.store(slot, .processed, intake.processed)
         }
         guard !sendInFlight else { return }
         let length: Int
