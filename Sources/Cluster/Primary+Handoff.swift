@@ -51,25 +51,27 @@ extension Primary {
         if ended { armAccept(index) }
     }
 
-    /// Refreshes the policy's view of every worker from the shared board and local counts.
-    /// A worker can take connections when it is listening, not draining, and not stalled
-    /// (a hand-off unacknowledged for `stallNanoseconds` means its loop is not turning).
     /// A heartbeat older than this means the worker's loop is not turning (it turns at least
     /// every 250 ms, on its tick): no new connections for it until it beats again.
     static let heartbeatStaleMilliseconds = 750
 
+    /// Refreshes the policy's view of a worker from the shared board and local counts.
+    /// A worker can take connections when it is listening, connected, not draining, not
+    /// backing off after a refusal, and not stalled (a hand-off unacknowledged for
+    /// `stallNanoseconds`, or a stale heartbeat, means its loop is not turning).
     @inline(__always)
     func refreshLoad(_ slot: Int, now: UInt64) {
         guard let r = records[slot] else { return }
         let beat = board.load(slot, .heartbeat)
-        let h = r.handoffs
+        // Read in place (a copy of the ledger would retain its queues on every route).
+        let since = r.handoffs.unacknowledgedSince
         loads[slot].eligible = r.listening && !r.draining && !r.worker.isDead && r.worker.isConnected
-            && (h.unacknowledgedSince == 0 || now &- h.unacknowledgedSince < settings.stallNanoseconds)
-            && !h.isBackingOff(now: now)
+            && (since == 0 || now &- since < settings.stallNanoseconds)
+            && !r.handoffs.isBackingOff(now: now)
             && (beat == 0 || Int(now / 1_000_000) - beat < Self.heartbeatStaleMilliseconds)
         loads[slot].active = board.load(slot, .active)
         loads[slot].inflight = board.load(slot, .inflight)
-        loads[slot].unacknowledged = h.outstanding
+        loads[slot].unacknowledged = r.handoffs.outstanding
     }
 
     /// Picks a worker for a connection and queues it; sent at the end of the turn. With no
