@@ -1,0 +1,13 @@
+/// The `kind` byte of the primary's UserData (URing/UserData.swift has the layout).
+enum PrimaryOperation: UInt8 {
+    case signal = 1
+    case accept = 2       // index: listener number
+    case receive = 3      // index: worker slot
+    case send = 4         // index: worker slot
+    case close = 5
+    case acceptRetry = 6  // index: listener number
+    case shutdownTimer = 7
+    case tick = 8         // the primary's periodic timer (watchdog, deadlines)
+    case respawn = 9      // index: worker slot
+    case acceptGrace = 10 // shutdown: the listeners' last moment of accepting
+}

@@ -1,0 +1,26 @@
+/// The settings a primary runs with.
+public struct PrimarySettings: Sendable {
+    public var mode: DistributionMode = .roundRobin
+    public var balance: BalancePolicy = .loadAware
+    /// Worker slots on the shared board (the most workers at once).
+    public var maxWorkers: Int = 256
+    /// A listening socket to serve instead of creating one (`--listen-fd`, systemd).
+    public var listenFD: Int32? = nil
+    /// At shutdown, SIGKILL what is still running this long after workers were asked to drain.
+    public var shutdownTimeoutNanoseconds: UInt64 = 10_000_000_000
+    /// Replace workers that exit without being asked to (Node's cluster does not; `serve` does).
+    public var restartWorkers = false
+    public var backoff = RestartBackoff()
+    /// A worker must be listening this long after it was started, or it is killed. Default 10 s.
+    public var readyTimeoutNanoseconds: UInt64 = 10_000_000_000
+    /// A worker whose heartbeat is older than this is stuck: killed and replaced. 0 = off. Default 30 s.
+    public var workerTimeoutNanoseconds: UInt64 = 30_000_000_000
+    /// A worker with a hand-off unacknowledged for this long gets no new connections until it
+    /// catches up (a stopped or stalled loop). Default 200 ms.
+    public var stallNanoseconds: UInt64 = 200_000_000
+    /// Connections accepted while no worker can take them wait here, up to this many. Default 1024.
+    public var queueLimit: Int = 1024
+    /// ... and this long; beyond either they are answered 503. Default 10 s.
+    public var queueTimeoutNanoseconds: UInt64 = 10_000_000_000
+    public init() {}
+}
