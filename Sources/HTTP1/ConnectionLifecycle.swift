@@ -35,13 +35,20 @@ public struct ConnectionLifecycle {
         public var lingerNanoseconds: UInt64 = 2_000_000_000
         /// A send that makes no progress this long closes the connection.
         public var sendStallNanoseconds: UInt64 = 10_000_000_000
+        /// The most one send submits. io_uring tells of progress only when a send completes,
+        /// so a large response goes in pieces: a client that reads slowly but steadily makes
+        /// progress with each, and only one that stops reading meets `sendStallNanoseconds`.
+        /// Default 64 KiB.
+        public var maxSendBytes: Int = 64 * 1024
 
         public init(maxUnsentOutput: Int = 256 * 1024, readAheadBytes: Int = 64 * 1024,
-                    lingerNanoseconds: UInt64 = 2_000_000_000, sendStallNanoseconds: UInt64 = 10_000_000_000) {
+                    lingerNanoseconds: UInt64 = 2_000_000_000, sendStallNanoseconds: UInt64 = 10_000_000_000,
+                    maxSendBytes: Int = 64 * 1024) {
             self.maxUnsentOutput = maxUnsentOutput
             self.readAheadBytes = readAheadBytes
             self.lingerNanoseconds = lingerNanoseconds
             self.sendStallNanoseconds = sendStallNanoseconds
+            self.maxSendBytes = max(1, maxSendBytes)
         }
     }
 
@@ -267,7 +274,7 @@ public struct ConnectionLifecycle {
         sending = true
         operationsInFlight += 1
         sendDeadline = now &+ settings.sendStallNanoseconds
-        return .send(UnsafeRawPointer(flight.base!) + flightOffset, count: flight.count - flightOffset)
+        return .send(UnsafeRawPointer(flight.base!) + flightOffset, count: min(flight.count - flightOffset, settings.maxSendBytes))
     }
 
     /// One step of the parser over the input; an action for the loop, or nil to go on.

@@ -94,6 +94,28 @@ struct ConnectionLifecycleTests {
         #expect(d.violations.isEmpty, "\(d.violations)")
     }
 
+    /// A large response goes in pieces of at most maxSendBytes, each resetting the stall
+    /// deadline: a client that reads slowly but steadily is not taken for one that stopped
+    /// (under ThreadSanitizer a slow test client met the stall timeout with one large send).
+    @Test func aLargeResponseGoesInPiecesEachMakingProgress() {
+        let d = LifecycleDriver(settings: .init(maxUnsentOutput: 1 << 20, readAheadBytes: 1 << 20, lingerNanoseconds: 500,
+                                                sendStallNanoseconds: 2_000, maxSendBytes: 1000))
+        let body = String(repeating: "q", count: 5000)
+        d.deliver(post("/p", body: body))
+        var sends = 0
+        var t: UInt64 = 0
+        while d.sendInFlight != nil {
+            #expect((d.sendInFlight?.count ?? 0) <= 1000)
+            t += 1_500  // each piece takes longer than half the stall timeout, none all of it
+            d.tick(at: t)
+            d.completeSend()
+            sends += 1
+        }
+        #expect(sends >= 5)
+        #expect(d.answered == ["/p body=" + body])
+        #expect(d.life.pointee.state == .open)
+    }
+
     @Test func expectContinueGetsOneInterimResponse() {
         let d = LifecycleDriver()
         d.deliver("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
