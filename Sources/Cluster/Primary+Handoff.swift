@@ -40,8 +40,7 @@ extension Primary {
                 logger.notice("accept: \(Errno(negatedResult: result)); retrying in \(max(1, delay / 1_000_000)) ms")
             }
             if ended {
-                let t = AcceptBackoff.timespec(delay)
-                timers[1] = __kernel_timespec(tv_sec: t.seconds, tv_nsec: t.nanoseconds)
+                timers[1] = __kernel_timespec(nanoseconds: delay)
                 let sqe = ring.sqe()
                 io_uring_prep_timeout(sqe, timers + 1, 0, 0)
                 io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.acceptRetry.rawValue, index: UInt32(index)).rawValue)

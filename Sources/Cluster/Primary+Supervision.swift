@@ -120,7 +120,7 @@ extension Primary {
         case .restart(let delay):
             logger.notice("restarting worker \(worker.id) in \(delay / 1_000_000) ms")
             record.respawnScheduled = true
-            respawnTimers[record.slot] = __kernel_timespec(tv_sec: Int64(delay / 1_000_000_000), tv_nsec: Int64(delay % 1_000_000_000))
+            respawnTimers[record.slot] = __kernel_timespec(nanoseconds: delay)
             let sqe = ring.sqe()
             io_uring_prep_timeout(sqe, respawnTimers + record.slot, 0, 0)
             io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.respawn.rawValue, index: UInt32(record.slot)).rawValue)
@@ -265,7 +265,7 @@ extension Primary {
             }
         }
         let t = Self.acceptGraceNanoseconds
-        timers[3] = __kernel_timespec(tv_sec: Int64(t / 1_000_000_000), tv_nsec: Int64(t % 1_000_000_000))
+        timers[3] = __kernel_timespec(nanoseconds: t)
         let sqe = ring.sqe()
         io_uring_prep_timeout(sqe, timers + 3, 0, 0)
         io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.acceptGrace.rawValue).rawValue)
@@ -288,7 +288,7 @@ extension Primary {
         for r in records.compactMap({ $0 }) where !r.worker.isDead { startDraining(r) }
         for c in waiting.takeAll() { answerUnavailable(c.fd) }
         let t = settings.shutdownTimeoutNanoseconds
-        timers[0] = __kernel_timespec(tv_sec: Int64(t / 1_000_000_000), tv_nsec: Int64(t % 1_000_000_000))
+        timers[0] = __kernel_timespec(nanoseconds: t)
         let sqe = ring.sqe()
         io_uring_prep_timeout(sqe, timers, 0, 0)
         io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.shutdownTimer.rawValue).rawValue)

@@ -120,8 +120,7 @@ extension HTTPServer {
                 answer(index, head: head, body: body)
             case .armDelay(let nanoseconds):
                 counters.inflight += 1
-                s.pointee.timer = __kernel_timespec(tv_sec: Int64(nanoseconds / 1_000_000_000),
-                                                   tv_nsec: Int64(nanoseconds % 1_000_000_000))
+                s.pointee.timer = __kernel_timespec(nanoseconds: nanoseconds)
                 let sqe = ring.sqe()
                 io_uring_prep_timeout(sqe, ConnectionSlot.timer(of: s), 0, 0)
                 io_uring_sqe_set_data64(sqe, userData(.delay, index))

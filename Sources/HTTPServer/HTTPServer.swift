@@ -71,8 +71,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         fields = .allocate(capacity: configuration.limits.maxHeaderCount + 1)
         tickTimer = .allocate(capacity: 1)
         retryTimer = .allocate(capacity: 1)
-        tickTimer.initialize(to: __kernel_timespec(tv_sec: Int64(configuration.tickNanoseconds / 1_000_000_000),
-                                                   tv_nsec: Int64(configuration.tickNanoseconds % 1_000_000_000)))
+        tickTimer.initialize(to: __kernel_timespec(nanoseconds: configuration.tickNanoseconds))
         retryTimer.initialize(to: __kernel_timespec())
         date = .allocate(byteCount: HTTPDate.length, alignment: 8)
         date.initializeMemory(as: UInt8.self, repeating: 32, count: HTTPDate.length)
@@ -193,8 +192,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
                 printError("uring-cluster: accept: \(Errno(negatedResult: result)); retrying in \(max(1, delay / 1_000_000)) ms")
             }
             if ended && running && !draining {
-                let t = AcceptBackoff.timespec(delay)
-                retryTimer.pointee = __kernel_timespec(tv_sec: t.seconds, tv_nsec: t.nanoseconds)
+                retryTimer.pointee = __kernel_timespec(nanoseconds: delay)
                 let sqe = ring.sqe()
                 io_uring_prep_timeout(sqe, retryTimer, 0, 0)
                 io_uring_sqe_set_data64(sqe, UserData(kind: OperationKind.acceptRetry.rawValue, index: UInt32(listenerIndex)).rawValue)

@@ -25,9 +25,4 @@ public struct AcceptBackoff: Sendable, Equatable {
     public mutating func succeeded() {
         consecutiveErrors = 0
     }
-
-    /// A ring timeout value for `nanoseconds`.
-    public static func timespec(_ nanoseconds: UInt64) -> (seconds: Int64, nanoseconds: Int64) {
-        (Int64(nanoseconds / 1_000_000_000), Int64(nanoseconds % 1_000_000_000))
-    }
 }
