@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
     ],
     targets: [
         .target(
@@ -25,13 +26,13 @@ let package = Package(
             path: "CLiburing",
             linkerSettings: [.linkedLibrary("uring")]
         ),
-        .target(name: "URing", dependencies: ["CLiburing"]),
+        .target(name: "URing", dependencies: ["CLiburing", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "HTTP1"),
-        .target(name: "HTTPServer", dependencies: ["URing", "HTTP1", "CLiburing"]),
+        .target(name: "HTTPServer", dependencies: ["URing", "HTTP1"]),
         .target(
             name: "Cluster",
             dependencies: [
-                "HTTPServer", "HTTP1", "URing", "CLiburing",
+                "HTTPServer", "HTTP1", "URing",
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
@@ -62,7 +63,7 @@ let package = Package(
             dependencies: ["BenchKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "BenchKitTests", dependencies: ["BenchKit"]),
-        .testTarget(name: "URingTests", dependencies: ["URing", "CLiburing"]),
+        .testTarget(name: "URingTests", dependencies: ["URing", "CLiburing", .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
         .testTarget(name: "ServerTests", dependencies: ["uring-cluster", "cluster-hello", "cluster-bench"]),

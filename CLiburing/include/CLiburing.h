@@ -31,6 +31,10 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+// The kernel's uapi header first: it and liburing's bundled copy share one include guard,
+// so liburing's is skipped. swift-system (SystemPackage, for Errno) includes the kernel's
+// too, and Clang rejects two different definitions of io_uring_sqe in one Swift module.
+#include <linux/io_uring.h>
 #include <liburing.h>
 
 // IOSQE_* are macros over enum bits: Swift does not import them.
@@ -57,6 +61,13 @@ static inline unsigned CLiburing_SETUP_DEFER_TASKRUN(void) { return IORING_SETUP
 static inline unsigned CLiburing_SETUP_COOP_TASKRUN(void) { return IORING_SETUP_COOP_TASKRUN; }
 static inline unsigned CLiburing_SETUP_TASKRUN_FLAG(void) { return IORING_SETUP_TASKRUN_FLAG; }
 static inline unsigned CLiburing_SETUP_SUBMIT_ALL(void) { return IORING_SETUP_SUBMIT_ALL; }
+
+// Accept flags (sqe->ioprio) from kernel 6.10, newer than liburing 2.3's uapi copy.
+// DONTWAIT: answer EAGAIN at once when nothing is queued, instead of waiting for a connection.
+#ifndef IORING_ACCEPT_DONTWAIT
+#define IORING_ACCEPT_DONTWAIT (1U << 1)
+#endif
+static inline unsigned short CLiburing_ACCEPT_DONTWAIT(void) { return IORING_ACCEPT_DONTWAIT; }
 
 // memfd_create is declared only under _GNU_SOURCE, which must not be defined before the
 // includes above (see the trap they avoid): call it through syscall(2).

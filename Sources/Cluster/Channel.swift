@@ -19,19 +19,18 @@ public enum Channel {
         guard bytes.count <= ClusterMessage.maxSize else { throw SystemError("send(message too large)", Errno(rawValue: EMSGSIZE)) }
         let length = buffer.load(bytes)
         descriptors.withUnsafeBufferPointer { buffer.prepareSend(length: length, descriptors: $0) }
-        try syscall("sendmsg") { sendmsg(fd, buffer.header, Int32(MSG_NOSIGNAL)) }
+        try buffer.sendBlocking(fd)
     }
 
     /// Receives one message; nil at end of stream (the peer closed).
     public static func receive(_ fd: Int32) throws(SystemError) -> (ClusterMessage, [Int32])? {
-        let buffer = MessageBuffer()
-        buffer.prepareReceive()
-        let n = try syscall("recvmsg") { recvmsg(fd, buffer.header, Int32(MSG_CMSG_CLOEXEC)) }
+        let buffer = MessageBuffer(dataCapacity: ClusterMessage.maxSize)
+        let n = try buffer.receiveBlocking(fd)
         if n == 0 { return nil }
         var fds: [Int32] = []
         buffer.receivedDescriptors(into: &fds)
         guard let message = ClusterMessage.decode(UnsafeRawBufferPointer(start: buffer.data, count: n)) else {
-            for fd in fds { close(fd) }
+            for fd in fds { closeDescriptor(fd) }
             throw SystemError("recvmsg(unknown message)", .invalidArgument)
         }
         return (message, fds)

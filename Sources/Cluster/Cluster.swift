@@ -1,4 +1,3 @@
-import CLiburing
 import Glibc
 import HTTP1
 import HTTPServer
@@ -152,15 +151,10 @@ public final class Cluster {
         }
         // SIGTERM and SIGINT are read on the worker's ring (WorkerChannel): a signal to the
         // whole process group (Ctrl-C, systemd's control-group stop) must drain, not kill.
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        sigaddset(&mask, SIGTERM)
-        sigaddset(&mask, SIGINT)
-        pthread_sigmask(SIG_BLOCK, &mask, nil)
-        let signalFD = try syscall("signalfd") { signalfd(-1, &mask, Int32(SFD_CLOEXEC | SFD_NONBLOCK)) }
+        let signals = try SignalReader([SIGTERM, SIGINT])
         // Never outlive the primary: its death sends SIGTERM, which drains (the channel's end
         // says the same).
-        _ = CLiburing_set_parent_death_signal(SIGTERM)
+        try ProcessControl.setParentDeathSignal(SIGTERM)
         if let expected = ProcessEnvironment.value(WorkerEnvironment.primaryPID).flatMap(Int32.init), getppid() != expected {
             exit(1)
         }
@@ -192,7 +186,7 @@ public final class Cluster {
             case .drain: drainAtStart = true
             default: logger.notice("unexpected message before the listen reply: \(message); ignored")
             }
-            for fd in fds { close(fd) }
+            for fd in fds { closeDescriptor(fd) }
         }
         let (boundPort, fds) = reply!
 
@@ -200,7 +194,7 @@ public final class Cluster {
         config.workerID = slot + 1
         let stats: (any StatsSource)? = board.map { BoardStats(board: $0, slot: slot) }
         let server = try HTTPServer(configuration: config, handler: make(stats))
-        let channel = WorkerChannel(fd: channelFD, signalFD: signalFD, board: board, slot: slot)
+        let channel = WorkerChannel(fd: channelFD, signals: signals, board: board, slot: slot)
         channel.onMessage = { [unowned self] in deliverFromPrimary($0) }
         self.channel = channel
         worker?.channel = channel

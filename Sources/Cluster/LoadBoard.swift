@@ -1,5 +1,4 @@
 import Atomics
-import CLiburing
 import Glibc
 import URing
 
@@ -53,12 +52,12 @@ public final class LoadBoard: @unchecked Sendable {
     public init(capacity: Int) throws(SystemError) {
         self.capacity = capacity
         let size = (capacity + 1) * Self.lineBytes
-        let fd = try syscall("memfd_create") { CLiburing_memfd_create("uring-cluster-board", CLiburing_MFD_CLOEXEC()) }
+        let fd = try ProcessControl.memoryFile(name: "uring-cluster-board")
         do throws(SystemError) {
             try syscall("ftruncate") { ftruncate(fd, off_t(size)) }
             base = try Self.map(fd, size)
         } catch {
-            close(fd)
+            closeDescriptor(fd)
             throw error
         }
         self.size = size

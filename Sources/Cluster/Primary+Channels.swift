@@ -1,4 +1,3 @@
-import CLiburing
 import Glibc
 import URing
 
@@ -6,10 +5,8 @@ import URing
 
 extension Primary {
     func armReceive(_ r: WorkerRecord) {
-        r.incoming.prepareReceive()
-        let sqe = ring.sqe()
-        io_uring_prep_recvmsg(sqe, r.channel, r.incoming.header, UInt32(MSG_CMSG_CLOEXEC))
-        io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.receive.rawValue, generation: r.serial, index: UInt32(r.slot)).rawValue)
+        ring.receiveMessage(r.channel, r.incoming,
+                            userData: UserData(kind: PrimaryOperation.receive.rawValue, generation: r.serial, index: UInt32(r.slot)))
         r.receiveArmed = true
     }
 
@@ -25,7 +22,7 @@ extension Primary {
             return
         }
         r.incoming.receivedDescriptors(into: &r.received)
-        for fd in r.received { close(fd) }  // workers send no descriptors
+        for fd in r.received { closeDescriptor(fd) }  // workers send no descriptors
         let message = ClusterMessage.decode(UnsafeRawBufferPointer(start: r.incoming.data, count: Int(result)))
         armReceive(r)
         switch message {
@@ -68,9 +65,7 @@ extension Primary {
         guard !shuttingDown, !r.draining, !r.worker.isDead else { return }
         // A group signal reaches the primary too, but its signalfd read may not have
         // completed yet: a SIGTERM or SIGINT still pending means the cluster is stopping.
-        var pending = sigset_t()
-        sigpending(&pending)
-        if sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1 { return }
+        if SignalReader.isPending([SIGTERM, SIGINT]) { return }
         if rollingCurrent === r || rollingQueue.contains(where: { $0 === r }) { return }
         if records.contains(where: { $0?.replacing === r }) { return }
         logger.notice("worker \(r.worker.pid) was asked to stop by a signal: replacing it")
@@ -97,7 +92,7 @@ extension Primary {
                 enqueueControl(r, ClusterMessage.listenReply(port: l.port, errno: 0).encoded(), l.fd)
             case .reuseport:
                 let l = try listeners.reusePortListener(host: host, port: port, slot: r.slot)
-                if let orphan = l.adopted { stopAccepting(orphan) }
+                if let orphan = l.adopted { stopAccepting(on: orphan) }
                 enqueueControl(r, ClusterMessage.listenReply(port: l.port, errno: 0).encoded(), l.fd)
             }
         } catch {
@@ -126,13 +121,13 @@ extension Primary {
         loads[r.slot].eligible = false
         logger.debug("Worker \(r.worker.pid) disconnected")
         for f in onDisconnect { f(r.worker) }
-        Glibc.shutdown(r.channel, Int32(SHUT_RDWR))
+        Socket.shutdown(r.channel, .both)
         closeChannelIfIdle(r)
     }
 
     func closeChannelIfIdle(_ r: WorkerRecord) {
         if !r.worker.isConnected && !r.sendInFlight && !r.receiveArmed && r.channel >= 0 {
-            close(r.channel)
+            closeDescriptor(r.channel)
             r.channel = -1
         }
     }
@@ -162,9 +157,8 @@ extension Primary {
         } else {
             return
         }
-        let sqe = ring.sqe()
-        io_uring_prep_sendmsg(sqe, r.channel, r.outgoing.header, UInt32(MSG_NOSIGNAL))
-        io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.send.rawValue, generation: r.serial, index: UInt32(r.slot)).rawValue)
+        ring.sendMessage(r.channel, r.outgoing,
+                         userData: UserData(kind: PrimaryOperation.send.rawValue, generation: r.serial, index: UInt32(r.slot)))
         r.sendInFlight = true
     }
 

@@ -1,4 +1,3 @@
-import CLiburing
 import Glibc
 import URing
 
@@ -6,48 +5,24 @@ import URing
 
 extension Primary {
     func startAccepting(_ fd: Int32) {
-        acceptFDs.append(fd)
-        armAccept(acceptFDs.count - 1)
+        acceptor.add(fd, owned: false, ring: ring)
     }
 
     /// The primary stops accepting on a listener a worker has taken over.
-    func stopAccepting(_ fd: Int32) {
-        guard let i = acceptFDs.firstIndex(of: fd) else { return }
-        acceptFDs[i] = -1
-        let sqe = ring.sqe()
-        io_uring_prep_cancel_fd(sqe, fd, 0)
-        io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.close.rawValue).rawValue)
+    func stopAccepting(on fd: Int32) {
+        acceptor.remove(fd, ring: ring)
     }
 
-    func armAccept(_ index: Int) {
-        guard !shuttingDown, acceptFDs[index] >= 0 else { return }
-        let sqe = ring.sqe()
-        io_uring_prep_multishot_accept(sqe, acceptFDs[index], nil, nil, Int32(SOCK_CLOEXEC.rawValue))
-        io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.accept.rawValue, index: UInt32(index)).rawValue)
-    }
-
-    func accepted(listener index: Int, _ result: Int32, _ flags: UInt32) {
-        let ended = flags & IORING_CQE_F_MORE == 0
-        if result >= 0 {
-            acceptBackoff.succeeded()
-            route(HeldConnection(fd: result, acceptedAt: monotonicNanoseconds()), avoiding: nil)
-        } else if result != -ECANCELED {
-            // Every error ends the multishot accept; re-arming at once could spin (AcceptBackoff).
-            let delay = acceptBackoff.failed()
-            let now = monotonicNanoseconds()
-            if now &- lastAcceptErrorLog > 1_000_000_000 {
-                lastAcceptErrorLog = now
-                logger.notice("accept: \(Errno(negatedResult: result)); retrying in \(max(1, delay / 1_000_000)) ms")
-            }
-            if ended {
-                timers[1] = __kernel_timespec(nanoseconds: delay)
-                let sqe = ring.sqe()
-                io_uring_prep_timeout(sqe, timers + 1, 0, 0)
-                io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.acceptRetry.rawValue, index: UInt32(index)).rawValue)
-            }
-            return
+    func accepted(_ c: Completion) {
+        switch acceptor.complete(c, ring: ring) {
+        case .connection(let fd):
+            route(HeldConnection(fd: fd, acceptedAt: monotonicNanoseconds()), avoiding: nil)
+        case .failed(let errno, let retry):
+            logger.notice("accept: \(errno); retrying in \(max(1, retry / 1_000_000)) ms")
+        case .none:
+            break
         }
-        if ended { armAccept(index) }
+        if acceptingStopped { drainWorkersOnceSwept() }
     }
 
     /// A heartbeat older than this means the worker's loop is not turning (it turns at least
@@ -129,11 +104,7 @@ extension Primary {
     }
 
     func closeAcknowledged() {
-        for fd in closing {
-            let sqe = ring.sqe()
-            io_uring_prep_close(sqe, fd)
-            io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.close.rawValue).rawValue)
-        }
+        for fd in closing { ring.close(fd, userData: UserData(kind: PrimaryOperation.close.rawValue)) }
         closing.removeAll(keepingCapacity: true)
     }
 
@@ -150,9 +121,11 @@ extension Primary {
     static func peerHash(_ fd: Int32) -> UInt64 {
         var storage = sockaddr_storage()
         var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let ok = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &len) }
-        } == 0
+        let ok = (try? syscall("getpeername") {
+            withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &len) }
+            }
+        }) != nil
         guard ok else { return 0 }
         return withUnsafePointer(to: &storage) { p -> UInt64 in
             if Int32(p.pointee.ss_family) == AF_INET6 {

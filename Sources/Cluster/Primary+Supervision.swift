@@ -1,4 +1,3 @@
-import CLiburing
 import Glibc
 import HTTPServer
 import URing
@@ -16,10 +15,7 @@ extension Primary {
     static let tickNanoseconds: UInt64 = 100_000_000
 
     func armTick() {
-        timers[2] = __kernel_timespec(tv_sec: 0, tv_nsec: Int64(Self.tickNanoseconds))
-        let sqe = ring.sqe()
-        io_uring_prep_timeout(sqe, timers + 2, 0, 0)
-        io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.tick.rawValue).rawValue)
+        ring.timeout(nanoseconds: Self.tickNanoseconds, userData: UserData(kind: PrimaryOperation.tick.rawValue))
     }
 
     func tick() {
@@ -28,13 +24,13 @@ extension Primary {
             if r.draining && now &- r.drainStartedAt > settings.shutdownTimeoutNanoseconds {
                 logger.notice("worker \(r.worker.pid) still draining after \(settings.shutdownTimeoutNanoseconds / 1_000_000) ms: killed")
                 if shuttingDown { killedAtShutdown = true }
-                kill(r.worker.pid, SIGKILL)
+                ProcessControl.signal(r.worker.pid, SIGKILL)
                 continue
             }
             if !r.listening {
                 if now &- r.spawnedAt > settings.readyTimeoutNanoseconds && !r.draining {
                     logger.notice("worker \(r.worker.pid) not listening after \(settings.readyTimeoutNanoseconds / 1_000_000) ms: killed")
-                    kill(r.worker.pid, SIGKILL)
+                    ProcessControl.signal(r.worker.pid, SIGKILL)
                 }
                 continue
             }
@@ -42,7 +38,7 @@ extension Primary {
                 let beat = UInt64(max(0, board.load(r.slot, .heartbeat))) * 1_000_000
                 if beat > 0 && now > beat && now - beat > settings.workerTimeoutNanoseconds {
                     logger.notice("worker \(r.worker.pid) sent no heartbeat for \((now - beat) / 1_000_000) ms: killed")
-                    kill(r.worker.pid, SIGKILL)
+                    ProcessControl.signal(r.worker.pid, SIGKILL)
                 }
             }
         }
@@ -54,6 +50,7 @@ extension Primary {
 
     /// Writes a 503 and closes: for connections no worker can take.
     func answerUnavailable(_ fd: Int32) {
+        unavailableAnswers += 1
         Unavailable.answer(fd)
     }
 
@@ -89,7 +86,7 @@ extension Primary {
         let back = record.handoffs.workerGone(finalPosition: board.load(record.slot, .processed), now: now, closing: &closing)
         closeAcknowledged()
         reroute(back, avoiding: record.slot)
-        for (_, fd) in record.control { if let fd, !listeners.isOwned(fd) { close(fd) } }
+        for (_, fd) in record.control { if let fd, !listeners.isOwned(fd) { closeDescriptor(fd) } }
         record.control.removeAll()
         if record.worker.isConnected { channelClosed(record) }
         for f in onExit { f(worker, status) }
@@ -120,10 +117,7 @@ extension Primary {
         case .restart(let delay):
             logger.notice("restarting worker \(worker.id) in \(delay / 1_000_000) ms")
             record.respawnScheduled = true
-            respawnTimers[record.slot] = __kernel_timespec(nanoseconds: delay)
-            let sqe = ring.sqe()
-            io_uring_prep_timeout(sqe, respawnTimers + record.slot, 0, 0)
-            io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.respawn.rawValue, index: UInt32(record.slot)).rawValue)
+            ring.timeout(nanoseconds: delay, userData: UserData(kind: PrimaryOperation.respawn.rawValue, index: UInt32(record.slot)))
         }
     }
 
@@ -241,15 +235,18 @@ extension Primary {
     /// round trip.
     static let acceptGraceNanoseconds: UInt64 = 200_000_000
 
-    /// A graceful stop, in two steps so that no connection the kernel completes is lost:
+    /// A graceful stop, in steps, so that no connection the kernel completes is lost:
     /// 1. now: every listener the primary created stops taking new connections (a socket
     ///    filter drops new SYNs: such clients are refused at connect time, once the
     ///    listener is closed, never reset after a handshake), while everything already
     ///    queued or under way is still accepted and served as usual;
-    /// 2. `acceptGraceNanoseconds` later (`stopAccepting`): the primary takes what is left
-    ///    in its accept queues, hands it out, and drains every worker; SIGKILL for what
-    ///    remains after `shutdownTimeoutNanoseconds`. Once every worker is gone, a final
-    ///    sweep answers 503 to anything still queued, and the listeners are closed.
+    /// 2. `acceptGraceNanoseconds` later (`stopAccepting`): the primary's accepts stop, and
+    ///    it sweeps what is left in its accept queues (Acceptor);
+    /// 3. once swept (`drainWorkersOnceSwept`), what was swept is handed out and every
+    ///    worker drains, itself sweeping the listeners it serves; SIGKILL for what remains
+    ///    after `shutdownTimeoutNanoseconds`;
+    /// 4. once every worker is gone (`closeListeners`), a last sweep answers 503 to anything
+    ///    still queued, and the listeners are closed.
     /// A `--listen-fd` socket (systemd's) outlives this process, so it is left unfiltered:
     /// the next instance serves what queues on it meanwhile.
     public func shutdown(reason: String) {
@@ -264,51 +261,58 @@ extension Primary {
                 logger.notice("could not stop new connections on a listener: \(error)")
             }
         }
-        let t = Self.acceptGraceNanoseconds
-        timers[3] = __kernel_timespec(nanoseconds: t)
-        let sqe = ring.sqe()
-        io_uring_prep_timeout(sqe, timers + 3, 0, 0)
-        io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.acceptGrace.rawValue).rawValue)
+        ring.timeout(nanoseconds: Self.acceptGraceNanoseconds, userData: UserData(kind: PrimaryOperation.acceptGrace.rawValue))
     }
 
-    /// The second step of `shutdown`: no more accepting; every worker drains.
+    /// The second step of `shutdown`: no more accepting; the primary's queues are swept.
     func stopAccepting() {
-        // Connections already in the accept queue are taken and served, not reset.
-        for fd in acceptFDs where fd >= 0 {
-            Socket.acceptQueued(fd) { route(HeldConnection(fd: $0, acceptedAt: monotonicNanoseconds()), avoiding: nil) }
-        }
-        flushHandoffs()
-        for (i, fd) in acceptFDs.enumerated() where fd >= 0 {
-            let sqe = ring.sqe()
-            io_uring_prep_cancel_fd(sqe, fd, 0)
-            io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.close.rawValue).rawValue)
-            acceptFDs[i] = -1
-        }
         acceptingStopped = true
+        acceptor.stop(sweep: true, ring: ring)
+        drainWorkersOnceSwept()
+    }
+
+    /// The third step of `shutdown`, once the sweep has delivered its last connection.
+    func drainWorkersOnceSwept() {
+        guard acceptingStopped, !workersDraining, acceptor.isIdle else { return }
+        workersDraining = true
+        // What the sweep routed leaves before the drain message (startSend's order).
+        flushHandoffs()
         for r in records.compactMap({ $0 }) where !r.worker.isDead { startDraining(r) }
         for c in waiting.takeAll() { answerUnavailable(c.fd) }
-        let t = settings.shutdownTimeoutNanoseconds
-        timers[0] = __kernel_timespec(nanoseconds: t)
-        let sqe = ring.sqe()
-        io_uring_prep_timeout(sqe, timers, 0, 0)
-        io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.shutdownTimer.rawValue).rawValue)
+        ring.timeout(nanoseconds: settings.shutdownTimeoutNanoseconds,
+                     userData: UserData(kind: PrimaryOperation.shutdownTimer.rawValue))
     }
 
     /// After the last worker exited at shutdown: what is still queued on a listener (a
-    /// handshake slower than the grace) gets a 503, then the listeners close.
+    /// handshake slower than the grace) gets a 503 through the same sweep, then the
+    /// listeners close.
     func closeListeners() {
+        let before = unavailableAnswers
         for fd in listeners.created {
-            let answered = Socket.acceptQueued(fd) { answerUnavailable($0) }
-            if answered > 0 { logger.notice("answered 503 to \(answered) connections queued after the workers left") }
-            close(fd)
+            acceptor.remove(fd, ring: ring)
+            acceptor.add(fd, owned: true, ring: ring)
         }
+        // No worker is left: every connection swept is routed to a 503.
+        while !acceptor.isIdle {
+            do throws(SystemError) { try ring.submitAndWait(1) } catch { break }
+            ring.drainCompletions { c in
+                switch PrimaryOperation(rawValue: c.userData.kind) {
+                case .accept, .acceptRetry, .acceptSweep, .acceptCancel: accepted(c)
+                case .close: c.closed()
+                default: break
+                }
+            }
+        }
+        acceptor.closeListeners()
+        let answered = unavailableAnswers - before
+        if answered > 0 { logger.notice("answered 503 to \(answered) connections queued after the workers left") }
     }
 
     func forceKill() {
         for record in records.compactMap({ $0 }) where !record.worker.isDead {
             logger.notice("worker \(record.worker.pid) still running after the shutdown timeout: SIGKILL")
             killedAtShutdown = true
-            kill(record.worker.pid, SIGKILL)
+            ProcessControl.signal(record.worker.pid, SIGKILL)
         }
     }
 }

@@ -1,4 +1,3 @@
-import CLiburing
 import Glibc
 import Logging
 import URing
@@ -43,18 +42,19 @@ public final class Primary {
     var uncleanExitAtShutdown = false
     /// Workers that reported SIGTERM/SIGINT this turn (see workerAskedToLeave).
     var leaveRequests: [WorkerRecord] = []
-    let respawnTimers: UnsafeMutablePointer<__kernel_timespec>
-    let signalFD: Int32
-    let signalInfo: UnsafeMutablePointer<signalfd_siginfo>
-    let timers: UnsafeMutablePointer<__kernel_timespec>
+    /// SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGTTIN, SIGTTOU (and SIGPIPE, ignored), read on the ring.
+    let signals: SignalReader
     var listeners = ListenerRegistry()
-    var acceptFDs: [Int32] = []
+    /// Accepting in round-robin mode (and on a reuseport listener no worker serves).
+    var acceptor = Acceptor(kinds: PrimaryOperation.acceptor)
     var running = true
     var shuttingDown = false
-    /// Shutdown's second step has come: the primary accepts no more, workers are draining.
+    /// Shutdown's second step has come: the primary accepts no more and sweeps its queues.
     var acceptingStopped = false
-    var lastAcceptErrorLog: UInt64 = 0
-    var acceptBackoff = AcceptBackoff()
+    /// Shutdown's third step: the sweep is done, every worker is draining.
+    var workersDraining = false
+    /// 503 answers given (queue full or timed out, shutdown, final sweep).
+    var unavailableAnswers = 0
 
     // Node's events.
     var onFork: [(Worker) -> Void] = []
@@ -79,29 +79,11 @@ public final class Primary {
         loads = Array(repeating: WorkerLoad(eligible: false), count: settings.maxWorkers)
         if let fd = settings.listenFD {
             // Inherited without close-on-exec (systemd, a shell): workers must not get it too.
-            _ = fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC)
+            try ProcessControl.setCloseOnExec(fd)
             listeners.override = fd
         }
-
-        // The signals the primary handles arrive on a signalfd (read on the ring), so they
-        // are blocked for normal delivery. Workers get a clean mask (see Spawner).
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        for s in [SIGCHLD, SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGTTIN, SIGTTOU] { sigaddset(&mask, s) }
-        pthread_sigmask(SIG_BLOCK, &mask, nil)
-        signalFD = try syscall("signalfd") { signalfd(-1, &mask, Int32(SFD_CLOEXEC | SFD_NONBLOCK)) }
-        signalInfo = .allocate(capacity: 1)
-        // 0: shutdown timeout, 1: accept retry, 2: tick, 3: accept grace.
-        timers = .allocate(capacity: 4)
-        timers.initialize(repeating: __kernel_timespec(), count: 4)
-        respawnTimers = .allocate(capacity: settings.maxWorkers)
-        respawnTimers.initialize(repeating: __kernel_timespec(), count: settings.maxWorkers)
-    }
-
-    deinit {
-        signalInfo.deallocate()
-        timers.deallocate()
-        respawnTimers.deallocate()
+        // Workers get a clean signal mask (see Spawner).
+        signals = try SignalReader([SIGCHLD, SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGTTIN, SIGTTOU])
     }
 
     /// Every worker the primary started, dead ones included.
@@ -126,11 +108,11 @@ public final class Primary {
         do throws(SystemError) {
             pid = try Spawner.spawnWorker(slot: slot, channel: theirs, board: board.fd, extraEnvironment: environment)
         } catch {
-            close(mine)
-            close(theirs)
+            closeDescriptor(mine)
+            closeDescriptor(theirs)
             throw error
         }
-        close(theirs)
+        closeDescriptor(theirs)
         if records[slot] != nil { board.store(slot, .restarts, board.load(slot, .restarts) + 1) }
         worker.pid = pid
         worker.isConnected = true
@@ -157,15 +139,13 @@ public final class Primary {
         armTick()
         while running {
             try ring.submitAndWait(1)
-            ring.drainCompletions { ud, result, flags in
-                self.complete(UserData(rawValue: ud), result, flags)
-            }
+            ring.drainCompletions { self.complete($0) }
             if !leaveRequests.isEmpty { handleLeaveRequests() }
             flushHandoffs()
             collectAcknowledgements()
             let anyAlive = records.contains { $0 != nil && (!$0!.worker.isDead || $0!.respawnScheduled) }
-            // At shutdown, the loop ends only after the accept grace: its timer is in flight.
-            if !anyAlive && (!shuttingDown || acceptingStopped) { running = false }
+            // At shutdown, the loop ends only after the accept grace and the sweep.
+            if !anyAlive && (!shuttingDown || workersDraining) { running = false }
         }
         ring.submit()
         if shuttingDown { closeListeners() }
@@ -175,18 +155,19 @@ public final class Primary {
     /// Whether the primary stopped cleanly: asked to, every worker drained, none killed.
     public var stoppedCleanly: Bool { shuttingDown && failure == nil && !killedAtShutdown && !uncleanExitAtShutdown }
 
-    func complete(_ ud: UserData, _ result: Int32, _ flags: UInt32) {
+    func complete(_ c: Completion) {
+        let ud = c.userData
         switch PrimaryOperation(rawValue: ud.kind) {
-        case .signal: signalArrived(result)
-        case .accept: accepted(listener: Int(ud.index), result, flags)
-        case .receive: if let r = record(for: ud) { received(r, result); releaseIfRetired(r) }
-        case .send: if let r = record(for: ud) { sent(r, result); releaseIfRetired(r) }
-        case .acceptRetry: armAccept(Int(ud.index))
+        case .signal: signalArrived(c)
+        case .accept, .acceptRetry, .acceptSweep, .acceptCancel: accepted(c)
+        case .receive: if let r = record(for: ud) { received(r, c.result); releaseIfRetired(r) }
+        case .send: if let r = record(for: ud) { sent(r, c.result); releaseIfRetired(r) }
         case .shutdownTimer: forceKill()
         case .tick: tick()
         case .respawn: respawn(slot: Int(ud.index))
         case .acceptGrace: stopAccepting()
-        case .close, nil: break
+        case .close: c.closed()
+        case nil: break
         }
     }
 
@@ -205,31 +186,24 @@ public final class Primary {
     // MARK: - Signals
 
     func armSignalRead() {
-        let sqe = ring.sqe()
-        io_uring_prep_read(sqe, signalFD, signalInfo, UInt32(MemoryLayout<signalfd_siginfo>.size), 0)
-        io_uring_sqe_set_data64(sqe, UserData(kind: PrimaryOperation.signal.rawValue).rawValue)
+        signals.arm(ring, userData: UserData(kind: PrimaryOperation.signal.rawValue))
     }
 
-    func signalArrived(_ result: Int32) {
-        if result == Int32(MemoryLayout<signalfd_siginfo>.size) {
-            switch Int32(signalInfo.pointee.ssi_signo) {
-            case SIGCHLD: reapChildren()
-            case SIGINT, SIGTERM: shutdown(reason: "signal \(signalInfo.pointee.ssi_signo)")
-            case SIGHUP: rollingRestart()
-            case SIGTTIN: scaleUp()
-            case SIGTTOU: scaleDown()
-            default: break
-            }
+    func signalArrived(_ c: Completion) {
+        switch signals.signal(in: c) {
+        case SIGCHLD: reapChildren()
+        case let s? where s == SIGINT || s == SIGTERM: shutdown(reason: "signal \(s)")
+        case SIGHUP: rollingRestart()
+        case SIGTTIN: scaleUp()
+        case SIGTTOU: scaleDown()
+        default: break
         }
         armSignalRead()
     }
 
     /// Collects every exited worker (one SIGCHLD may stand for several).
     func reapChildren() {
-        while true {
-            var status: Int32 = 0
-            let pid = waitpid(-1, &status, WNOHANG)
-            if pid <= 0 { return }
+        while let (pid, status) = ProcessControl.reapChild() {
             guard let record = records.first(where: { $0?.worker.pid == pid && !$0!.worker.isDead }) ?? nil else { continue }
             workerExited(record, ExitStatus(waitStatus: status))
         }

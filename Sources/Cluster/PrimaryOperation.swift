@@ -1,3 +1,5 @@
+import URing
+
 /// The `kind` byte of the primary's UserData (URing/UserData.swift has the layout).
 enum PrimaryOperation: UInt8 {
     case signal = 1
@@ -10,4 +12,10 @@ enum PrimaryOperation: UInt8 {
     case tick = 8         // the primary's periodic timer (watchdog, deadlines)
     case respawn = 9      // index: worker slot
     case acceptGrace = 10 // shutdown: the listeners' last moment of accepting
+    case acceptSweep = 11 // index: listener number; an accept that does not wait
+    case acceptCancel = 12 // index: listener number; cancelling its accept or retry timer
+
+    /// The kinds the primary's Acceptor uses.
+    static let acceptor = Acceptor.Kinds(accept: accept.rawValue, retry: acceptRetry.rawValue,
+                                         sweep: acceptSweep.rawValue, cancel: acceptCancel.rawValue)
 }

@@ -17,9 +17,9 @@ enum Spawner {
         // posix_spawn's dup2 onto the same number would keep FD_CLOEXEC: move the sources
         // above the target numbers first.
         let channelHigh = try syscall("fcntl(F_DUPFD_CLOEXEC)") { fcntl(channel, F_DUPFD_CLOEXEC, 10) }
-        defer { close(channelHigh) }
+        defer { closeDescriptor(channelHigh) }
         let boardHigh = try syscall("fcntl(F_DUPFD_CLOEXEC)") { fcntl(board, F_DUPFD_CLOEXEC, 10) }
-        defer { close(boardHigh) }
+        defer { closeDescriptor(boardHigh) }
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

@@ -1,4 +1,3 @@
-import CLiburing
 import Glibc
 import HTTPServer
 import URing
@@ -14,15 +13,14 @@ final class WorkerChannel: LoopExtension {
     }
 
     let fd: Int32
-    /// SIGTERM and SIGINT, read on the ring (blocked for normal delivery by `Cluster.serve`).
-    let signalFD: Int32
-    let signalInfo = UnsafeMutablePointer<signalfd_siginfo>.allocate(capacity: 1)
+    /// SIGTERM and SIGINT, read on the ring (opened by `Cluster.serve`).
+    let signals: SignalReader
     /// The channel to the primary broke or ended: no one will tell this worker to drain.
     var primaryGone = false
     let board: LoadBoard?
     let slot: Int
-    let incoming = MessageBuffer()
-    let outgoing = MessageBuffer()
+    let incoming = MessageBuffer(dataCapacity: ClusterMessage.maxSize)
+    let outgoing = MessageBuffer(dataCapacity: ClusterMessage.maxSize)
     var ring: Ring!
     weak var server: (any ConnectionAdopting)?
     var descriptors: [Int32] = []
@@ -36,9 +34,9 @@ final class WorkerChannel: LoopExtension {
     var queued: [[UInt8]] = []
     var onMessage: (([UInt8]) -> Void)?
 
-    init(fd: Int32, signalFD: Int32, board: LoadBoard?, slot: Int) {
+    init(fd: Int32, signals: SignalReader, board: LoadBoard?, slot: Int) {
         self.fd = fd
-        self.signalFD = signalFD
+        self.signals = signals
         self.board = board
         self.slot = slot
     }
@@ -50,19 +48,15 @@ final class WorkerChannel: LoopExtension {
         armSignalRead()
     }
 
-    deinit { signalInfo.deallocate() }
-
     func armSignalRead() {
-        let sqe = ring.sqe()
-        io_uring_prep_read(sqe, signalFD, signalInfo, UInt32(MemoryLayout<signalfd_siginfo>.size), 0)
-        io_uring_sqe_set_data64(sqe, UserData(kind: Operation.signal.rawValue).rawValue)
+        signals.arm(ring, userData: UserData(kind: Operation.signal.rawValue))
     }
 
     /// SIGTERM or SIGINT reached this worker. The primary decides (it drains the whole
     /// cluster when the signal went to all of it, or replaces this worker alone); without
     /// a primary, the worker drains by itself. Either way nothing in flight is cut.
-    func signalArrived(_ result: Int32) {
-        if result == Int32(MemoryLayout<signalfd_siginfo>.size) {
+    func signalArrived(_ c: Completion) {
+        if signals.signal(in: c) != nil {
             if primaryGone {
                 server?.drain()
             } else {
@@ -73,23 +67,20 @@ final class WorkerChannel: LoopExtension {
     }
 
     func armReceive() {
-        incoming.prepareReceive()
-        let sqe = ring.sqe()
-        io_uring_prep_recvmsg(sqe, fd, incoming.header, UInt32(MSG_CMSG_CLOEXEC))
-        io_uring_sqe_set_data64(sqe, UserData(kind: Operation.receive.rawValue).rawValue)
+        ring.receiveMessage(fd, incoming, userData: UserData(kind: Operation.receive.rawValue))
     }
 
-    func complete(_ userData: UserData, result: Int32, flags: UInt32) {
-        switch Operation(rawValue: userData.kind) {
-        case .receive: received(result)
+    func complete(_ c: Completion) {
+        switch Operation(rawValue: c.userData.kind) {
+        case .receive: received(c.result)
         case .send:
             sendInFlight = false
-            if result < 0 {
+            if c.result < 0 {
                 // The primary is gone: finish what is in progress and leave.
                 primaryGone = true
                 server?.drain()
             }
-        case .signal: signalArrived(result)
+        case .signal: signalArrived(c)
         case nil: break
         }
     }
@@ -111,19 +102,19 @@ final class WorkerChannel: LoopExtension {
             // routes them elsewhere.
             let decision = intake.received(count: Int(count), arrived: descriptors.count)
             for (k, d) in descriptors.enumerated() {
-                if k < decision.adopt { server?.adopt(d) } else { close(d) }
+                if k < decision.adopt { server?.adopt(d) } else { closeDescriptor(d) }
             }
             if let r = decision.refused {
                 refusals.append(ClusterMessage.refused(position: UInt64(r.position), count: UInt32(r.count)).encoded())
             }
         case .drain:
-            for d in descriptors { close(d) }
+            for d in descriptors { closeDescriptor(d) }
             server?.drain()
         case .userFromPrimary(let bytes):
-            for d in descriptors { close(d) }
+            for d in descriptors { closeDescriptor(d) }
             onMessage?(bytes)
         default:
-            for d in descriptors { close(d) }
+            for d in descriptors { closeDescriptor(d) }
         }
         armReceive()
     }
@@ -154,9 +145,7 @@ final class WorkerChannel: LoopExtension {
         } else {
             return
         }
-        let sqe = ring.sqe()
-        io_uring_prep_send(sqe, fd, outgoing.data, length, Int32(MSG_NOSIGNAL))
-        io_uring_sqe_set_data64(sqe, UserData(kind: Operation.send.rawValue).rawValue)
+        ring.send(fd, outgoing.data, count: length, userData: UserData(kind: Operation.send.rawValue))
         sendInFlight = true
     }
 }

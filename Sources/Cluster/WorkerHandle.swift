@@ -1,4 +1,3 @@
-import CLiburing
 import Glibc
 import URing
 
@@ -48,7 +47,7 @@ public final class Worker: @unchecked Sendable {
     /// Sends a signal to the worker's process (SIGTERM by default).
     public func kill(_ signal: Int32 = SIGTERM) {
         exitedAfterDisconnect = true
-        if !isDead && pid > 0 { Glibc.kill(pid, signal) }
+        if !isDead && pid > 0 { ProcessControl.signal(pid, signal) }
     }
 }
 

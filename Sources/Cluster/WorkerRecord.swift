@@ -8,8 +8,8 @@ final class WorkerRecord {
     var slot: Int { worker.id - 1 }
     var channel: Int32
     var listening = false
-    let incoming = MessageBuffer()
-    let outgoing = MessageBuffer()
+    let incoming = MessageBuffer(dataCapacity: ClusterMessage.maxSize)
+    let outgoing = MessageBuffer(dataCapacity: ClusterMessage.maxSize)
     var sendInFlight = false
     var receiveArmed = false
     /// Messages other than hand-offs waiting to be sent (with at most one descriptor).

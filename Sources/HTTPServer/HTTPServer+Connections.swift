@@ -1,5 +1,3 @@
-import CLiburing
-import Glibc
 import HTTP1
 import URing
 
@@ -21,8 +19,7 @@ extension HTTPServer {
         let index = Int(freeSlots[freeCount])
         slotHighWater = max(slotHighWater, index + 1)
         counters.active += 1
-        var one: Int32 = 1
-        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        Socket.setNoDelay(fd)
         let s = slots + index
         s.pointee.fd = fd
         s.pointee.generation = (s.pointee.generation &+ 1) & UserData.generationMask
@@ -31,8 +28,8 @@ extension HTTPServer {
     }
 
     @inline(__always)
-    func userData(_ kind: OperationKind, _ index: Int) -> UInt64 {
-        UserData(kind: kind.rawValue, generation: slots[index].generation, index: UInt32(index)).rawValue
+    func userData(_ kind: OperationKind, _ index: Int) -> UserData {
+        UserData(kind: kind.rawValue, generation: slots[index].generation, index: UInt32(index))
     }
 
     /// The slot a completion belongs to, or nil for a stale one (never expected: slots are
@@ -47,30 +44,27 @@ extension HTTPServer {
 
     // MARK: - Completions
 
-    func received(_ ud: UserData, _ result: Int32, _ flags: UInt32) {
-        let hasBuffer = flags & IORING_CQE_F_BUFFER != 0
-        let bufferID = hasBuffer ? BufferRing.bufferID(fromFlags: flags) : 0
-        defer { if hasBuffer { buffers.recycle(bufferID) } }
-        guard let index = slot(for: ud) else { return }
+    func received(_ c: Completion) {
+        // The kernel's buffer goes back at once, whatever became of the connection: its
+        // bytes are copied into the connection's own buffer below.
+        let bufferID = c.bufferID
+        defer { if let bufferID { buffers.recycle(bufferID) } }
+        guard let index = slot(for: c.userData) else { return }
         let event: ConnectionLifecycle.Received
-        if result > 0 && hasBuffer {
-            event = .bytes(buffers.bytes(bufferID, count: Int(result)))
-        } else if result == 0 {
-            event = .endOfInput
-        } else if result == -ENOBUFS {
-            event = .noBuffers
-        } else if result == -ECANCELED {
-            event = .cancelled
-        } else {
-            event = .failed
+        switch c.received {
+        case .bytes(let id, let count): event = .bytes(buffers.bytes(id, count: count))
+        case .endOfInput: event = .endOfInput
+        case .noBuffers: event = .noBuffers
+        case .canceled: event = .cancelled
+        case .failed: event = .failed
         }
-        slots[index].lifecycle.received(event, final: flags & IORING_CQE_F_MORE == 0)
+        slots[index].lifecycle.received(event, final: !c.hasMore)
         perform(index)
     }
 
-    func sent(_ ud: UserData, _ result: Int32) {
-        guard let index = slot(for: ud) else { return }
-        slots[index].lifecycle.sendCompleted(Int(result))
+    func sent(_ c: Completion) {
+        guard let index = slot(for: c.userData) else { return }
+        slots[index].lifecycle.sendCompleted(Int(c.result))
         perform(index)
     }
 
@@ -87,8 +81,9 @@ extension HTTPServer {
         perform(index)
     }
 
-    func closeFinished(_ ud: UserData) {
-        guard let index = slot(for: ud) else { return }
+    func closeFinished(_ c: Completion) {
+        c.closed()
+        guard let index = slot(for: c.userData) else { return }
         slots[index].lifecycle.closeCompleted()
         perform(index)
     }
@@ -103,40 +98,25 @@ extension HTTPServer {
             case .none:
                 return
             case .armReceive:
-                let sqe = ring.sqe()
-                io_uring_prep_recv_multishot(sqe, s.pointee.fd, nil, 0, 0)
-                sqe.pointee.flags |= CLiburing_IOSQE_BUFFER_SELECT()
-                sqe.pointee.buf_group = Self.bufferGroup
-                io_uring_sqe_set_data64(sqe, userData(.receive, index))
+                ring.receiveMultishot(s.pointee.fd, bufferGroup: Self.bufferGroup, userData: userData(.receive, index))
             case .cancelReceive:
-                let sqe = ring.sqe()
-                io_uring_prep_cancel64(sqe, userData(.receive, index), 0)
-                io_uring_sqe_set_data64(sqe, userData(.cancel, index))
+                ring.cancel(userData(.receive, index), userData: userData(.cancel, index))
             case .send(let bytes, let count):
-                let sqe = ring.sqe()
-                io_uring_prep_send(sqe, s.pointee.fd, bytes, count, Int32(MSG_NOSIGNAL))
-                io_uring_sqe_set_data64(sqe, userData(.send, index))
+                ring.send(s.pointee.fd, bytes, count: count, userData: userData(.send, index))
             case .dispatch(let head, let body):
                 answer(index, head: head, body: body)
             case .armDelay(let nanoseconds):
                 counters.inflight += 1
-                s.pointee.timer = __kernel_timespec(nanoseconds: nanoseconds)
-                let sqe = ring.sqe()
-                io_uring_prep_timeout(sqe, ConnectionSlot.timer(of: s), 0, 0)
-                io_uring_sqe_set_data64(sqe, userData(.delay, index))
+                ring.timeout(nanoseconds: nanoseconds, userData: userData(.delay, index))
             case .cancelDelay:
-                let sqe = ring.sqe()
-                io_uring_prep_timeout_remove(sqe, userData(.delay, index), 0)
-                io_uring_sqe_set_data64(sqe, userData(.cancel, index))
+                ring.removeTimeout(userData(.delay, index), userData: userData(.cancel, index))
             case .shutdownWrite:
-                Glibc.shutdown(s.pointee.fd, Int32(SHUT_WR))
+                Socket.shutdown(s.pointee.fd, .write)
             case .shutdownBoth:
-                Glibc.shutdown(s.pointee.fd, Int32(SHUT_RDWR))
+                Socket.shutdown(s.pointee.fd, .both)
             case .close:
                 counters.active -= 1
-                let sqe = ring.sqe()
-                io_uring_prep_close(sqe, s.pointee.fd)
-                io_uring_sqe_set_data64(sqe, userData(.close, index))
+                ring.close(s.pointee.fd, userData: userData(.close, index))
                 s.pointee.fd = -1
             case .release:
                 freeSlots[freeCount] = UInt32(index)

@@ -1,4 +1,3 @@
-import CLiburing
 import Glibc
 import HTTP1
 import URing
@@ -35,21 +34,18 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     /// lifecycle copies its request's fields out of it as soon as its head parses).
     let fields: UnsafeMutableBufferPointer<HeaderField>
 
-    var listeners: [Int32] = []
-    var tickTimer: UnsafeMutablePointer<__kernel_timespec>
-    var retryTimer: UnsafeMutablePointer<__kernel_timespec>
+    /// The listeners' accepts: armed, backed off, swept on drain (URing/Acceptor.swift).
+    var acceptor = Acceptor(kinds: OperationKind.acceptor)
     /// The cached IMF-fixdate, refreshed by the tick when the second changes.
     let date: UnsafeMutableRawPointer
     var dateSecond = -1
     var now: UInt64 = 0
     var running = true
     public internal(set) var counters = ServerCounters()
-    var lastAcceptErrorLog: UInt64 = 0
-    var acceptBackoff = AcceptBackoff()
     var loopExtension: (any LoopExtension)?
     var draining = false
-    /// Multishot accepts submitted and not yet ended (their last completion lacks F_MORE).
-    var armedAccepts = 0
+    /// The drain's last sweep of the listeners has been made (stopIfDrained).
+    var finalSweepDone = false
     /// How long a keep-alive connection may be idle during a drain before it is closed.
     public var drainIdleGraceNanoseconds: UInt64 = 100_000_000
     /// How long a connection that has sent nothing yet may stay open during a drain. Default 1 s.
@@ -69,10 +65,6 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         for i in 0..<slotCapacity { freeSlots[i] = UInt32(slotCapacity - 1 - i) }
         freeCount = slotCapacity
         fields = .allocate(capacity: configuration.limits.maxHeaderCount + 1)
-        tickTimer = .allocate(capacity: 1)
-        retryTimer = .allocate(capacity: 1)
-        tickTimer.initialize(to: __kernel_timespec(nanoseconds: configuration.tickNanoseconds))
-        retryTimer.initialize(to: __kernel_timespec())
         date = .allocate(byteCount: HTTPDate.length, alignment: 8)
         date.initializeMemory(as: UInt8.self, repeating: 32, count: HTTPDate.length)
         let lifecycle = ConnectionLifecycle(settings: configuration.lifecycleSettings, limits: configuration.limits,
@@ -85,22 +77,20 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
 
     deinit {
         for i in 0..<slotCapacity {
-            if slots[i].fd >= 0 { Glibc.close(slots[i].fd) }
+            if slots[i].fd >= 0 { closeDescriptor(slots[i].fd) }
             slots[i].lifecycle.freeMemory()
         }
         slots.deinitialize(count: slotCapacity)
         slots.deallocate()
         freeSlots.deallocate()
         fields.deallocate()
-        tickTimer.deallocate()
-        retryTimer.deallocate()
         date.deallocate()
     }
 
-    /// Serves connections accepted on `fd` (a listening socket) with multishot accept.
+    /// Serves connections accepted on `fd` (a listening socket) with multishot accept. The
+    /// loop owns this descriptor from now on and closes it once drained.
     public func addListener(_ fd: Int32) {
-        listeners.append(fd)
-        armAccept(listenerIndex: listeners.count - 1)
+        acceptor.add(fd, owned: true, ring: ring)
     }
 
     /// Serves an already-connected socket (handed over by a cluster's primary).
@@ -113,7 +103,8 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         loopExtension = ext
     }
 
-    /// Graceful stop: accept nothing more, answer what is in progress with
+    /// Graceful stop: accept nothing more (after serving what the listeners' queues hold:
+    /// those connections completed their handshake), answer what is in progress with
     /// `Connection: close`, close keep-alive connections once idle, and end `run()` when
     /// no connection is left. A connection that has not sent its first request yet gets
     /// one answer. Keep-alive connections idle for `drainIdleGraceNanoseconds` are closed:
@@ -121,11 +112,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     public func drain() {
         guard !draining else { return }
         draining = true
-        for fd in listeners {
-            let sqe = ring.sqe()
-            io_uring_prep_cancel_fd(sqe, fd, 0)
-            io_uring_sqe_set_data64(sqe, 0)
-        }
+        acceptor.stop(sweep: true, ring: ring)
         drainTick()
     }
 
@@ -141,81 +128,66 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         while running {
             try ring.submitAndWait(1)
             now = monotonicNanoseconds()
-            ring.drainCompletions { userData, result, flags in
-                self.complete(UserData(rawValue: userData), result, flags)
-            }
+            ring.drainCompletions { self.complete($0) }
             loopExtension?.turnEnded()
         }
         ring.submit()
     }
 
     @inline(__always)
-    func complete(_ ud: UserData, _ result: Int32, _ flags: UInt32) {
+    func complete(_ c: Completion) {
+        let ud = c.userData
         if ud.kind >= LoopExtensionKinds.first {
-            loopExtension?.complete(ud, result: result, flags: flags)
+            loopExtension?.complete(c)
             return
         }
         switch OperationKind(rawValue: ud.kind) {
-        case .receive: received(ud, result, flags)
-        case .send: sent(ud, result)
-        case .accept: accepted(listenerIndex: Int(ud.index), result, flags)
-        case .close: closeFinished(ud)
+        case .receive: received(c)
+        case .send: sent(c)
+        case .close: closeFinished(c)
         case .cancel: cancelFinished(ud)
         case .delay: delayElapsed(ud)
         case .tick: tick()
-        case .acceptRetry: if running && !draining { armAccept(listenerIndex: Int(ud.index)) }
+        case .accept, .acceptRetry, .acceptSweep, .acceptCancel: accepted(c)
         case nil: break
         }
     }
 
     // MARK: - Accepting
 
-    func armAccept(listenerIndex: Int) {
-        armedAccepts += 1
-        let sqe = ring.sqe()
-        io_uring_prep_multishot_accept(sqe, listeners[listenerIndex], nil, nil, Int32(SOCK_CLOEXEC.rawValue))
-        io_uring_sqe_set_data64(sqe, UserData(kind: OperationKind.accept.rawValue, index: UInt32(listenerIndex)).rawValue)
-    }
-
-    func accepted(listenerIndex: Int, _ result: Int32, _ flags: UInt32) {
-        let ended = flags & IORING_CQE_F_MORE == 0
-        if ended { armedAccepts -= 1 }
-        if result >= 0 {
-            acceptBackoff.succeeded()
-            // While draining too: accepted before the cancel took effect, it is answered once.
-            open(result)
-        } else if result != -ECANCELED {
-            // Every error ends the multishot accept; re-arming at once could spin (AcceptBackoff).
-            let delay = acceptBackoff.failed()
-            if now &- lastAcceptErrorLog > 1_000_000_000 {
-                lastAcceptErrorLog = now
-                printError("uring-cluster: accept: \(Errno(negatedResult: result)); retrying in \(max(1, delay / 1_000_000)) ms")
-            }
-            if ended && running && !draining {
-                retryTimer.pointee = __kernel_timespec(nanoseconds: delay)
-                let sqe = ring.sqe()
-                io_uring_prep_timeout(sqe, retryTimer, 0, 0)
-                io_uring_sqe_set_data64(sqe, UserData(kind: OperationKind.acceptRetry.rawValue, index: UInt32(listenerIndex)).rawValue)
-            }
-            stopIfDrained()
-            return
+    func accepted(_ c: Completion) {
+        switch acceptor.complete(c, ring: ring) {
+        case .connection(let fd):
+            // While draining too: the sweep's, and any accepted before the cancel took
+            // effect, are each answered.
+            open(fd)
+        case .failed(let errno, let retry):
+            printError("uring-cluster: accept: \(errno); retrying in \(max(1, retry / 1_000_000)) ms")
+        case .none:
+            break
         }
-        if ended && running && !draining { armAccept(listenerIndex: listenerIndex) }
         stopIfDrained()
     }
 
     /// A drain ends when no connection is left and no accept can still deliver one: a
     /// connection accepted after the loop ended would die with the process, unanswered.
     func stopIfDrained() {
-        if draining && counters.active == 0 && armedAccepts == 0 { running = false }
+        guard draining && counters.active == 0 && acceptor.isIdle && running else { return }
+        if !finalSweepDone {
+            // What completed its handshake during the drain is served too, not reset when
+            // the listener closes.
+            finalSweepDone = true
+            acceptor.sweepAgain(ring: ring)
+            if !acceptor.isIdle { return }
+        }
+        acceptor.closeListeners()
+        running = false
     }
 
     // MARK: - Timers
 
     func armTick() {
-        let sqe = ring.sqe()
-        io_uring_prep_timeout(sqe, tickTimer, 0, 0)
-        io_uring_sqe_set_data64(sqe, UserData(kind: OperationKind.tick.rawValue).rawValue)
+        ring.timeout(nanoseconds: configuration.tickNanoseconds, userData: UserData(kind: OperationKind.tick.rawValue))
     }
 
     func refreshDate() {

@@ -7,7 +7,7 @@ import URing
 public protocol LoopExtension: AnyObject {
     /// Called once when the loop starts, to submit the extension's first operations.
     func start(ring: Ring, server: any ConnectionAdopting)
-    func complete(_ userData: UserData, result: Int32, flags: UInt32)
+    func complete(_ completion: Completion)
     /// After each turn's completions are handled: publish state, flush batched work.
     func turnEnded()
 }

@@ -1,3 +1,5 @@
+import URing
+
 /// The `kind` byte of a `UserData` (see URing/UserData.swift for the layout) for the
 /// operations an HTTP server loop submits. 0 stays unused so a zeroed user_data is never valid.
 enum OperationKind: UInt8 {
@@ -9,4 +11,10 @@ enum OperationKind: UInt8 {
     case tick = 6          // the loop's periodic timer
     case delay = 7         // index: connection slot (a HandlerOutcome.delay)
     case acceptRetry = 8   // index: listener slot; the back-off after an accept error
+    case acceptSweep = 9   // index: listener slot; an accept that does not wait (drain)
+    case acceptCancel = 10 // index: listener slot; cancelling its accept or retry timer
+
+    /// The kinds the loop's Acceptor uses.
+    static let acceptor = Acceptor.Kinds(accept: accept.rawValue, retry: acceptRetry.rawValue,
+                                         sweep: acceptSweep.rawValue, cancel: acceptCancel.rawValue)
 }

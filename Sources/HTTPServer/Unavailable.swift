@@ -1,5 +1,3 @@
-import CLiburing
-import Glibc
 import HTTP1
 import URing
 
@@ -20,7 +18,7 @@ public enum Unavailable {
                 ResponseWriter.writeError(into: &out, status: .serviceUnavailable, date: now.baseAddress!)
             }
         }
-        _ = Glibc.send(fd, out.base, out.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
-        Glibc.close(fd)
+        if let base = out.base { Socket.sendNow(fd, base, count: out.count) }
+        closeDescriptor(fd)
     }
 }

@@ -1,34 +1,14 @@
-import Glibc
+import SystemPackage
 
-/// An errno value as a type: readable names for the codes this project branches on,
-/// and the C library's text for any code in messages.
-public struct Errno: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-    public let rawValue: Int32
-    public init(rawValue: Int32) { self.rawValue = rawValue }
+/// The errno type of this project is swift-system's: one vocabulary with the rest of the
+/// Swift ecosystem, readable names for the codes this project branches on, and the C
+/// library's text in messages.
+public typealias Errno = SystemPackage.Errno
 
+extension Errno {
     /// The `-errno` that io_uring puts in a completion's `res`.
     @inline(__always)
-    public init(negatedResult res: Int32) { self.rawValue = -res }
-
-    public static let interrupted = Errno(rawValue: EINTR)
-    public static let wouldBlock = Errno(rawValue: EAGAIN)
-    public static let busy = Errno(rawValue: EBUSY)
-    public static let canceled = Errno(rawValue: ECANCELED)
-    public static let noBufferSpace = Errno(rawValue: ENOBUFS)
-    public static let timerExpired = Errno(rawValue: ETIME)
-    public static let tooManyOpenFiles = Errno(rawValue: EMFILE)
-    public static let tooManyOpenFilesInSystem = Errno(rawValue: ENFILE)
-    public static let connectionReset = Errno(rawValue: ECONNRESET)
-    public static let brokenPipe = Errno(rawValue: EPIPE)
-    public static let badFileDescriptor = Errno(rawValue: EBADF)
-    public static let invalidArgument = Errno(rawValue: EINVAL)
-    public static let notFound = Errno(rawValue: ENOENT)
-    public static let addressInUse = Errno(rawValue: EADDRINUSE)
-    public static let notSupported = Errno(rawValue: EOPNOTSUPP)
-
-    public var description: String {
-        "\(String(cString: strerror(rawValue))) (errno \(rawValue))"
-    }
+    public init(negatedResult res: Int32) { self.init(rawValue: -res) }
 }
 
 /// A failed system call: which function, and the errno it left.
@@ -39,5 +19,7 @@ public struct SystemError: Error, CustomStringConvertible, Sendable {
         self.function = function
         self.errno = errno
     }
-    public var description: String { "\(function): \(errno)" }
+    /// "function: text (errno N)": the number too, for searching and for codes whose text
+    /// differs between C libraries.
+    public var description: String { "\(function): \(errno) (errno \(errno.rawValue))" }
 }

@@ -15,6 +15,8 @@ public final class Ring {
     @usableFromInline let batchCapacity: UInt32
     /// The setup flags the kernel accepted.
     public let setupFlags: UInt32
+    /// One timeout value per submission-queue slot (see `timeout(nanoseconds:userData:)`).
+    @usableFromInline let timespecs: UnsafeMutablePointer<__kernel_timespec>
 
     public init(entries: UInt32 = 4096) throws(SystemError) {
         ring = .allocate(capacity: 1)
@@ -44,6 +46,9 @@ public final class Ring {
             throw SystemError("io_uring_queue_init_params", lastError)
         }
         setupFlags = accepted
+        let slots = Int(ring.pointee.sq.ring_entries)
+        timespecs = .allocate(capacity: slots)
+        timespecs.initialize(repeating: __kernel_timespec(), count: slots)
         // Registering the ring fd saves an fdget/fdput per io_uring_enter (5.18); optional.
         _ = io_uring_register_ring_fd(ring)
     }
@@ -52,14 +57,18 @@ public final class Ring {
         io_uring_queue_exit(ring)
         ring.deallocate()
         batch.deallocate()
+        timespecs.deallocate()
     }
 
-    /// Raw access for the buffer ring's registration.
-    public var pointer: UnsafeMutablePointer<io_uring> { ring }
+    /// Raw access for the buffer ring's registration (and tests): nothing above URing
+    /// touches liburing's types.
+    var pointer: UnsafeMutablePointer<io_uring> { ring }
 
     /// A free submission entry; when the queue is full, what is queued is submitted first.
+    /// Only the typed submissions (Ring+Submissions.swift) use it.
     @inline(__always)
-    public func sqe() -> UnsafeMutablePointer<io_uring_sqe> {
+    @usableFromInline
+    func sqe() -> UnsafeMutablePointer<io_uring_sqe> {
         if let sqe = io_uring_get_sqe(ring) { return sqe }
         _ = io_uring_submit(ring)
         if let sqe = io_uring_get_sqe(ring) { return sqe }
@@ -82,18 +91,19 @@ public final class Ring {
         _ = io_uring_submit(ring)
     }
 
-    /// Calls `body` with each ready completion (user_data, res, flags), in batches, and
-    /// advances the completion queue once per batch. Returns how many were handled.
+    /// Calls `body` with each ready completion, in batches, and advances the completion
+    /// queue once per batch. Returns how many were handled.
     @inline(__always)
     @discardableResult
-    public func drainCompletions(_ body: (UInt64, Int32, UInt32) -> Void) -> Int {
+    public func drainCompletions(_ body: (Completion) -> Void) -> Int {
         var total = 0
         while true {
             let n = io_uring_peek_batch_cqe(ring, batch, batchCapacity)
             if n == 0 { return total }
             for i in 0..<Int(n) {
                 let cqe = batch[i].unsafelyUnwrapped
-                body(cqe.pointee.user_data, cqe.pointee.res, cqe.pointee.flags)
+                body(Completion(userData: UserData(rawValue: cqe.pointee.user_data),
+                                result: cqe.pointee.res, flags: cqe.pointee.flags))
             }
             io_uring_cq_advance(ring, n)
             total += Int(n)

@@ -103,25 +103,27 @@ public enum Socket {
         }
     }
 
-    /// Accepts, without blocking, every connection queued on a listener this process alone
-    /// serves now (O_NONBLOCK is set on the open file for the sweep, and would be seen by
-    /// any other holder), calling `body` with each; returns how many.
+    /// TCP_NODELAY on a connection: a response leaves in one segment at once, not after
+    /// Nagle's wait for the previous segment's ACK. Best effort (a peer already gone fails it).
+    public static func setNoDelay(_ fd: Int32) {
+        _ = try? setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+    }
+
+    public enum Direction {
+        case write, both
+        var how: Int32 { self == .write ? Int32(SHUT_WR) : Int32(SHUT_RDWR) }
+    }
+
+    /// shutdown(2). Best effort: ENOTCONN (the peer is gone) is the only expected failure.
+    public static func shutdown(_ fd: Int32, _ direction: Direction) {
+        _ = try? syscall("shutdown") { Glibc.shutdown(fd, direction.how) }
+    }
+
+    /// One send that never blocks and never raises SIGPIPE, for a short answer on a fresh
+    /// socket (its buffer is empty). Returns the bytes sent, or nil.
     @discardableResult
-    public static func acceptQueued(_ fd: Int32, _ body: (Int32) -> Void) -> Int {
-        let flags = fcntl(fd, F_GETFL)
-        _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
-        defer { _ = fcntl(fd, F_SETFL, flags) }
-        var count = 0
-        while true {
-            let c = accept(fd, nil, nil)  // accept4 is not imported; close-on-exec is set after
-            if c < 0 {
-                if errno == EINTR || errno == ECONNABORTED { continue }
-                return count
-            }
-            _ = fcntl(c, F_SETFD, FD_CLOEXEC)
-            count += 1
-            body(c)
-        }
+    public static func sendNow(_ fd: Int32, _ bytes: UnsafeRawPointer, count: Int) -> Int? {
+        try? syscall("send") { Glibc.send(fd, bytes, count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
     }
 }
 

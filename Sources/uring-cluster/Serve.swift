@@ -162,13 +162,16 @@ struct Serve: ParsableCommand {
     /// `--workers 0`: this process serves by itself, on its own ring.
     func serveAlone(_ config: ServerConfiguration, shownHost: String) throws(SystemError) {
         let fd: Int32
-        if let given = listenFd ?? activatedFD {
+        let given = listenFd ?? activatedFD
+        if let given {
             fd = given
         } else {
             fd = try Socket.listen(host: config.host, port: config.port, backlog: config.backlog)
         }
         let boundPort = try Socket.localPort(fd)
         let server = try HTTPServer(configuration: config, handler: BuiltinRoutes())
+        // SIGTERM/SIGINT drain, as in a cluster; a passed-in socket outlives us, unfiltered.
+        server.attach(try StopOnSignal(refusing: given == nil ? [fd] : []))
         server.addListener(fd)
         printLine("listening on http://\(shownHost):\(boundPort)")
         try server.run()

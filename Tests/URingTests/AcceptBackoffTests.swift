@@ -1,4 +1,3 @@
-import CLiburing
 import Testing
 @testable import URing
 
@@ -25,10 +24,5 @@ struct AcceptBackoffTests {
     @Test func manyErrorsInARowNeverOverflow() {
         var b = AcceptBackoff()
         for _ in 0..<10_000 { #expect(b.failed() <= AcceptBackoff.maxDelayNanoseconds) }
-    }
-
-    @Test func timespecSplitsSeconds() {
-        let t = __kernel_timespec(nanoseconds: 1_500_000_000)
-        #expect(t.tv_sec == 1 && t.tv_nsec == 500_000_000)
     }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import SystemPackage
 import Testing
 @testable import URing
 
@@ -7,19 +8,21 @@ struct ErrnoTests {
     static func cText(_ code: Int32) -> String { String(cString: strerror(code)) }
 
     @Test(arguments: [ENOENT, EINTR, EAGAIN, ETIME, ECONNRESET, EADDRINUSE, EMFILE])
-    func descriptionContainsTheCTextAndTheNumber(_ code: Int32) {
-        let d = Errno(rawValue: code).description
+    func aSystemErrorCarriesTheCTextAndTheNumber(_ code: Int32) {
+        let d = SystemError("f", Errno(rawValue: code)).description
         #expect(d.contains(Self.cText(code)))
-        #expect(d == "\(Self.cText(code)) (errno \(code))")
+        #expect(d == "f: \(Self.cText(code)) (errno \(code))")
     }
 
-    @Test func descriptionOfKnownCodes() {
-        #expect(Errno.notFound.description == "No such file or directory (errno 2)")
-        #expect(Errno.timerExpired.description.hasPrefix("Timer expired"))
+    @Test func errnoIsSwiftSystems() {
+        // One type with the ecosystem: a SystemPackage.Errno is ours, with the C text.
+        let e: SystemPackage.Errno = Errno.noSuchFileOrDirectory
+        #expect(e.description == Self.cText(ENOENT))
+        #expect(Errno.timeout.description.hasPrefix("Timer expired"))
     }
 
     @Test func negatedResultIsTheErrnoOfACompletion() {
-        #expect(Errno(negatedResult: -ETIME) == .timerExpired)
+        #expect(Errno(negatedResult: -ETIME) == .timeout)
         #expect(Errno(negatedResult: -ENOBUFS) == .noBufferSpace)
         #expect(Errno(negatedResult: -ECANCELED).rawValue == ECANCELED)
         #expect(Errno(negatedResult: -EAGAIN) == .wouldBlock)
@@ -28,7 +31,7 @@ struct ErrnoTests {
     @Test func namedCodesHaveTheirCValues() {
         #expect(Errno.interrupted.rawValue == EINTR)
         #expect(Errno.wouldBlock.rawValue == EAGAIN)
-        #expect(Errno.busy.rawValue == EBUSY)
+        #expect(Errno.resourceBusy.rawValue == EBUSY)
         #expect(Errno.canceled.rawValue == ECANCELED)
         #expect(Errno.tooManyOpenFiles.rawValue == EMFILE)
         #expect(Errno.tooManyOpenFilesInSystem.rawValue == ENFILE)
@@ -36,7 +39,8 @@ struct ErrnoTests {
         #expect(Errno.badFileDescriptor.rawValue == EBADF)
         #expect(Errno.invalidArgument.rawValue == EINVAL)
         #expect(Errno.addressInUse.rawValue == EADDRINUSE)
-        #expect(Errno.notSupported.rawValue == EOPNOTSUPP)
+        #expect(Errno.notSupportedOnSocket.rawValue == EOPNOTSUPP)
+        #expect(Errno.connectionAbort.rawValue == ECONNABORTED)
         #expect(Errno.connectionReset != Errno.brokenPipe)
     }
 

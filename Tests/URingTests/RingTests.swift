@@ -34,57 +34,110 @@ struct RingTests {
         #expect(ring.pointer.pointee.cq.ring_entries == 32)
     }
 
+    /// Runs the ring until `count` completions arrived (bounded: a broken ring fails, never hangs).
+    static func collect(_ ring: Ring, _ count: Int) throws -> [Completion] {
+        var completions: [Completion] = []
+        for _ in 0..<200 where completions.count < count {
+            try ring.submitAndWait(1)
+            ring.drainCompletions { completions.append($0) }
+        }
+        return completions
+    }
+
     @Test func timeoutCompletesWithETIMEAndItsUserData() throws {
         let ring = try Ring(entries: 8)
-        let timespec = UnsafeMutablePointer<__kernel_timespec>.allocate(capacity: 1)
-        defer { timespec.deallocate() }
-        timespec.initialize(to: __kernel_timespec(tv_sec: 0, tv_nsec: 1_000_000))
         let userData = UserData(kind: 0xA5, generation: 0x12_3456, index: 0xDEAD_BEEF)
-
-        let sqe = ring.sqe()
-        io_uring_prep_timeout(sqe, timespec, 0, 0)
-        io_uring_sqe_set_data64(sqe, userData.rawValue)
-
-        var completions: [(UInt64, Int32, UInt32)] = []
         let start = monotonicNanoseconds()
-        // submitAndWait may return early (EINTR); a few rounds are allowed, never a hang.
-        for _ in 0..<50 where completions.isEmpty {
-            try ring.submitAndWait(1)
-            ring.drainCompletions { completions.append(($0, $1, $2)) }
-        }
+        ring.timeout(nanoseconds: 1_000_000, userData: userData)
+        let completions = try Self.collect(ring, 1)
         let elapsed = monotonicNanoseconds() - start
 
         #expect(completions.count == 1)
         let c = try #require(completions.first)
-        #expect(c.0 == userData.rawValue)
-        #expect(UserData(rawValue: c.0) == userData)
-        #expect(c.1 == -ETIME)
-        #expect(Errno(negatedResult: c.1) == .timerExpired)
+        #expect(c.userData == userData)
+        #expect(c.result == -ETIME)
+        #expect(c.timer == .fired)
+        #expect(c.error == .timeout)
         // The timer ran for (about) its 1 ms, not zero.
         #expect(elapsed >= 900_000)
         // Nothing else is pending afterwards.
-        #expect(ring.drainCompletions { _, _, _ in } == 0)
+        #expect(ring.drainCompletions { _ in } == 0)
+    }
+
+    /// Timer values live in the ring, one per submission slot: timeouts prepared together
+    /// keep their own values, so they fire in the order of their durations.
+    @Test func timeoutsPreparedTogetherKeepTheirOwnDurations() throws {
+        let ring = try Ring(entries: 8)
+        let durations: [UInt64] = [60_000_000, 2_000_000, 20_000_000]
+        for (k, d) in durations.enumerated() { ring.timeout(nanoseconds: d, userData: UserData(kind: 1, index: UInt32(k))) }
+        let order = try Self.collect(ring, 3).map { Int($0.userData.index) }
+        #expect(order == [1, 2, 0])
+    }
+
+    @Test func aRemovedTimerCompletesCanceled() throws {
+        let ring = try Ring(entries: 8)
+        let timer = UserData(kind: 1)
+        ring.timeout(nanoseconds: 10_000_000_000, userData: timer)
+        ring.removeTimeout(timer, userData: UserData(kind: 2))
+        let completions = try Self.collect(ring, 2)
+        #expect(completions.first { $0.userData == timer }?.timer == .canceled)
+        #expect(completions.first { $0.userData.kind == 2 }?.result == 0)
     }
 
     @Test func drainCountsEveryCompletionAcrossSeveralTimeouts() throws {
         let ring = try Ring(entries: 8)
-        let specs = UnsafeMutablePointer<__kernel_timespec>.allocate(capacity: 3)
-        defer { specs.deallocate() }
-        for k in 0..<3 {
-            specs[k] = __kernel_timespec(tv_sec: 0, tv_nsec: 200_000)
-            let sqe = ring.sqe()
-            io_uring_prep_timeout(sqe, specs + k, 0, 0)
-            io_uring_sqe_set_data64(sqe, UserData(kind: 1, index: UInt32(k)).rawValue)
-        }
+        for k in 0..<3 { ring.timeout(nanoseconds: 200_000, userData: UserData(kind: 1, index: UInt32(k))) }
         var seen: [UInt32] = []
         for _ in 0..<50 where seen.count < 3 {
             try ring.submitAndWait(UInt32(3 - seen.count))
-            let n = ring.drainCompletions { ud, res, _ in
-                #expect(res == -ETIME)
-                seen.append(UserData(rawValue: ud).index)
+            let n = ring.drainCompletions { c in
+                #expect(c.timer == .fired)
+                seen.append(c.userData.index)
             }
             #expect(n <= 3)
         }
         #expect(seen.sorted() == [0, 1, 2])
+    }
+
+    @Test func aCloseOnTheRingReportsItsResult() throws {
+        let ring = try Ring(entries: 8)
+        var fds: [Int32] = [-1, -1]
+        #expect(pipe(&fds) == 0)
+        ring.close(fds[0], userData: UserData(kind: 3))
+        closeDescriptor(fds[1])
+        let c = try #require(try Self.collect(ring, 1).first)
+        #expect(c.closed(fds[0]))
+        #expect(fcntl(fds[0], F_GETFD) == -1 && errno == EBADF)
+    }
+}
+
+/// A close that finds no descriptor is a bug: reported, and a trap in the test build. Run
+/// in a child process (an exit test), since the trap ends the process.
+@Suite("Closing")
+struct ClosingTests {
+    @Test func aDoubleCloseTraps() async {
+        await #expect(processExitsWith: .failure) {
+            var fds: [Int32] = [-1, -1]
+            _ = pipe(&fds)
+            closeDescriptor(fds[0])
+            closeDescriptor(fds[0])
+        }
+    }
+
+    @Test func aRingCloseOfNoDescriptorTraps() async {
+        await #expect(processExitsWith: .failure) {
+            let ring = try! Ring(entries: 4)
+            ring.close(1_000_000, userData: UserData(kind: 1))
+            try! ring.submitAndWait(1)
+            ring.drainCompletions { $0.closed(1_000_000) }
+        }
+    }
+
+    @Test func aCloseThatWorksDoesNotTrap() {
+        var fds: [Int32] = [-1, -1]
+        #expect(pipe(&fds) == 0)
+        closeDescriptor(fds[0])
+        closeDescriptor(fds[1])
+        #expect(fcntl(fds[1], F_GETFD) == -1)
     }
 }

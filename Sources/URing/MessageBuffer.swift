@@ -1,22 +1,22 @@
 import CLiburing
 import Glibc
-import URing
 
 /// The memory of one sendmsg or recvmsg on a channel: msghdr, iovec, data and room for up
 /// to `maxDescriptors` SCM_RIGHTS descriptors. It never moves, so the ring can use it while
 /// the operation is in flight.
-final class MessageBuffer {
+public final class MessageBuffer {
     /// SCM_MAX_FD in the kernel: the most descriptors one message can carry.
-    static let maxDescriptors = 253
+    public static let maxDescriptors = 253
 
-    let header: UnsafeMutablePointer<msghdr>
+    @usableFromInline let header: UnsafeMutablePointer<msghdr>
     let iov: UnsafeMutablePointer<iovec>
-    let data: UnsafeMutableRawPointer
-    let dataCapacity: Int
+    /// The message's bytes: what arrived, or what to send.
+    public let data: UnsafeMutableRawPointer
+    public let dataCapacity: Int
     let control: UnsafeMutableRawPointer
     let controlCapacity: Int
 
-    init(dataCapacity: Int = ClusterMessage.maxSize) {
+    public init(dataCapacity: Int) {
         self.dataCapacity = dataCapacity
         data = .allocate(byteCount: dataCapacity, alignment: 16)
         controlCapacity = CLiburing_CMSG_SPACE(MemoryLayout<Int32>.size * Self.maxDescriptors)
@@ -34,7 +34,8 @@ final class MessageBuffer {
         iov.deallocate()
     }
 
-    /// Prepares the header to receive one message.
+    /// Prepares the header to receive one message (Ring.receiveMessage does it).
+    @usableFromInline
     func prepareReceive() {
         iov.pointee = iovec(iov_base: data, iov_len: dataCapacity)
         header.pointee = msghdr()
@@ -45,7 +46,7 @@ final class MessageBuffer {
     }
 
     /// Prepares the header to send `length` bytes of `data` with `descriptors`.
-    func prepareSend(length: Int, descriptors: UnsafeBufferPointer<Int32>) {
+    public func prepareSend(length: Int, descriptors: UnsafeBufferPointer<Int32>) {
         precondition(descriptors.count <= Self.maxDescriptors)
         iov.pointee = iovec(iov_base: data, iov_len: length)
         header.pointee = msghdr()
@@ -67,14 +68,14 @@ final class MessageBuffer {
 
     /// Copies an encoded message into the data area; returns its length.
     @discardableResult
-    func load(_ bytes: [UInt8]) -> Int {
+    public func load(_ bytes: [UInt8]) -> Int {
         precondition(bytes.count <= dataCapacity, "message larger than its buffer")
         bytes.withUnsafeBytes { data.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         return bytes.count
     }
 
     /// Prepares the header to send an encoded message with at most one descriptor.
-    func prepareSend(_ bytes: [UInt8], descriptor: Int32? = nil) {
+    public func prepareSend(_ bytes: [UInt8], descriptor: Int32? = nil) {
         let length = load(bytes)
         if let descriptor {
             withUnsafePointer(to: descriptor) { prepareSend(length: length, descriptors: UnsafeBufferPointer(start: $0, count: 1)) }
@@ -84,7 +85,7 @@ final class MessageBuffer {
     }
 
     /// The descriptors that arrived with the last message received, in order.
-    func receivedDescriptors(into out: inout [Int32]) {
+    public func receivedDescriptors(into out: inout [Int32]) {
         out.removeAll(keepingCapacity: true)
         var cmsg = CLiburing_CMSG_FIRSTHDR(header)
         while let c = cmsg {
@@ -97,6 +98,18 @@ final class MessageBuffer {
         }
     }
 
+    /// Sends the prepared message with a blocking sendmsg(2), outside any ring.
+    public func sendBlocking(_ fd: Int32) throws(SystemError) {
+        try syscall("sendmsg") { sendmsg(fd, header, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Receives one message with a blocking recvmsg(2), outside any ring: its length, 0
+    /// when the peer closed.
+    public func receiveBlocking(_ fd: Int32) throws(SystemError) -> Int {
+        prepareReceive()
+        return try syscall("recvmsg") { recvmsg(fd, header, Int32(MSG_CMSG_CLOEXEC)) }
+    }
+
     /// True when descriptors were dropped because the receiver was at its RLIMIT_NOFILE.
-    var controlTruncated: Bool { header.pointee.msg_flags & Int32(MSG_CTRUNC) != 0 }
+    public var controlTruncated: Bool { header.pointee.msg_flags & Int32(MSG_CTRUNC) != 0 }
 }

@@ -1,0 +1,68 @@
+import Glibc
+import URing
+
+/// SIGTERM and SIGINT for a server that runs alone (`serve --workers 0`, or a library user's
+/// single loop): the same graceful stop a cluster's primary makes, in one process.
+/// 1. New SYNs are dropped on the listeners this process created (Socket.refuseNewConnections),
+///    so new clients are refused at connect time, never reset after a handshake.
+/// 2. For `graceNanoseconds` the listeners go on accepting what is queued or mid-handshake.
+/// 3. Then the server drains: its queues are swept, what is in flight is answered with
+///    `Connection: close`, and `run()` returns.
+public final class StopOnSignal: LoopExtension {
+    enum Operation: UInt8 {
+        case signal = 128
+        case grace = 129
+    }
+
+    let signals: SignalReader
+    let refusing: [Int32]
+    let graceNanoseconds: UInt64
+    var ring: Ring!
+    weak var server: (any ConnectionAdopting)?
+    var stopping = false
+    /// The signal that started the stop, if one did.
+    public private(set) var received: Int32?
+
+    /// - Parameters:
+    ///   - refusing: the listeners to filter at the stop: those this process created. A
+    ///     socket systemd or a parent passed outlives the process: leave it out.
+    public init(refusing listeners: [Int32], graceNanoseconds: UInt64 = 200_000_000) throws(SystemError) {
+        signals = try SignalReader([SIGTERM, SIGINT])
+        refusing = listeners
+        self.graceNanoseconds = graceNanoseconds
+    }
+
+    public func start(ring: Ring, server: any ConnectionAdopting) {
+        self.ring = ring
+        self.server = server
+        signals.arm(ring, userData: UserData(kind: Operation.signal.rawValue))
+    }
+
+    public func complete(_ c: Completion) {
+        switch Operation(rawValue: c.userData.kind) {
+        case .signal:
+            if let s = signals.signal(in: c) { stop(signal: s) }
+            signals.arm(ring, userData: UserData(kind: Operation.signal.rawValue))
+        case .grace:
+            server?.drain()
+        case nil:
+            break
+        }
+    }
+
+    func stop(signal: Int32) {
+        guard !stopping else { return }
+        stopping = true
+        received = signal
+        for fd in refusing {
+            do throws(SystemError) {
+                try Socket.refuseNewConnections(fd)
+            } catch {
+                printError("uring-cluster: could not stop new connections on a listener: \(error)")
+            }
+        }
+        ring.timeout(nanoseconds: graceNanoseconds, userData: UserData(kind: Operation.grace.rawValue))
+    }
+
+    public func turnEnded() {}
+}

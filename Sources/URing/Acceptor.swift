@@ -1,0 +1,219 @@
+/// Accepting connections, the one path for a worker's loop and the primary's alike:
+/// - arm: one multishot accept per listener;
+/// - back off on every error (AcceptBackoff), re-arming from a ring timer, and report the
+///   error at most once a second;
+/// - stop: cancel the accepts and the timers, then sweep each listener's queue with
+///   accepts that do not wait (IORING_ACCEPT_DONTWAIT) until it is empty, so connections
+///   the kernel completed are served, not left to be reset;
+/// - close the listeners it owns, once nothing of its own is in flight.
+///
+/// The owner gives four UserData kinds (`Kinds`) and passes every completion of those
+/// kinds to `complete(_:ring:)`; connections come back as `.connection(fd)`. A listener's
+/// slot is reused only when none of its operations is in flight, so a completion always
+/// finds its own listener (the generation in its user_data proves it).
+public struct Acceptor {
+    public struct Kinds: Sendable, Equatable {
+        public var accept: UInt8
+        public var retry: UInt8
+        public var sweep: UInt8
+        public var cancel: UInt8
+        public init(accept: UInt8, retry: UInt8, sweep: UInt8, cancel: UInt8) {
+            self.accept = accept
+            self.retry = retry
+            self.sweep = sweep
+            self.cancel = cancel
+        }
+    }
+
+    public enum Event: Equatable, Sendable {
+        case none
+        case connection(Int32)
+        /// An accept failed and is retried after `retryNanoseconds`. Returned at most once a
+        /// second however many fail, for the owner's log.
+        case failed(Errno, retryNanoseconds: UInt64)
+    }
+
+    struct Listener {
+        /// -1 once removed or closed.
+        var fd: Int32
+        var owned: Bool
+        var generation: UInt32
+        var multishotArmed = false
+        var retryArmed = false
+        var sweepInFlight = false
+        var cancelsInFlight = 0
+        var inFlight: Bool { multishotArmed || retryArmed || sweepInFlight || cancelsInFlight > 0 }
+    }
+
+    public let kinds: Kinds
+    var listeners: [Listener] = []
+    public private(set) var backoff = AcceptBackoff()
+    /// `stop` was called: nothing is armed again; listeners added from now on are only swept.
+    public private(set) var isStopped = false
+    var sweepsOnStop = false
+    var lastReport: UInt64 = 0
+    static let reportIntervalNanoseconds: UInt64 = 1_000_000_000
+
+    public init(kinds: Kinds) {
+        self.kinds = kinds
+    }
+
+    /// Nothing of the acceptor's is in flight: no accept can still deliver a connection.
+    public var isIdle: Bool { !listeners.contains { $0.inFlight } }
+
+    /// The listeners accepted on (or swept) now.
+    public var descriptors: [Int32] { listeners.compactMap { $0.fd >= 0 ? $0.fd : nil } }
+
+    /// Starts accepting on `fd`. An `owned` listener is closed by `closeListeners()`; the
+    /// others belong to someone else (the primary's registry). After `stop(sweep: true)`, a
+    /// listener added is swept once instead.
+    public mutating func add(_ fd: Int32, owned: Bool, ring: Ring) {
+        let index: Int
+        if let free = listeners.firstIndex(where: { $0.fd < 0 && !$0.inFlight }) {
+            index = free
+            listeners[index] = Listener(fd: fd, owned: owned,
+                                        generation: (listeners[index].generation &+ 1) & UserData.generationMask)
+        } else {
+            index = listeners.count
+            listeners.append(Listener(fd: fd, owned: owned, generation: 0))
+        }
+        if !isStopped {
+            arm(index, ring)
+        } else if sweepsOnStop {
+            sweep(index, ring)
+        }
+    }
+
+    /// Stops accepting on `fd` (another process serves its queue now); it is not closed.
+    public mutating func remove(_ fd: Int32, ring: Ring) {
+        guard let index = listeners.firstIndex(where: { $0.fd == fd }) else { return }
+        disarm(index, ring)
+        listeners[index].fd = -1
+    }
+
+    /// Stops accepting everywhere. With `sweep`, each listener's queue is then emptied
+    /// (connections come back as usual) before the acceptor is idle.
+    public mutating func stop(sweep: Bool, ring: Ring) {
+        guard !isStopped else { return }
+        isStopped = true
+        sweepsOnStop = sweep
+        for index in listeners.indices where listeners[index].fd >= 0 {
+            disarm(index, ring)
+            if sweep { self.sweep(index, ring) }
+        }
+    }
+
+    /// Sweeps every listener once more (after `stop(sweep: true)`): for what completed its
+    /// handshake since the first sweep.
+    public mutating func sweepAgain(ring: Ring) {
+        guard isStopped else { return }
+        for index in listeners.indices where listeners[index].fd >= 0 { sweep(index, ring) }
+    }
+
+    /// Closes the owned listeners. Call once idle after `stop`, when no accept can be on them.
+    public mutating func closeListeners() {
+        for index in listeners.indices where listeners[index].fd >= 0 && listeners[index].owned {
+            closeDescriptor(listeners[index].fd)
+            listeners[index].fd = -1
+        }
+    }
+
+    /// A completion of one of `kinds`.
+    public mutating func complete(_ c: Completion, ring: Ring) -> Event {
+        let index = Int(c.userData.index)
+        guard index < listeners.count, listeners[index].generation == c.userData.generation else {
+            // Not expected (see the type's comment); a connection is still served, never dropped.
+            if c.userData.kind != kinds.retry && c.userData.kind != kinds.cancel, case .connection(let fd) = c.accepted {
+                return .connection(fd)
+            }
+            return .none
+        }
+        switch c.userData.kind {
+        case kinds.accept:
+            if !c.hasMore { listeners[index].multishotArmed = false }
+            switch c.accepted {
+            case .connection(let fd):
+                backoff.succeeded()
+                // A multishot accept may also end without an error (the completion queue
+                // overflowed): it is armed again.
+                if !c.hasMore && accepting(index) { arm(index, ring) }
+                return .connection(fd)
+            case .canceled:
+                if !c.hasMore && accepting(index) { arm(index, ring) }
+                return .none
+            case .failed(let errno):
+                return failed(index, errno, ended: !c.hasMore, ring)
+            }
+        case kinds.retry:
+            listeners[index].retryArmed = false
+            if accepting(index) { arm(index, ring) }
+            return .none
+        case kinds.sweep:
+            listeners[index].sweepInFlight = false
+            switch c.accepted {
+            case .connection(let fd):
+                sweep(index, ring)
+                return .connection(fd)
+            case .failed(let errno) where errno == .connectionAbort || errno == .interrupted:
+                sweep(index, ring)
+                return .none
+            case .failed, .canceled:
+                // EAGAIN: the queue is empty, the sweep's normal end. At the descriptor limit
+                // (or on a kernel without ACCEPT_DONTWAIT, EINVAL) what is queued stays for
+                // the primary's last sweep, which answers it 503.
+                return .none
+            }
+        case kinds.cancel:
+            listeners[index].cancelsInFlight -= 1
+            return .none
+        default:
+            return .none
+        }
+    }
+
+    // MARK: - Operations
+
+    func userData(_ kind: UInt8, _ index: Int) -> UserData {
+        UserData(kind: kind, generation: listeners[index].generation, index: UInt32(index))
+    }
+
+    func accepting(_ index: Int) -> Bool { !isStopped && listeners[index].fd >= 0 }
+
+    mutating func arm(_ index: Int, _ ring: Ring) {
+        guard !listeners[index].multishotArmed else { return }
+        listeners[index].multishotArmed = true
+        ring.acceptMultishot(listeners[index].fd, userData: userData(kinds.accept, index))
+    }
+
+    mutating func sweep(_ index: Int, _ ring: Ring) {
+        guard listeners[index].fd >= 0, !listeners[index].sweepInFlight else { return }
+        listeners[index].sweepInFlight = true
+        ring.acceptQueued(listeners[index].fd, userData: userData(kinds.sweep, index))
+    }
+
+    /// Cancels the listener's multishot accept and its retry timer, if armed.
+    mutating func disarm(_ index: Int, _ ring: Ring) {
+        if listeners[index].multishotArmed {
+            listeners[index].cancelsInFlight += 1
+            ring.cancel(userData(kinds.accept, index), userData: userData(kinds.cancel, index))
+        }
+        if listeners[index].retryArmed {
+            listeners[index].cancelsInFlight += 1
+            ring.removeTimeout(userData(kinds.retry, index), userData: userData(kinds.cancel, index))
+        }
+    }
+
+    /// Every error ends a multishot accept, and re-arming at once on one that persists (the
+    /// descriptor limit) would spin: the accept waits AcceptBackoff's delay first.
+    mutating func failed(_ index: Int, _ errno: Errno, ended: Bool, _ ring: Ring) -> Event {
+        let delay = backoff.failed()
+        if ended && accepting(index) && !listeners[index].retryArmed {
+            listeners[index].retryArmed = true
+            ring.timeout(nanoseconds: delay, userData: userData(kinds.retry, index))
+        }
+        let now = monotonicNanoseconds()
+        guard lastReport == 0 || now &- lastReport >= Self.reportIntervalNanoseconds else { return .none }
+        lastReport = now
+        return .failed(errno, retryNanoseconds: delay)
+    }
+}

@@ -1,0 +1,40 @@
+import Glibc
+import Testing
+@testable import URing
+
+@Suite("SignalReader", .enabled(if: ioUringPermitted, "io_uring_setup is not permitted here"))
+struct SignalReaderTests {
+    /// A signal sent to this thread arrives as a read on the ring. SIGWINCH, directed at
+    /// this thread alone: the other test threads never see it.
+    @Test func aSignalArrivesAsACompletion() throws {
+        let reader = try SignalReader([SIGWINCH])
+        defer {
+            var mask = sigset_t()
+            sigemptyset(&mask)
+            sigaddset(&mask, SIGWINCH)
+            pthread_sigmask(SIG_UNBLOCK, &mask, nil)
+        }
+        #expect(fcntl(reader.descriptor, F_GETFD) & FD_CLOEXEC != 0)
+        let ring = try Ring(entries: 8)
+        reader.arm(ring, userData: UserData(kind: 9))
+        #expect(!SignalReader.isPending([SIGWINCH]))
+        #expect(pthread_kill(pthread_self(), SIGWINCH) == 0)
+        #expect(SignalReader.isPending([SIGWINCH]))
+        var delivered: [Int32] = []
+        for _ in 0..<50 where delivered.isEmpty {
+            try ring.submitAndWait(1)
+            ring.drainCompletions { c in
+                #expect(c.userData.kind == 9)
+                if let s = reader.signal(in: c) { delivered.append(s) }
+            }
+        }
+        #expect(delivered == [SIGWINCH])
+        #expect(!SignalReader.isPending([SIGWINCH]))
+    }
+
+    @Test func aShortReadIsNoSignal() throws {
+        let reader = try SignalReader([SIGWINCH])
+        #expect(reader.signal(in: Completion(userData: UserData(kind: 1), result: -EAGAIN, flags: 0)) == nil)
+        #expect(reader.signal(in: Completion(userData: UserData(kind: 1), result: 4, flags: 0)) == nil)
+    }
+}
