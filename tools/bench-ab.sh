@@ -22,8 +22,10 @@ run() { # binary mode(args) close(0/1)
   local hz; hz=$(getconf CLK_TCK)
   python3 -c "print(f'{float($rps):10.0f} req/s  {($t1-$t0)/$hz*1e6/max(1,$reqs):6.2f} us/req')"
 }
+# SCENARIOS picks some by name (e.g. SCENARIOS="churn churn-rr").
 for scenario in "keepalive 0 --workers 0" "churn 1 --workers 0" "keepalive-rr 0 --workers 1" "churn-rr 1 --workers 1"; do
   set -- $scenario; name=$1; close=$2; shift 2
+  [ -n "${SCENARIOS:-}" ] && [[ " $SCENARIOS " != *" $name "* ]] && continue
   for r in $(seq $ROUNDS); do
     echo "$name round $r old: $(run $OLD $close "$@")"
     echo "$name round $r new: $(run $NEW $close "$@")"

@@ -166,7 +166,7 @@ public final class Cluster {
         // The primary may send before it answers (Worker.send from onFork or onOnline, or a
         // drain): such messages wait for the loop; the listen reply is what start-up needs.
         var fromPrimary: [[UInt8]] = []
-        var drainAtStart = false
+        var drainAtStart: Bool? = nil  // a drain came first; whether it sweeps
         var reply: (port: UInt16, fds: [Int32])? = nil
         while reply == nil {
             guard let (message, fds) = try Channel.receive(channelFD) else {
@@ -183,7 +183,7 @@ public final class Cluster {
                 reply = (boundPort, fds)
                 continue
             case .userFromPrimary(let bytes): fromPrimary.append(bytes)
-            case .drain: drainAtStart = true
+            case .drain(let sweep): drainAtStart = sweep
             default: logger.notice("unexpected message before the listen reply: \(message); ignored")
             }
             for fd in fds { closeDescriptor(fd) }
@@ -207,7 +207,7 @@ public final class Cluster {
         try Channel.send(channelFD, .listening(port: boundPort))
         logger.debug("listening on \(host):\(boundPort) (id \(slot + 1))")
         for bytes in fromPrimary { deliverFromPrimary(bytes) }
-        if drainAtStart { server.drain() }
+        if let sweep = drainAtStart { server.drain(sweepingListeners: sweep) }
         try server.run()
     }
 }

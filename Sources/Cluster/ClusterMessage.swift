@@ -17,7 +17,9 @@ import URing
 //
 // Hand-offs are acknowledged without a message: the worker publishes in the shared board how
 // many hand-off positions it has dealt with, and the primary closes its copies up to there.
-//                                        0x83 drain  (finish what is in progress, then exit)
+//                                        0x83 drain  u8 sweep (finish what is in progress, then
+//                                             exit; sweep 1: first serve what the listeners'
+//                                             queues hold, at a cluster stop)
 //   0x10 user  payload bytes             0x90 user payload bytes
 
 public enum ClusterMessage: Equatable, Sendable {
@@ -28,7 +30,9 @@ public enum ClusterMessage: Equatable, Sendable {
     case leaving
     case listenReply(port: UInt16, errno: Int32)
     case handoff(count: UInt32)
-    case drain
+    /// `sweep`: the listeners close for everyone (a cluster stop), so the worker serves what
+    /// their queues hold before it leaves; otherwise other workers serve those.
+    case drain(sweep: Bool)
     case userFromWorker([UInt8])
     case userFromPrimary([UInt8])
 
@@ -64,7 +68,7 @@ public enum ClusterMessage: Equatable, Sendable {
             u32(n)
         case .listenReply(let port, let errno): out.append(Tag.listenReply.rawValue); u16(port); u32(UInt32(bitPattern: errno))
         case .handoff(let n): out.append(Tag.handoff.rawValue); u32(n)
-        case .drain: out.append(Tag.drain.rawValue)
+        case .drain(let sweep): out += [Tag.drain.rawValue, sweep ? 1 : 0]
         case .leaving: out.append(Tag.leaving.rawValue)
         case .userFromWorker(let b): out.append(Tag.userFromWorker.rawValue); out += b
         case .userFromPrimary(let b): out.append(Tag.userFromPrimary.rawValue); out += b
@@ -93,7 +97,7 @@ public enum ClusterMessage: Equatable, Sendable {
             guard let port = u16(1), let e = u32(3) else { return nil }
             return .listenReply(port: port, errno: Int32(bitPattern: e))
         case .handoff: return u32(1).map { .handoff(count: $0) }
-        case .drain: return .drain
+        case .drain: return b.count >= 2 ? .drain(sweep: b[1] != 0) : nil
         case .leaving: return .leaving
         case .userFromWorker: return .userFromWorker(Array(b[1...]))
         case .userFromPrimary: return .userFromPrimary(Array(b[1...]))

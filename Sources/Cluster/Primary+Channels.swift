@@ -152,7 +152,7 @@ extension Primary {
         } else if r.drainQueued {
             // After every hand-off already queued: the worker adopts them, then drains.
             r.drainQueued = false
-            r.outgoing.prepareSend(ClusterMessage.drain.encoded())
+            r.outgoing.prepareSend(ClusterMessage.drain(sweep: shuttingDown).encoded())
             r.sendingIsHandoff = false
         } else {
             return

@@ -4,8 +4,10 @@ import URing
 // Round-robin mode: accepting in the primary and handing connections to workers.
 
 extension Primary {
+    /// The primary is the only one accepting on such a listener (round-robin mode, or a
+    /// reuseport listener whose worker left): exclusive.
     func startAccepting(_ fd: Int32) {
-        acceptor.add(fd, owned: false, ring: ring)
+        acceptor.add(fd, owned: false, exclusive: true, ring: ring)
     }
 
     /// The primary stops accepting on a listener a worker has taken over.

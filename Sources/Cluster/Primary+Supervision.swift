@@ -268,6 +268,10 @@ extension Primary {
     func stopAccepting() {
         acceptingStopped = true
         acceptor.stop(sweep: true, ring: ring)
+        acceptor.takeSwept { route(HeldConnection(fd: $0, acceptedAt: monotonicNanoseconds()), avoiding: nil) }
+        // Counted from here whatever the sweep takes: the SIGKILL fallback is always armed.
+        ring.timeout(nanoseconds: settings.shutdownTimeoutNanoseconds,
+                     userData: UserData(kind: PrimaryOperation.shutdownTimer.rawValue))
         drainWorkersOnceSwept()
     }
 
@@ -279,8 +283,6 @@ extension Primary {
         flushHandoffs()
         for r in records.compactMap({ $0 }) where !r.worker.isDead { startDraining(r) }
         for c in waiting.takeAll() { answerUnavailable(c.fd) }
-        ring.timeout(nanoseconds: settings.shutdownTimeoutNanoseconds,
-                     userData: UserData(kind: PrimaryOperation.shutdownTimer.rawValue))
     }
 
     /// After the last worker exited at shutdown: what is still queued on a listener (a
@@ -290,8 +292,9 @@ extension Primary {
         let before = unavailableAnswers
         for fd in listeners.created {
             acceptor.remove(fd, ring: ring)
-            acceptor.add(fd, owned: true, ring: ring)
+            acceptor.add(fd, owned: true, exclusive: true, ring: ring)
         }
+        acceptor.takeSwept { answerUnavailable($0) }
         // No worker is left: every connection swept is routed to a 503.
         while !acceptor.isIdle {
             do throws(SystemError) { try ring.submitAndWait(1) } catch { break }

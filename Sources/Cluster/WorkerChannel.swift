@@ -58,7 +58,7 @@ final class WorkerChannel: LoopExtension {
     func signalArrived(_ c: Completion) {
         if signals.signal(in: c) != nil {
             if primaryGone {
-                server?.drain()
+                server?.drain(sweepingListeners: true)
             } else {
                 queued.append(ClusterMessage.leaving.encoded())
             }
@@ -78,7 +78,7 @@ final class WorkerChannel: LoopExtension {
             if c.result < 0 {
                 // The primary is gone: finish what is in progress and leave.
                 primaryGone = true
-                server?.drain()
+                server?.drain(sweepingListeners: true)
             }
         case .signal: signalArrived(c)
         case nil: break
@@ -89,7 +89,7 @@ final class WorkerChannel: LoopExtension {
         guard result > 0 else {
             // The primary closed the channel or is gone: finish what is in progress and leave.
             primaryGone = true
-            server?.drain()
+            server?.drain(sweepingListeners: true)
             return
         }
         incoming.receivedDescriptors(into: &descriptors)
@@ -107,9 +107,9 @@ final class WorkerChannel: LoopExtension {
             if let r = decision.refused {
                 refusals.append(ClusterMessage.refused(position: UInt64(r.position), count: UInt32(r.count)).encoded())
             }
-        case .drain:
+        case .drain(let sweep):
             for d in descriptors { closeDescriptor(d) }
-            server?.drain()
+            server?.drain(sweepingListeners: sweep)
         case .userFromPrimary(let bytes):
             for d in descriptors { closeDescriptor(d) }
             onMessage?(bytes)

@@ -88,10 +88,15 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     }
 
     /// Serves connections accepted on `fd` (a listening socket) with multishot accept. The
-    /// loop owns this descriptor from now on and closes it once drained.
-    public func addListener(_ fd: Int32) {
-        acceptor.add(fd, owned: true, ring: ring)
+    /// loop owns this descriptor from now on and closes it once drained. `exclusive`: no
+    /// other process accepts on it (a server running alone), so a drain can sweep it even
+    /// on a kernel without IORING_ACCEPT_DONTWAIT.
+    public func addListener(_ fd: Int32, exclusive: Bool) {
+        acceptor.add(fd, owned: true, exclusive: exclusive, ring: ring)
     }
+
+    /// A listener shared with other processes (a cluster worker's).
+    public func addListener(_ fd: Int32) { addListener(fd, exclusive: false) }
 
     /// Serves an already-connected socket (handed over by a cluster's primary).
     public func adopt(_ fd: Int32) {
@@ -103,16 +108,21 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         loopExtension = ext
     }
 
-    /// Graceful stop: accept nothing more (after serving what the listeners' queues hold:
-    /// those connections completed their handshake), answer what is in progress with
+    /// Graceful stop: accept nothing more, answer what is in progress with
     /// `Connection: close`, close keep-alive connections once idle, and end `run()` when
     /// no connection is left. A connection that has not sent its first request yet gets
     /// one answer. Keep-alive connections idle for `drainIdleGraceNanoseconds` are closed:
     /// a client about to send on one gets the grace to do so (the unavoidable keep-alive race).
-    public func drain() {
+    ///
+    /// `sweepingListeners` (when the listeners close for everyone: a stop, not one worker
+    /// leaving a shared port): what their queues hold completed its handshake, so it is
+    /// served too, at the start and once more at the end of the drain.
+    public func drain(sweepingListeners: Bool = true) {
         guard !draining else { return }
         draining = true
-        acceptor.stop(sweep: true, ring: ring)
+        finalSweepDone = !sweepingListeners
+        acceptor.stop(sweep: sweepingListeners, ring: ring)
+        acceptor.takeSwept { open($0) }
         drainTick()
     }
 
@@ -178,7 +188,8 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
             // the listener closes.
             finalSweepDone = true
             acceptor.sweepAgain(ring: ring)
-            if !acceptor.isIdle { return }
+            acceptor.takeSwept { open($0) }
+            if !acceptor.isIdle || counters.active > 0 { return }
         }
         acceptor.closeListeners()
         running = false

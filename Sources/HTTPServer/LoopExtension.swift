@@ -26,6 +26,8 @@ public protocol ConnectionAdopting: AnyObject {
     var counters: ServerCounters { get }
     /// Ends the loop after the current turn.
     func stop()
-    /// Finishes what is in progress, accepts nothing new, then ends the loop.
-    func drain()
+    /// Finishes what is in progress, accepts nothing new, then ends the loop. With
+    /// `sweepingListeners`, what the listeners' queues hold is served first (they close
+    /// for everyone); without, it is left to whoever else accepts on them.
+    func drain(sweepingListeners: Bool)
 }

@@ -44,7 +44,7 @@ public final class StopOnSignal: LoopExtension {
             if let s = signals.signal(in: c) { stop(signal: s) }
             signals.arm(ring, userData: UserData(kind: Operation.signal.rawValue))
         case .grace:
-            server?.drain()
+            server?.drain(sweepingListeners: true)
         case nil:
             break
         }

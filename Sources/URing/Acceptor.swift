@@ -1,10 +1,16 @@
+import Glibc
+
 /// Accepting connections, the one path for a worker's loop and the primary's alike:
 /// - arm: one multishot accept per listener;
 /// - back off on every error (AcceptBackoff), re-arming from a ring timer, and report the
 ///   error at most once a second;
 /// - stop: cancel the accepts and the timers, then sweep each listener's queue with
 ///   accepts that do not wait (IORING_ACCEPT_DONTWAIT) until it is empty, so connections
-///   the kernel completed are served, not left to be reset;
+///   the kernel completed are served, not left to be reset. A sweep takes at most what was
+///   queued when it began, plus a margin for handshakes completing meanwhile: on a listener
+///   nobody stopped new clients from reaching, it would otherwise never end. On a kernel
+///   without ACCEPT_DONTWAIT (before 6.10) only exclusive listeners are swept, with
+///   synchronous non-blocking accepts (`takeSwept`);
 /// - close the listeners it owns, once nothing of its own is in flight.
 ///
 /// The owner gives four UserData kinds (`Kinds`) and passes every completion of those
@@ -37,7 +43,11 @@ public struct Acceptor {
         /// -1 once removed or closed.
         var fd: Int32
         var owned: Bool
+        /// Nobody else accepts on it: it may be swept synchronously (O_NONBLOCK toggled).
+        var exclusive: Bool
         var generation: UInt32
+        /// Accepts the current sweep may still make.
+        var sweepBudget = 0
         var multishotArmed = false
         var retryArmed = false
         var sweepInFlight = false
@@ -53,9 +63,40 @@ public struct Acceptor {
     var sweepsOnStop = false
     var lastReport: UInt64 = 0
     static let reportIntervalNanoseconds: UInt64 = 1_000_000_000
+    /// Connections taken by a synchronous sweep (the fallback), for `takeSwept`.
+    var swept: [Int32] = []
+    /// Accepts a sweep may make beyond the queue's length when it began.
+    static let sweepMargin = 64
+    /// A sweep's budget when the queue's length cannot be read.
+    static let sweepDefaultBudget = 4096
+
+    /// Whether this kernel knows IORING_ACCEPT_DONTWAIT (6.10): probed once, on a throwaway
+    /// listener, by one such accept (EAGAIN if known, EINVAL if not).
+    static let dontWaitSupported: Bool = {
+        guard let ring = try? Ring(entries: 2),
+              let fd = try? Socket.listen(host: "127.0.0.1", port: 0, backlog: 1) else { return false }
+        defer { closeDescriptor(fd) }
+        ring.acceptQueued(fd, userData: UserData(kind: 1))
+        var result = -EINVAL
+        for _ in 0..<10 {
+            try? ring.submitAndWait(1)
+            if ring.drainCompletions({ result = $0.result }) > 0 { break }
+        }
+        if result >= 0 { closeDescriptor(result) }
+        return result == -EAGAIN
+    }()
+
+    /// Whether sweeps use ACCEPT_DONTWAIT on the ring (the kernel's answer, unless a test
+    /// says otherwise to exercise the fallback).
+    let dontWait: Bool
 
     public init(kinds: Kinds) {
+        self.init(kinds: kinds, dontWait: Self.dontWaitSupported)
+    }
+
+    init(kinds: Kinds, dontWait: Bool) {
         self.kinds = kinds
+        self.dontWait = dontWait
     }
 
     /// Nothing of the acceptor's is in flight: no accept can still deliver a connection.
@@ -65,22 +106,23 @@ public struct Acceptor {
     public var descriptors: [Int32] { listeners.compactMap { $0.fd >= 0 ? $0.fd : nil } }
 
     /// Starts accepting on `fd`. An `owned` listener is closed by `closeListeners()`; the
-    /// others belong to someone else (the primary's registry). After `stop(sweep: true)`, a
-    /// listener added is swept once instead.
-    public mutating func add(_ fd: Int32, owned: Bool, ring: Ring) {
+    /// others belong to someone else (the primary's registry). `exclusive`: no other
+    /// process accepts on it. After `stop(sweep: true)`, a listener added is swept once
+    /// instead.
+    public mutating func add(_ fd: Int32, owned: Bool, exclusive: Bool = false, ring: Ring) {
         let index: Int
         if let free = listeners.firstIndex(where: { $0.fd < 0 && !$0.inFlight }) {
             index = free
-            listeners[index] = Listener(fd: fd, owned: owned,
+            listeners[index] = Listener(fd: fd, owned: owned, exclusive: exclusive,
                                         generation: (listeners[index].generation &+ 1) & UserData.generationMask)
         } else {
             index = listeners.count
-            listeners.append(Listener(fd: fd, owned: owned, generation: 0))
+            listeners.append(Listener(fd: fd, owned: owned, exclusive: exclusive, generation: 0))
         }
         if !isStopped {
             arm(index, ring)
         } else if sweepsOnStop {
-            sweep(index, ring)
+            startSweep(index, ring)
         }
     }
 
@@ -99,7 +141,7 @@ public struct Acceptor {
         sweepsOnStop = sweep
         for index in listeners.indices where listeners[index].fd >= 0 {
             disarm(index, ring)
-            if sweep { self.sweep(index, ring) }
+            if sweep { startSweep(index, ring) }
         }
     }
 
@@ -107,7 +149,15 @@ public struct Acceptor {
     /// handshake since the first sweep.
     public mutating func sweepAgain(ring: Ring) {
         guard isStopped else { return }
-        for index in listeners.indices where listeners[index].fd >= 0 { sweep(index, ring) }
+        for index in listeners.indices where listeners[index].fd >= 0 { startSweep(index, ring) }
+    }
+
+    /// Hands over the connections a synchronous sweep took (only on a kernel without
+    /// ACCEPT_DONTWAIT): call after `stop`, `sweepAgain` or an `add` after stop.
+    public mutating func takeSwept(_ body: (Int32) -> Void) {
+        guard !swept.isEmpty else { return }
+        for fd in swept { body(fd) }
+        swept.removeAll()
     }
 
     /// Closes the owned listeners. Call once idle after `stop`, when no accept can be on them.
@@ -152,10 +202,10 @@ public struct Acceptor {
             listeners[index].sweepInFlight = false
             switch c.accepted {
             case .connection(let fd):
-                sweep(index, ring)
+                continueSweep(index, ring)
                 return .connection(fd)
             case .failed(let errno) where errno == .connectionAbort || errno == .interrupted:
-                sweep(index, ring)
+                continueSweep(index, ring)
                 return .none
             case .failed, .canceled:
                 // EAGAIN: the queue is empty, the sweep's normal end. At the descriptor limit
@@ -185,10 +235,29 @@ public struct Acceptor {
         ring.acceptMultishot(listeners[index].fd, userData: userData(kinds.accept, index))
     }
 
-    mutating func sweep(_ index: Int, _ ring: Ring) {
-        guard listeners[index].fd >= 0, !listeners[index].sweepInFlight else { return }
+    /// Begins a sweep of what is queued now (and what completes its handshake meanwhile).
+    mutating func startSweep(_ index: Int, _ ring: Ring) {
+        let fd = listeners[index].fd
+        guard fd >= 0 else { return }
+        listeners[index].sweepBudget = Socket.acceptQueueLength(fd).map { $0 + Self.sweepMargin } ?? Self.sweepDefaultBudget
+        continueSweep(index, ring)
+    }
+
+    mutating func continueSweep(_ index: Int, _ ring: Ring) {
+        let fd = listeners[index].fd
+        guard fd >= 0, !listeners[index].sweepInFlight, listeners[index].sweepBudget > 0 else { return }
+        guard dontWait else {
+            // A blocking accept on a listener another process also accepts on could wait
+            // forever: only exclusive listeners are swept without ACCEPT_DONTWAIT.
+            if listeners[index].exclusive {
+                Socket.acceptQueuedExclusively(fd, limit: listeners[index].sweepBudget) { swept.append($0) }
+            }
+            listeners[index].sweepBudget = 0
+            return
+        }
+        listeners[index].sweepBudget -= 1
         listeners[index].sweepInFlight = true
-        ring.acceptQueued(listeners[index].fd, userData: userData(kinds.sweep, index))
+        ring.acceptQueued(fd, userData: userData(kinds.sweep, index))
     }
 
     /// Cancels the listener's multishot accept and its retry timer, if armed.

@@ -93,8 +93,8 @@ public struct Completion: Sendable {
     /// For a close: whether it succeeded. EBADF is reported as the bug it is
     /// (`reportBadClose`); any other error (EINTR, EIO) still released the descriptor.
     @discardableResult
-    public func closed(_ fd: Int32 = -1) -> Bool {
-        if result == -EBADF { reportBadClose(fd) }
+    public func closed() -> Bool {
+        if result == -EBADF { reportBadClose("a close on the ring (\(userData))") }
         return result >= 0
     }
 }

@@ -27,9 +27,13 @@ public enum ProcessControl {
         return (pid, status)
     }
 
-    /// Sets close-on-exec on an inherited descriptor (one systemd or a shell passed).
+    /// Sets close-on-exec on an inherited descriptor (one systemd or a shell passed). A
+    /// number that is not open is the caller's mistake, not this program's: it is thrown
+    /// (EBADF), not treated as a bug like the choke point does.
     public static func setCloseOnExec(_ fd: Int32) throws(SystemError) {
-        let flags = try syscall("fcntl(F_GETFD)") { fcntl(fd, F_GETFD) }
-        try syscall("fcntl(F_SETFD)") { fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+        let flags = fcntl(fd, F_GETFD)
+        guard flags >= 0, fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == 0 else {
+            throw SystemError("fcntl(\(fd), F_SETFD)", Errno(rawValue: Glibc.errno))
+        }
     }
 }

@@ -98,7 +98,7 @@ extension Ring {
         prepare(userData) { io_uring_prep_cancel64($0, target.rawValue, 0) }
     }
 
-    /// close(2) on the ring. Check the completion with `Completion.closed(_:)`.
+    /// close(2) on the ring. Check the completion with `Completion.closed()`.
     @inlinable
     public func close(_ fd: Int32, userData: UserData) {
         prepare(userData) { io_uring_prep_close($0, fd) }

@@ -103,6 +103,38 @@ public enum Socket {
         }
     }
 
+    /// How many connections wait in a listener's accept queue now (what `ss -lt` shows as
+    /// Recv-Q: TCP_INFO's tcpi_unacked for a listening socket), or nil if unknown.
+    public static func acceptQueueLength(_ fd: Int32) -> Int? {
+        var info = tcp_info()
+        var len = socklen_t(MemoryLayout<tcp_info>.size)
+        guard (try? syscall("getsockopt(TCP_INFO)", { getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &info, &len) })) != nil
+        else { return nil }
+        return Int(info.tcpi_unacked)
+    }
+
+    /// Accepts, without blocking, up to `limit` connections queued on a listener this
+    /// process alone serves (O_NONBLOCK is set on the open file for the sweep, and every
+    /// other holder would see it), calling `body` with each. The fallback for kernels
+    /// without IORING_ACCEPT_DONTWAIT (before 6.10); Acceptor uses it for exclusive
+    /// listeners only.
+    public static func acceptQueuedExclusively(_ fd: Int32, limit: Int, _ body: (Int32) -> Void) {
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+        defer { _ = fcntl(fd, F_SETFL, flags) }
+        var taken = 0
+        while taken < limit {
+            let c = accept(fd, nil, nil)  // accept4 is not imported; close-on-exec is set after
+            if c < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                return
+            }
+            _ = fcntl(c, F_SETFD, FD_CLOEXEC)
+            taken += 1
+            body(c)
+        }
+    }
+
     /// TCP_NODELAY on a connection: a response leaves in one segment at once, not after
     /// Nagle's wait for the previous segment's ACK. Best effort (a peer already gone fails it).
     public static func setNoDelay(_ fd: Int32) {

@@ -46,13 +46,13 @@ public func uringCall(_ name: StaticString, _ body: () -> Int32) throws(SystemEr
 ///   a retry could close a newer descriptor that reused the number.
 /// - EBADF means a double close or a number never owned: a bug (`reportBadClose`).
 public func closeDescriptor(_ fd: Int32) {
-    if Glibc.close(fd) < 0 && Glibc.errno == EBADF { reportBadClose(fd) }
+    if Glibc.close(fd) < 0 && Glibc.errno == EBADF { reportBadClose("close(\(fd))") }
 }
 
 /// A close (on the ring or not) that failed with EBADF: this program closed a descriptor
 /// twice, or one it never owned, and may have closed someone else's. Reported on standard
 /// error in every build, and a trap in debug builds (the tests'), so that a test finds it.
-public func reportBadClose(_ fd: Int32) {
-    printError("uring-cluster: close(\(fd)) failed: \(Errno.badFileDescriptor) (a bug in uring-cluster: closed twice or never owned)")
-    assertionFailure("close(\(fd)) returned EBADF")
+public func reportBadClose(_ what: String) {
+    printError("uring-cluster: \(what) failed: \(Errno.badFileDescriptor) (a bug in uring-cluster: closed twice or never owned)")
+    assertionFailure("\(what) returned EBADF")
 }

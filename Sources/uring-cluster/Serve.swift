@@ -172,7 +172,7 @@ struct Serve: ParsableCommand {
         let server = try HTTPServer(configuration: config, handler: BuiltinRoutes())
         // SIGTERM/SIGINT drain, as in a cluster; a passed-in socket outlives us, unfiltered.
         server.attach(try StopOnSignal(refusing: given == nil ? [fd] : []))
-        server.addListener(fd)
+        server.addListener(fd, exclusive: true)
         printLine("listening on http://\(shownHost):\(boundPort)")
         try server.run()
     }

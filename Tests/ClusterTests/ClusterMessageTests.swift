@@ -11,7 +11,8 @@ struct ClusterMessageTests {
 
     static let everyCase: [ClusterMessage] = [
         .online,
-        .drain,
+        .drain(sweep: false),
+        .drain(sweep: true),
         .leaving,
         .listen(host: "127.0.0.1", port: 8080),
         .listen(host: "0.0.0.0", port: 0),
@@ -97,6 +98,7 @@ struct ClusterMessageTests {
         .refused(position: 0xDEAD_BEEF, count: 12),
         .listenReply(port: 9, errno: -13),
         .handoff(count: 4),
+        .drain(sweep: true),
     ])
     func truncatedFixedSizeBodiesDecodeToNil(_ message: ClusterMessage) {
         let bytes = message.encoded()

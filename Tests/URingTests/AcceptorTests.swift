@@ -62,9 +62,11 @@ struct AcceptorTests {
     @Test func stopWithSweepDeliversWhatIsQueuedThenGoesIdle() throws {
         let ring = try Ring(entries: 16)
         let listener = try Socket.listen(host: "127.0.0.1", port: 0)
+        let identity = fileIdentity(listener)
         let port = try Socket.localPort(listener)
         let clients = (0..<4).map { _ in Self.connectClient(port) }
         defer { clients.forEach(closeDescriptor) }
+        #expect(Socket.acceptQueueLength(listener) == 4, "the sweep's budget starts from this")
         var acceptor = Acceptor(kinds: Self.kinds)
         acceptor.add(listener, owned: true, ring: ring)
         acceptor.stop(sweep: true, ring: ring)
@@ -73,7 +75,7 @@ struct AcceptorTests {
         #expect(Self.connections(events).count == 4)
         Self.connections(events).forEach(closeDescriptor)
         acceptor.closeListeners()
-        #expect(fcntl(listener, F_GETFD) == -1 && errno == EBADF, "the owned listener is closed")
+        #expect(fileIdentity(listener) != identity, "the owned listener is closed")
         #expect(acceptor.descriptors.isEmpty)
     }
 
@@ -147,6 +149,55 @@ struct AcceptorTests {
         Self.connections(events).forEach(closeDescriptor)
         var pending = pollfd(fd: first, events: Int16(POLLIN), revents: 0)
         #expect(poll(&pending, 1, 0) == 1, "the removed listener's connection is still queued")
+    }
+}
+
+@Suite("Sweeping without the ring")
+struct SynchronousSweepTests {
+    @Test func thisKernelHasAcceptDontWait() {
+        // Linux 6.10 and later; this machine runs 6.18. Older kernels use the fallback below.
+        #expect(Acceptor.dontWaitSupported)
+    }
+
+    /// Without ACCEPT_DONTWAIT an exclusive listener is swept synchronously (its
+    /// connections come from `takeSwept`), and a shared one is not swept at all: a blocking
+    /// accept there could wait forever for a connection another process took.
+    @Test func withoutDontWaitOnlyExclusiveListenersAreSwept() throws {
+        let ring = try Ring(entries: 16)
+        let exclusive = try Socket.listen(host: "127.0.0.1", port: 0)
+        let shared = try Socket.listen(host: "127.0.0.1", port: 0)
+        defer { closeDescriptor(exclusive); closeDescriptor(shared) }
+        let clients = (0..<2).map { _ in AcceptorTests.connectClient(try! Socket.localPort(exclusive)) }
+            + [AcceptorTests.connectClient(try Socket.localPort(shared))]
+        defer { clients.forEach(closeDescriptor) }
+        var acceptor = Acceptor(kinds: AcceptorTests.kinds, dontWait: false)
+        acceptor.stop(sweep: true, ring: ring)
+        acceptor.add(exclusive, owned: false, exclusive: true, ring: ring)
+        acceptor.add(shared, owned: false, exclusive: false, ring: ring)
+        var swept: [Int32] = []
+        acceptor.takeSwept { swept.append($0) }
+        #expect(swept.count == 2)
+        #expect(acceptor.isIdle, "nothing went to the ring")
+        #expect(Socket.acceptQueueLength(shared) == 1, "the shared listener's connection is left for the others")
+        swept.forEach(closeDescriptor)
+    }
+
+    /// The fallback for kernels without ACCEPT_DONTWAIT: exclusive listeners only, bounded.
+    @Test func takesAtMostItsLimitAndNeverBlocks() throws {
+        let listener = try Socket.listen(host: "127.0.0.1", port: 0)
+        defer { closeDescriptor(listener) }
+        let port = try Socket.localPort(listener)
+        let clients = (0..<3).map { _ in AcceptorTests.connectClient(port) }
+        defer { clients.forEach(closeDescriptor) }
+        var taken: [Int32] = []
+        Socket.acceptQueuedExclusively(listener, limit: 2) { taken.append($0) }
+        #expect(taken.count == 2)
+        #expect(Socket.acceptQueueLength(listener) == 1)
+        Socket.acceptQueuedExclusively(listener, limit: 10) { taken.append($0) }
+        #expect(taken.count == 3, "an empty queue ends the sweep instead of blocking")
+        #expect(taken.allSatisfy { fcntl($0, F_GETFD) & FD_CLOEXEC != 0 })
+        #expect(fcntl(listener, F_GETFL) & O_NONBLOCK == 0, "the listener's flags are restored")
+        taken.forEach(closeDescriptor)
     }
 }
 
