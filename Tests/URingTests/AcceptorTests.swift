@@ -154,9 +154,15 @@ struct AcceptorTests {
 
 @Suite("Sweeping without the ring")
 struct SynchronousSweepTests {
-    @Test func thisKernelHasAcceptDontWait() {
-        // Linux 6.10 and later; this machine runs 6.18. Older kernels use the fallback below.
-        #expect(Acceptor.dontWaitSupported)
+    /// The probe agrees with the kernel's version: ACCEPT_DONTWAIT came in Linux 6.10
+    /// (this machine runs 6.18); older kernels use the fallback below.
+    @Test func theProbeMatchesTheKernelVersion() {
+        var name = utsname()
+        uname(&name)
+        let release = withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let parts = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
+        let atLeast610 = parts.count == 2 && (parts[0], parts[1]) >= (6, 10)
+        #expect(Acceptor.dontWaitSupported == atLeast610, "kernel \(release)")
     }
 
     /// Without ACCEPT_DONTWAIT an exclusive listener is swept synchronously (its
