@@ -8,8 +8,10 @@ PORT ?= 8000
 setup:
 	@bash tools/setup.sh
 
+# The Swift runtime linked statically: each process maps fewer shared-library pages
+# (BENCHMARKS.md §7).
 build: setup
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --static-swift-stdlib
 
 run: build
 	.build/release/uring-cluster serve --host $(HOST) --port $(PORT)

@@ -17,7 +17,10 @@ extension HTTPServer {
         }
         freeCount -= 1
         let index = Int(freeSlots[freeCount])
-        slotHighWater = max(slotHighWater, index + 1)
+        if index >= slotHighWater {
+            (slots + slotHighWater).initialize(repeating: slotTemplate, count: index + 1 - slotHighWater)
+            slotHighWater = index + 1
+        }
         counters.active += 1
         Socket.setNoDelay(fd)
         let s = slots + index
@@ -37,7 +40,7 @@ extension HTTPServer {
     @inline(__always)
     func slot(for ud: UserData) -> Int? {
         let index = Int(ud.index)
-        guard index < slotCapacity, slots[index].generation == ud.generation,
+        guard index < slotHighWater, slots[index].generation == ud.generation,
               slots[index].lifecycle.state != .released else { return nil }
         return index
     }

@@ -28,8 +28,13 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     /// Free slot indices, used as a stack.
     let freeSlots: UnsafeMutablePointer<UInt32>
     var freeCount: Int
-    /// One past the highest slot index ever used: the timer scan stops here.
+    /// One past the highest slot index ever used: the timer scan stops here, and only the
+    /// slots below it are initialized. The table is reserved for `maxConnections` but its
+    /// pages are touched only as connections first use them (5 MB of a worker's start-up
+    /// RSS, for the default 10,000, before this).
     var slotHighWater = 0
+    /// What a slot is initialized to on first use.
+    let slotTemplate: ConnectionSlot
     /// The parser's header-field table, shared by all parses on this loop (each connection's
     /// lifecycle copies its request's fields out of it as soon as its head parses).
     let fields: UnsafeMutableBufferPointer<HeaderField>
@@ -69,18 +74,18 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         date.initializeMemory(as: UInt8.self, repeating: 32, count: HTTPDate.length)
         let lifecycle = ConnectionLifecycle(settings: configuration.lifecycleSettings, limits: configuration.limits,
                                             timeouts: configuration.timeouts, scratch: fields, date: date)
-        slots.initialize(repeating: ConnectionSlot(lifecycle: lifecycle), count: slotCapacity)
+        slotTemplate = ConnectionSlot(lifecycle: lifecycle)
         counters.workerID = configuration.workerID
         counters.pid = getpid()
         refreshDate()
     }
 
     deinit {
-        for i in 0..<slotCapacity {
+        for i in 0..<slotHighWater {
             if slots[i].fd >= 0 { closeDescriptor(slots[i].fd) }
             slots[i].lifecycle.freeMemory()
         }
-        slots.deinitialize(count: slotCapacity)
+        slots.deinitialize(count: slotHighWater)
         slots.deallocate()
         freeSlots.deallocate()
         fields.deallocate()

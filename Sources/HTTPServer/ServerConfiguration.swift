@@ -13,9 +13,14 @@ public struct ServerConfiguration: Sendable {
     public var timeouts = HTTPTimeouts()
     /// Open connections this process serves at once; beyond it new ones get 503 and are closed.
     public var maxConnections: Int = 10_000
-    /// Provided receive buffers (a power of two) and their size.
-    public var receiveBufferCount: UInt32 = 1024
-    public var receiveBufferSize: Int = 16 * 1024
+    /// Provided receive buffers (a power of two) and their size. Each buffer goes back to
+    /// the kernel as soon as its bytes are copied into the connection's own buffer, so they
+    /// need to cover one loop turn's reads, not every connection; when they run out, a
+    /// receive ends with ENOBUFS and is armed again. The kernel uses them in ring order, so
+    /// every one of them ends up resident: 128 × 8 KiB is 1 MiB per process (BENCHMARKS.md
+    /// §7 measured the old 1024 × 16 KiB at +16.5 MB of RSS after load, and no CPU difference).
+    public var receiveBufferCount: UInt32 = 128
+    public var receiveBufferSize: Int = 8 * 1024
     /// Submission-queue entries of the ring.
     public var ringEntries: UInt32 = 2048
     /// How long a closing connection may linger to read what the client still sends, so that

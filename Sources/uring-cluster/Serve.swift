@@ -72,6 +72,12 @@ struct Serve: ParsableCommand {
     @Option(help: "Open connections served at once; beyond it new connections get 503.")
     var maxConnections = 10_000
 
+    @Option(help: "Provided receive buffers per process (a power of two, at most 32768). Each is given back as soon as its bytes are copied out, so these cover one loop turn's reads; too few only costs a re-armed receive.")
+    var receiveBuffers = Int(ServerConfiguration().receiveBufferCount)
+
+    @Option(help: "Size of each receive buffer in bytes (512...1048576).")
+    var receiveBufferSize = ServerConfiguration().receiveBufferSize
+
     func validate() throws {
         guard queueLimit >= 0 else { throw ValidationError("--queue-limit must be >= 0, got \(queueLimit)") }
         guard (0...Cluster.maxWorkers).contains(workers) else {
@@ -90,6 +96,12 @@ struct Serve: ParsableCommand {
                                    ("--max-connections", maxConnections, 1)] {
             guard value >= low, value <= 1 << 30 else { throw ValidationError("\(name) must be \(low)...\(1 << 30), got \(value)") }
         }
+        guard receiveBuffers > 0, receiveBuffers <= 32768, receiveBuffers & (receiveBuffers - 1) == 0 else {
+            throw ValidationError("--receive-buffers must be a power of two, 1...32768, got \(receiveBuffers)")
+        }
+        guard (512...(1 << 20)).contains(receiveBufferSize) else {
+            throw ValidationError("--receive-buffer-size must be 512...1048576, got \(receiveBufferSize)")
+        }
     }
 
     var serverConfiguration: ServerConfiguration {
@@ -102,6 +114,8 @@ struct Serve: ParsableCommand {
                                   keepAliveNanoseconds: keepaliveTimeout.nanoseconds,
                                   bodyIdleNanoseconds: bodyTimeout.nanoseconds)
         c.maxConnections = maxConnections
+        c.receiveBufferCount = UInt32(receiveBuffers)
+        c.receiveBufferSize = receiveBufferSize
         return c
     }
 

@@ -8,6 +8,9 @@ import Testing
         ["serve", "--max-headers", "0"],
         ["serve", "--host", "not-an-address", "--port", "0"],
         ["serve", "--no-such-flag"],
+        ["serve", "--receive-buffers", "100"],
+        ["serve", "--receive-buffers", "0"],
+        ["serve", "--receive-buffer-size", "100"],
     ])
     func badArgumentsExitNonZeroWithAMessage(_ arguments: [String]) throws {
         let (status, _, stderr) = try runBinary(arguments)
@@ -26,7 +29,8 @@ import Testing
     @Test func helpListsTheLimits() throws {
         let (status, stdout, _) = try runBinary(["serve", "--help"])
         #expect(status == 0)
-        for flag in ["--host", "--port", "--header-timeout", "--keepalive-timeout", "--max-body-bytes", "--max-connections"] {
+        for flag in ["--host", "--port", "--header-timeout", "--keepalive-timeout", "--max-body-bytes", "--max-connections",
+                     "--receive-buffers", "--receive-buffer-size"] {
             #expect(stdout.contains(flag), "\(flag) missing from --help")
         }
     }
