@@ -10,7 +10,7 @@ import Glibc
 /// fields a request on the connection had and is freed with the connection.
 public struct HeaderFieldStore {
     private var base: UnsafeMutablePointer<HeaderField>?
-    private var capacity = 0
+    public private(set) var capacity = 0
     public private(set) var count = 0
 
     public init() {}

@@ -29,6 +29,35 @@ struct ConnectionLifecycleTests {
         #expect(d.violations.isEmpty, "\(d.violations)")
     }
 
+    /// A keep-alive connection idle for `idleReleaseNanoseconds` frees its buffers (an idle
+    /// connection then costs its slot alone), and its next request is served as usual. A
+    /// busy one, or one waiting on its response, keeps them.
+    @Test func anIdleKeepAliveConnectionGivesItsBuffersBack() {
+        let settings = ConnectionLifecycle.Settings(lingerNanoseconds: 500, sendStallNanoseconds: 2_000,
+                                                    idleReleaseNanoseconds: 100)
+        let d = LifecycleDriver(settings: settings,
+                                timeouts: HTTPTimeouts(headerNanoseconds: 10_000, keepAliveNanoseconds: 10_000, bodyIdleNanoseconds: 10_000))
+        d.deliver(get("/a"))
+        d.completeSend()
+        #expect(d.life.pointee.holdsBuffers)
+        d.tick(at: 50)
+        #expect(d.life.pointee.holdsBuffers, "idle for less than the setting")
+        d.tick(at: 200)
+        #expect(!d.life.pointee.holdsBuffers)
+        #expect(d.life.pointee.state == .open, "released, not closed")
+        d.deliver(get("/b"))
+        d.completeSend()
+        #expect(d.answered == ["/a", "/b"])
+        // A delayed response is not idle: its held output stays.
+        d.deliver(get("/delay"))
+        d.tick(at: d.now + 500)
+        #expect(d.life.pointee.holdsBuffers)
+        d.fireDelay()
+        d.settle()
+        #expect(d.answered == ["/a", "/b", "/delay"])
+        #expect(d.violations.isEmpty, "\(d.violations)")
+    }
+
     @Test func pipelinedRequestsSplitAtEveryByteAreAnsweredInOrder() {
         let text = get("/1", id: 1) + post("/2", body: "hello", id: 2) + get("/3", id: 3)
         let utf8 = Array(text.utf8)
