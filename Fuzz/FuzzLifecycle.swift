@@ -45,7 +45,8 @@ public func fuzzLifecycle(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
 struct LifecycleRun {
     static let settings = ConnectionLifecycle.Settings(maxUnsentOutput: 2048, readAheadBytes: 1024,
-                                                       lingerNanoseconds: 2_000, sendStallNanoseconds: 3_000)
+                                                       lingerNanoseconds: 2_000, sendStallNanoseconds: 3_000,
+                                                       idleReleaseNanoseconds: 500)
     static let limits = HTTPLimits(maxHeaderBytes: 1024, maxTargetBytes: 256, maxHeaderCount: 16, maxBodyBytes: 2048)
     static let timeouts = HTTPTimeouts(headerNanoseconds: 4_000, keepAliveNanoseconds: 3_000, bodyIdleNanoseconds: 2_500)
 
