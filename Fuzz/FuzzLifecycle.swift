@@ -57,7 +57,10 @@ struct LifecycleRun {
     var receiveArmed = false, receiveCancelled = false
     var delayArmed = false, delayCancelled = false
     var cancels = 0
-    var sendInFlight: [UInt8]? = nil
+    /// The send in flight: its bytes are read only when it completes, as the kernel may
+    /// read them as late as that, so a buffer freed or moved under a send is a use after
+    /// free that AddressSanitizer reports (or garbled output the wire check catches).
+    var sendInFlight: (bytes: UnsafeRawPointer, count: Int)? = nil
     var closeInFlight = false, closed = false, shutWrite = false, shutBoth = false
     var released = 0
     var dispatched = 0
@@ -108,7 +111,7 @@ struct LifecycleRun {
                 cancels += 1
             case .send(let p, let count):
                 check(sendInFlight == nil && !closed && !closeInFlight && !shutWrite && count > 0, "bad send")
-                sendInFlight = Array(UnsafeRawBufferPointer(start: p, count: count))
+                sendInFlight = (UnsafeRawPointer(p), count)
             case .dispatch(let head, let body):
                 let request = life.pointee.request(head, body: body)
                 check(body.upperBound <= request.bytes.count, "body outside the input")
@@ -164,13 +167,13 @@ struct LifecycleRun {
     }
 
     mutating func completeSend(limit: Int) {
-        guard let bytes = sendInFlight else { return }
+        guard let send = sendInFlight else { return }
         sendInFlight = nil
         if shutBoth {
             life.pointee.sendCompleted(-32)
         } else {
-            let n = min(limit, bytes.count)
-            wire += bytes[0..<n]
+            let n = min(limit, send.count)
+            wire += UnsafeRawBufferPointer(start: send.bytes, count: n)
             life.pointee.sendCompleted(n)
         }
         perform()

@@ -31,6 +31,9 @@ public struct ServerConfiguration: Sendable {
     public var maxUnsentOutput: Int = 256 * 1024
     /// Unanswered input a connection that cannot answer now may hold before reading pauses. Default 64 KiB.
     public var readAheadBytes: Int = 64 * 1024
+    /// How long a keep-alive connection idle between requests keeps its buffers before it
+    /// gives them back (the next request allocates them again). 0 keeps them. Default 1 s.
+    public var idleReleaseNanoseconds: UInt64 = 1_000_000_000
     /// The id reported in /stats (a worker's index in a cluster).
     public var workerID: Int = 0
 
@@ -38,7 +41,8 @@ public struct ServerConfiguration: Sendable {
 
     var lifecycleSettings: ConnectionLifecycle.Settings {
         ConnectionLifecycle.Settings(maxUnsentOutput: maxUnsentOutput, readAheadBytes: readAheadBytes,
-                                     lingerNanoseconds: lingerNanoseconds, sendStallNanoseconds: timeouts.headerNanoseconds)
+                                     lingerNanoseconds: lingerNanoseconds, sendStallNanoseconds: timeouts.headerNanoseconds,
+                                     idleReleaseNanoseconds: idleReleaseNanoseconds)
     }
 
     /// Timer resolution: fine enough for the shortest configured timeout, and at most 250 ms

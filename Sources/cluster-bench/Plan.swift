@@ -4,7 +4,10 @@ import Glibc
 
 /// A scenario: what wrk sends.
 struct Scenario {
-    static let known = ["keepalive", "churn", "skewed", "connections"]
+    static let known = ["keepalive", "churn", "skewed", "connections", "heavy-tail"]
+    /// heavy-tail: the expensive background that runs beside the measured cheap requests.
+    static let heavyTailPath = "/burn?us=20000"
+    static let heavyTailConnections = 4
     let name: String
 
     init?(_ name: String) {
@@ -14,7 +17,7 @@ struct Scenario {
 
     func script() -> String {
         switch name {
-        case "churn": return WrkReport.luaScript(headers: ["Connection": "close"])
+        case "churn", "heavy-tail": return WrkReport.luaScript(headers: ["Connection": "close"])
         case "skewed": return WrkReport.luaScript(heavyPath: "/burn?us=2000", heavyShare: 0.05)
         default: return WrkReport.luaScript()
         }
@@ -23,8 +26,16 @@ struct Scenario {
     func connections(_ plan: Plan) -> Int { name == "connections" ? plan.manyConnections : plan.connections }
     func threads(_ plan: Plan) -> Int { name == "connections" ? 2 : 1 }
 
-    /// nginx answers only hello world: no /burn for the skewed scenario.
-    func supports(_ target: BenchTarget) -> Bool { !(name == "skewed" && target.target.hasPrefix("nginx")) }
+    /// A second wrk, run beside the measured one for the same duration, whose results are
+    /// not part of the scenario's: heavy-tail's expensive requests, each on a new connection.
+    var background: (path: String, connections: Int)? {
+        name == "heavy-tail" ? (Self.heavyTailPath, Self.heavyTailConnections) : nil
+    }
+
+    /// nginx answers only hello world: no /burn for the skewed and heavy-tail scenarios.
+    func supports(_ target: BenchTarget) -> Bool {
+        !((name == "skewed" || name == "heavy-tail") && target.target.hasPrefix("nginx"))
+    }
 }
 
 struct Plan {
@@ -40,7 +51,7 @@ struct Plan {
         [
             "\(rounds) round(s); in each, every configuration runs every scenario in the same order (interleaved rounds); medians over rounds, min–max in brackets",
             "wrk -t1 -c\(connections) -d\(duration)s per run (connections scenario: -t2 -c\(manyConnections)); results from a wrk Lua done() script that prints JSON",
-            "scenarios: \(scenarios.joined(separator: ", ")) (skewed: 5% of requests are /burn?us=2000)",
+            "scenarios: \(scenarios.joined(separator: ", ")) (skewed: 5% of requests are /burn?us=2000; heavy-tail: the figures are those of the cheap GET / with Connection: close, while a second wrk keeps \(Scenario.heavyTailConnections) connections looping on \(Scenario.heavyTailPath) with Connection: close; its CPU counts in CPU per request)",
             "server CPU per request: utime+stime of the primary and all workers from /proc over the run, divided by requests; primary CPU: the primary's share of it",
             "connections per worker: /stats before and after each run (uring-cluster only), summed over rounds; Jain's index and the busiest two workers' share from them",
             "peak RSS: VmHWM summed over the server's processes at the end of each run",

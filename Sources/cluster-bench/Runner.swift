@@ -58,14 +58,27 @@ struct Runner {
         let script = FileManager.default.temporaryDirectory.appendingPathComponent("cluster-bench-\(getpid())-\(scenario.name).lua")
         try scenario.script().write(to: script, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: script) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        let pin = plan.clientCpus.map { ["taskset", "-c", $0] } ?? []
-        p.arguments = pin + ["wrk", "-t\(scenario.threads(plan))", "-c\(scenario.connections(plan))", "-d\(plan.duration)s",
-                             "--timeout", "10s", "-s", script.path, "http://127.0.0.1:\(port)/"]
+        // The background load (heavy-tail) starts first, so the measured run sees it throughout;
+        // it runs a second longer and is stopped with the measured one.
+        var background: Process? = nil
+        if let (path, connections) = scenario.background {
+            let b = wrkProcess(threads: 1, connections: connections, seconds: plan.duration + 1,
+                               script: script.path, url: "http://127.0.0.1:\(port)\(path)")
+            b.standardOutput = FileHandle.nullDevice
+            try b.run()
+            background = b
+            usleep(200_000)
+        }
+        defer {
+            if let background {
+                if background.isRunning { background.terminate() }
+                background.waitUntilExit()
+            }
+        }
+        let p = wrkProcess(threads: scenario.threads(plan), connections: scenario.connections(plan), seconds: plan.duration,
+                           script: script.path, url: "http://127.0.0.1:\(port)/")
         let out = Pipe()
         p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
         try p.run()
         // Bounded: wrk stops itself after -d; a hung wrk is killed well after.
         let deadline = Date().addingTimeInterval(Double(plan.duration) + 30)
@@ -79,6 +92,17 @@ struct Runner {
         }
         p.waitUntilExit()
         return try WrkReport.parse(String(decoding: data, as: UTF8.self))
+    }
+
+    /// A wrk run, pinned to the client CPUs when the plan says so; standard error discarded.
+    func wrkProcess(threads: Int, connections: Int, seconds: Int, script: String, url: String) -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        let pin = plan.clientCpus.map { ["taskset", "-c", $0] } ?? []
+        p.arguments = pin + ["wrk", "-t\(threads)", "-c\(connections)", "-d\(seconds)s",
+                             "--timeout", "10s", "-s", script, url]
+        p.standardError = FileHandle.nullDevice
+        return p
     }
 }
 

@@ -75,7 +75,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Provided receive buffers per process (a power of two, at most 32768). Each is given back as soon as its bytes are copied out, so these cover one loop turn's reads; too few only costs a re-armed receive.")
     var receiveBuffers = Int(ServerConfiguration().receiveBufferCount)
 
-    @Option(help: "Size of each receive buffer in bytes (512...1048576).")
+    @Option(help: "Size of each receive buffer in bytes (512...1048576; all of them together at most 64 MiB).")
     var receiveBufferSize = ServerConfiguration().receiveBufferSize
 
     func validate() throws {
@@ -101,6 +101,10 @@ struct Serve: ParsableCommand {
         }
         guard (512...(1 << 20)).contains(receiveBufferSize) else {
             throw ValidationError("--receive-buffer-size must be 512...1048576, got \(receiveBufferSize)")
+        }
+        // Every buffer ends up resident (the kernel takes them in ring order), in every worker.
+        guard receiveBuffers * receiveBufferSize <= 64 << 20 else {
+            throw ValidationError("--receive-buffers × --receive-buffer-size must be at most 64 MiB per process, got \(receiveBuffers * receiveBufferSize) bytes")
         }
     }
 

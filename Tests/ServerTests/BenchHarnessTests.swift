@@ -39,6 +39,29 @@ import Testing
         #expect(report.contains("![throughput](throughput-churn.svg)"))
     }
 
+    /// heavy-tail measures the cheap requests while a second wrk keeps /burn requests going:
+    /// the server sees more connections than the measured wrk made.
+    @Test func heavyTailRunsItsBackgroundBesideTheMeasuredLoad() throws {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("bench-test-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let (status, _, stderr) = try runProduct("cluster-bench", [
+            "--binary", ServerProcess.binary, "--output", output.path, "--workers", "2", "--modes", "round-robin",
+            "--balances", "load-aware", "--scenarios", "heavy-tail", "--rounds", "1", "--duration", "2",
+            "--connections", "8", "--no-peers",
+        ], timeoutSeconds: 60)
+        #expect(status == 0, "\(stderr)")
+        let folders = try FileManager.default.contentsOfDirectory(atPath: output.path)
+        let dir = output.appendingPathComponent(try #require(folders.first))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("results.json"))) as? [String: Any])
+        let run = try #require((json["results"] as? [[String: Any]])?.first { $0["scenario"] as? String == "heavy-tail" })
+        let measured = (run["requests_per_sec"] as? Double ?? 0) * 2
+        let served = (run["per_worker_connections"] as? [Int] ?? []).reduce(0, +)
+        #expect(measured > 0)
+        #expect(Double(served) > measured + 50, "served \(served) connections, the measured wrk \(measured)")
+        let report = try String(contentsOf: dir.appendingPathComponent("report.md"), encoding: .utf8)
+        #expect(report.contains("## Scenario `heavy-tail`"))
+    }
+
     @Test func badArgumentsAreRefusedWithAMessage() throws {
         let (status, _, stderr) = try runProduct("cluster-bench", ["--binary", "/nonexistent"], timeoutSeconds: 20)
         #expect(status != 0)

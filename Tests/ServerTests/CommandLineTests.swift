@@ -11,6 +11,7 @@ import Testing
         ["serve", "--receive-buffers", "100"],
         ["serve", "--receive-buffers", "0"],
         ["serve", "--receive-buffer-size", "100"],
+        ["serve", "--receive-buffers", "32768", "--receive-buffer-size", "1048576"],
     ])
     func badArgumentsExitNonZeroWithAMessage(_ arguments: [String]) throws {
         let (status, _, stderr) = try runBinary(arguments)
