@@ -20,8 +20,6 @@ public final class StopOnSignal: LoopExtension {
     var ring: Ring!
     weak var server: (any ConnectionAdopting)?
     var stopping = false
-    /// The signal that started the stop, if one did.
-    public private(set) var received: Int32?
 
     /// - Parameters:
     ///   - refusing: the listeners to filter at the stop: those this process created. A
@@ -41,7 +39,7 @@ public final class StopOnSignal: LoopExtension {
     public func complete(_ c: Completion) {
         switch Operation(rawValue: c.userData.kind) {
         case .signal:
-            if let s = signals.signal(in: c) { stop(signal: s) }
+            if signals.signal(in: c) != nil { stop() }
             signals.arm(ring, userData: UserData(kind: Operation.signal.rawValue))
         case .grace:
             server?.drain(sweepingListeners: true)
@@ -50,10 +48,9 @@ public final class StopOnSignal: LoopExtension {
         }
     }
 
-    func stop(signal: Int32) {
+    func stop() {
         guard !stopping else { return }
         stopping = true
-        received = signal
         for fd in refusing {
             do throws(SystemError) {
                 try Socket.refuseNewConnections(fd)

@@ -71,7 +71,8 @@ public struct Acceptor {
     static let sweepDefaultBudget = 4096
 
     /// Whether this kernel knows IORING_ACCEPT_DONTWAIT (6.10): probed once, on a throwaway
-    /// listener, by one such accept (EAGAIN if known, EINVAL if not).
+    /// listener, by one such accept (EAGAIN if known, EINVAL if not). Only a sweep asks, so
+    /// a process that never stops never probes: nothing of it is in start-up.
     static let dontWaitSupported: Bool = {
         guard let ring = try? Ring(entries: 2),
               let fd = try? Socket.listen(host: "127.0.0.1", port: 0, backlog: 1) else { return false }
@@ -86,17 +87,16 @@ public struct Acceptor {
         return result == -EAGAIN
     }()
 
-    /// Whether sweeps use ACCEPT_DONTWAIT on the ring (the kernel's answer, unless a test
-    /// says otherwise to exercise the fallback).
-    let dontWait: Bool
+    /// Set by a test to exercise one sweep path; otherwise the kernel's answer is used.
+    let dontWaitOverride: Bool?
 
     public init(kinds: Kinds) {
-        self.init(kinds: kinds, dontWait: Self.dontWaitSupported)
+        self.init(kinds: kinds, dontWait: nil)
     }
 
-    init(kinds: Kinds, dontWait: Bool) {
+    init(kinds: Kinds, dontWait: Bool?) {
         self.kinds = kinds
-        self.dontWait = dontWait
+        dontWaitOverride = dontWait
     }
 
     /// Nothing of the acceptor's is in flight: no accept can still deliver a connection.
@@ -246,7 +246,7 @@ public struct Acceptor {
     mutating func continueSweep(_ index: Int, _ ring: Ring) {
         let fd = listeners[index].fd
         guard fd >= 0, !listeners[index].sweepInFlight, listeners[index].sweepBudget > 0 else { return }
-        guard dontWait else {
+        guard dontWaitOverride ?? Self.dontWaitSupported else {
             // A blocking accept on a listener another process also accepts on could wait
             // forever: only exclusive listeners are swept without ACCEPT_DONTWAIT.
             if listeners[index].exclusive {
