@@ -3,11 +3,12 @@ import Glibc
 // libFuzzer target: ConnectionLifecycle driven by the input (built by `make fuzz` with the
 // HTTP1 sources). The first bytes of the input are a script of events (a read of some of
 // the client's bytes, a send completing in part, a timer, a delay firing, cancels and the
-// close completing, the peer closing); the rest is what the client sends. Invariants:
+// close and shutdowns completing, the peer closing); the rest is what the client sends. Invariants:
 // - responses leave in request order (each response names its request), and nothing is
 //   sent after a close or a shutdown of our side;
 // - operations are well formed: one receive and one send at most, a cancel only of what
-//   is armed, the slot released only with nothing in flight, and exactly once;
+//   is armed, no close while a shutdown is in flight, the slot released only with nothing
+//   in flight, and exactly once;
 // - the connection's buffers stay bounded;
 // - the lifecycle never loops without returning .none.
 
@@ -36,6 +37,7 @@ public func fuzzLifecycle(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         case 9: if run.receiveArmed { run.peerCloses() }
         case 10: if run.receiveArmed { run.receiveFails() }
         case 11: run.drainIdle()
+        case 12: run.completeShutdowns()
         default: run.completeSend(limit: .max)
         }
         if run.released > 0 { break }
@@ -62,6 +64,8 @@ struct LifecycleRun {
     /// free that AddressSanitizer reports (or garbled output the wire check catches).
     var sendInFlight: (bytes: UnsafeRawPointer, count: Int)? = nil
     var closeInFlight = false, closed = false, shutWrite = false, shutBoth = false
+    /// Shutdowns complete only when the script says (the ring's, on a direct descriptor).
+    var shutdowns = 0
     var released = 0
     var dispatched = 0
     var wire: [UInt8] = []
@@ -131,13 +135,16 @@ struct LifecycleRun {
             case .shutdownWrite:
                 check(sendInFlight == nil && life.pointee.unsentBytes == 0, "shutdown with output unsent")
                 shutWrite = true
+                shutdowns += 1
             case .shutdownBoth:
                 shutBoth = true
+                shutdowns += 1
             case .close:
                 check(!closeInFlight && !closed, "closed twice")
+                check(shutdowns == 0, "closed with a shutdown in flight")
                 closeInFlight = true
             case .release:
-                check(!receiveArmed && sendInFlight == nil && !delayArmed && cancels == 0 && closed && released == 0,
+                check(!receiveArmed && sendInFlight == nil && !delayArmed && cancels == 0 && shutdowns == 0 && closed && released == 0,
                       "released with operations in flight, or twice")
                 released += 1
                 return
@@ -202,6 +209,15 @@ struct LifecycleRun {
         while cancels > 0 {
             cancels -= 1
             life.pointee.cancelCompleted()
+        }
+        perform()
+    }
+
+    mutating func completeShutdowns() {
+        guard shutdowns > 0 else { return }
+        while shutdowns > 0 {
+            shutdowns -= 1
+            life.pointee.shutdownCompleted()
         }
         perform()
     }

@@ -41,6 +41,19 @@
 static inline unsigned char CLiburing_IOSQE_IO_LINK(void) { return IOSQE_IO_LINK; }
 static inline unsigned char CLiburing_IOSQE_BUFFER_SELECT(void) { return IOSQE_BUFFER_SELECT; }
 static inline unsigned char CLiburing_IOSQE_CQE_SKIP_SUCCESS(void) { return IOSQE_CQE_SKIP_SUCCESS; }
+static inline unsigned char CLiburing_IOSQE_FIXED_FILE(void) { return IOSQE_FIXED_FILE; }
+static inline unsigned char CLiburing_IOSQE_IO_HARDLINK(void) { return IOSQE_IO_HARDLINK; }
+
+// IORING_OP_MSG_RING with IORING_MSG_SEND_FD (kernel 6.0): installs the sender's direct
+// descriptor `source_slot` into the target ring's file table at a slot the target
+// allocates; the target's completion carries `target_data` and the slot as its result.
+// liburing 2.3 has no helper for it.
+static inline void CLiburing_prep_msg_ring_send_fd(struct io_uring_sqe *sqe, int target_ring_fd,
+                                                   unsigned source_slot, unsigned long long target_data) {
+    io_uring_prep_rw(IORING_OP_MSG_RING, sqe, target_ring_fd, (void *)(unsigned long)IORING_MSG_SEND_FD, 0, target_data);
+    sqe->addr3 = source_slot;
+    sqe->file_index = IORING_FILE_INDEX_ALLOC;
+}
 
 // CMSG_* are function-like macros: shims for passing descriptors with SCM_RIGHTS.
 static inline size_t CLiburing_CMSG_SPACE(size_t len) { return CMSG_SPACE(len); }
@@ -75,6 +88,12 @@ static inline int CLiburing_memfd_create(const char *name, unsigned flags) {
     return (int)syscall(SYS_memfd_create, name, flags);
 }
 static inline unsigned CLiburing_MFD_CLOEXEC(void) { return 0x0001U; }
+
+// pidfd_open (5.3) and pidfd_getfd (5.6): glibc 2.36 declares them only under _GNU_SOURCE
+// (see the include trap above), so through syscall(2). pidfd_getfd needs ptrace access to
+// the target: same user and dumpable, or CAP_SYS_PTRACE (and Yama's scope).
+static inline int CLiburing_pidfd_open(int pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+static inline int CLiburing_pidfd_getfd(int pidfd, int targetfd) { return (int)syscall(SYS_pidfd_getfd, pidfd, targetfd, 0); }
 
 // prctl is variadic: Swift cannot call it.
 static inline int CLiburing_set_parent_death_signal(int sig) {

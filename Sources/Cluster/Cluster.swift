@@ -204,7 +204,7 @@ public final class Cluster {
         earlyMessages.removeAll()
         server.attach(channel)
         for fd in fds { server.addListener(fd) }
-        try Channel.send(channelFD, .listening(port: boundPort))
+        try Channel.send(channelFD, .listening(port: boundPort, ring: server.usesDirectDescriptors ? server.ringDescriptor : -1))
         logger.debug("listening on \(host):\(boundPort) (id \(slot + 1))")
         for bytes in fromPrimary { deliverFromPrimary(bytes) }
         if let sweep = drainAtStart { server.drain(sweepingListeners: sweep) }

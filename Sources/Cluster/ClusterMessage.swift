@@ -8,13 +8,15 @@ import URing
 //   worker → primary                     primary → worker
 //   0x01 online                          0x81 listenReply  u16 port, i32 errno   (+ listener fd
 //   0x02 listen   u16 port, host bytes                                            in shared and
-//   0x03 listening u16 port                                                       reuseport modes)
+//   0x03 listening u16 port, i32 ring                                             reuseport modes)
 //   0x05 refused u64 position, u32 count 0x82 handoff u32 count      (+ count connection fds)
 //   0x06 leaving (the worker was sent SIGTERM or SIGINT: the primary replaces it gracefully,
 //        or ignores it while the whole cluster is stopping)
 //        (descriptors the worker could not take: its RLIMIT_NOFILE; `position` counts every
 //        descriptor handed to this worker before them)
 //
+// `ring` is the worker's ring descriptor number (-1: none), which a primary handing over
+// through the ring takes with pidfd_getfd; those hand-offs then need no message at all.
 // Hand-offs are acknowledged without a message: the worker publishes in the shared board how
 // many hand-off positions it has dealt with, and the primary closes its copies up to there.
 //                                        0x83 drain  u8 sweep (finish what is in progress, then
@@ -25,7 +27,7 @@ import URing
 public enum ClusterMessage: Equatable, Sendable {
     case online
     case listen(host: String, port: UInt16)
-    case listening(port: UInt16)
+    case listening(port: UInt16, ring: Int32)
     case refused(position: UInt64, count: UInt32)
     case leaving
     case listenReply(port: UInt16, errno: Int32)
@@ -60,7 +62,7 @@ public enum ClusterMessage: Equatable, Sendable {
         switch self {
         case .online: out.append(Tag.online.rawValue)
         case .listen(let host, let port): out.append(Tag.listen.rawValue); u16(port); out += Array(host.utf8)
-        case .listening(let port): out.append(Tag.listening.rawValue); u16(port)
+        case .listening(let port, let ring): out.append(Tag.listening.rawValue); u16(port); u32(UInt32(bitPattern: ring))
         case .refused(let position, let n):
             out.append(Tag.refused.rawValue)
             u32(UInt32(truncatingIfNeeded: position))
@@ -89,7 +91,9 @@ public enum ClusterMessage: Equatable, Sendable {
         case .listen:
             guard let port = u16(1) else { return nil }
             return .listen(host: String(decoding: b[3...], as: UTF8.self), port: port)
-        case .listening: return u16(1).map { .listening(port: $0) }
+        case .listening:
+            guard let port = u16(1), let ring = u32(3) else { return nil }
+            return .listening(port: port, ring: Int32(bitPattern: ring))
         case .refused:
             guard let low = u32(1), let high = u32(5), let n = u32(9) else { return nil }
             return .refused(position: UInt64(high) << 32 | UInt64(low), count: n)

@@ -1,4 +1,5 @@
 import DequeModule
+import URing
 
 // Round-robin mode's promise, "a connection the primary accepted is never lost", is kept
 // by this bookkeeping, pure and tested alone (HandoffLedgerTests, with a property test over
@@ -18,10 +19,20 @@ import DequeModule
 //
 // Acknowledgements are positions, not messages: the worker publishes on the shared board
 // how many hand-off positions (descriptors sent to it, taken or refused) it has dealt with.
+//
+// Two ways to send. Through the ring (MSG_RING, one per connection, `startSendingEach`),
+// a connection is delivered when the primary's completion says it is in the worker's file
+// table, and its position is its place in the order of those completions. That is the
+// order the worker sees them in too: the kernel installs each one in the worker's task
+// and, in the same step, queues the primary's completion, so both queues fill in one
+// order. A failed one (the worker's table is full, or the worker is gone) never reaches
+// the worker and takes no position. By SCM_RIGHTS (`startSending`), a message carries up
+// to 253, and its descriptors take the next positions in message order.
 
 /// A connection the primary accepted and holds a descriptor of.
 struct HeldConnection: Equatable, Sendable {
-    let fd: Int32
+    /// The primary's descriptor of it: direct when hand-offs go through the ring.
+    let file: Descriptor
     /// When the primary accepted it (monotonic ns).
     let acceptedAt: UInt64
     /// Workers that refused it so far.
@@ -33,7 +44,8 @@ struct HeldConnection: Equatable, Sendable {
 struct HandoffLedger {
     /// Chosen for this worker, not yet sent.
     private(set) var pending = Deque<HeldConnection>()
-    /// In the hand-off message in flight (at most one per channel, so messages keep order).
+    /// In the hand-off message in flight (at most one per channel, so messages keep order),
+    /// or, through the ring, every connection whose MSG_RING has not completed.
     private(set) var sending: [HeldConnection] = []
     /// Delivered, not yet acknowledged, in hand-off order; nil where a refused one was taken back.
     private(set) var unacknowledged = Deque<HeldConnection?>()
@@ -67,8 +79,37 @@ struct HandoffLedger {
         for _ in 0..<n {
             let c = pending.removeFirst()
             sending.append(c)
-            fds.append(c.fd)
+            fds.append(c.file.value)
         }
+    }
+
+    /// Through the ring: every pending connection goes now, each by its own MSG_RING (whose
+    /// completion is `sentEach`). Their descriptors go into `files` (replaced).
+    mutating func startSendingEach(into files: inout [Descriptor]) {
+        files.removeAll(keepingCapacity: true)
+        while let c = pending.popFirst() {
+            sending.append(c)
+            files.append(c.file)
+        }
+    }
+
+    /// Through the ring: the MSG_RING of `file` completed. Delivered: it takes the next
+    /// position. Not delivered: it is returned, to be routed elsewhere (and with `refused`,
+    /// the worker's table was full: it backs off as after a refusal). Nil also when `file`
+    /// is not in flight (the worker's exit already took it back).
+    mutating func sentEach(_ file: Descriptor, delivered: Bool, refused: Bool, now: UInt64) -> HeldConnection? {
+        guard let i = sending.firstIndex(where: { $0.file == file }) else { return nil }
+        var c = sending.remove(at: i)
+        if delivered {
+            if unacknowledged.isEmpty { unacknowledgedSince = now }
+            unacknowledged.append(c)
+            return nil
+        }
+        if refused {
+            c.refusals += 1
+            backOff(now: now)
+        }
+        return c
     }
 
     /// The hand-off message completed. Delivered: its connections wait for acknowledgement.
@@ -84,14 +125,14 @@ struct HandoffLedger {
 
     /// The worker has dealt with every hand-off position below `processed`: the primary's
     /// copies of those connections are closed (returned here).
-    mutating func acknowledge(upTo processed: Int, now: UInt64, closing: inout [Int32]) {
+    mutating func acknowledge(upTo processed: Int, now: UInt64, closing: inout [Descriptor]) {
         var progressed = false
         while acknowledgedPosition < processed, let first = unacknowledged.first {
             unacknowledged.removeFirst()
             acknowledgedPosition += 1
             progressed = true
             if let c = first {
-                closing.append(c.fd)
+                closing.append(c.file)
                 refusalStreak = 0  // it took a connection again
             }
         }
@@ -117,10 +158,15 @@ struct HandoffLedger {
             }
         }
         refusalsHandled += 1
+        backOff(now: now)
+        return back
+    }
+
+    /// No new connection for a while, longer with each refusal in a row.
+    mutating func backOff(now: UInt64) {
         let shift = UInt64(min(refusalStreak, 7))
         refusedUntil = now &+ min(Self.maxRefusalBackoffNanoseconds, Self.firstRefusalBackoffNanoseconds << shift)
         refusalStreak += 1
-        return back
     }
 
     /// Whether the worker is backing off after a refusal.
@@ -129,7 +175,11 @@ struct HandoffLedger {
     /// The worker is gone. What it acknowledged before dying (its final published
     /// position) is closed, not redelivered: it had adopted those connections, and a second
     /// worker must never serve them. Everything else comes back.
-    mutating func workerGone(finalPosition: Int, now: UInt64, closing: inout [Int32]) -> [HeldConnection] {
+    ///
+    /// Through the ring, what is still in flight comes back too: its MSG_RING had not
+    /// completed, and the kernel queues that completion ahead of the exit signal that
+    /// brought the primary here, so it never reached the worker (or reached it dead).
+    mutating func workerGone(finalPosition: Int, now: UInt64, closing: inout [Descriptor]) -> [HeldConnection] {
         acknowledge(upTo: finalPosition, now: now, closing: &closing)
         var back = sending
         back += pending

@@ -31,7 +31,8 @@ extension Primary {
             for f in onOnline { f(r.worker) }
         case .listen(let host, let port):
             listenRequested(r, host: host, port: port)
-        case .listening(let port):
+        case .listening(let port, let ringNumber):
+            reachRing(r, number: ringNumber)
             r.listening = true
             loads[r.slot].eligible = !r.draining
             board.store(r.slot, .state, WorkerState.listening.rawValue)
@@ -144,12 +145,16 @@ extension Primary {
             let (bytes, fd) = r.control.removeFirst()
             r.outgoing.prepareSend(bytes, descriptor: fd)
             r.sendingIsHandoff = false
+        } else if handoffThroughRing && !r.handoffs.pending.isEmpty && !r.worker.isDead {
+            // Through the ring; a drain waits until they are all delivered.
+            sendThroughRing(r)
+            return
         } else if !r.handoffs.pending.isEmpty && !r.worker.isDead {
             r.handoffs.startSending(max: MessageBuffer.maxDescriptors, into: &r.sendingFDs)
             let length = ClusterMessage.writeHandoff(count: UInt32(r.sendingFDs.count), into: r.outgoing.data)
             r.sendingFDs.withUnsafeBufferPointer { r.outgoing.prepareSend(length: length, descriptors: $0) }
             r.sendingIsHandoff = true
-        } else if r.drainQueued {
+        } else if r.drainQueued && !r.handoffs.isSending {
             // After every hand-off already queued: the worker adopts them, then drains.
             r.drainQueued = false
             r.outgoing.prepareSend(ClusterMessage.drain(sweep: shuttingDown).encoded())

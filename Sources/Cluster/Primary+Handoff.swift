@@ -1,9 +1,37 @@
 import Glibc
+import HTTPServer
+import Logging
 import URing
 
-// Round-robin mode: accepting in the primary and handing connections to workers.
+// Round-robin mode: accepting in the primary and handing connections to workers, through
+// the ring (one MSG_RING per connection) or by SCM_RIGHTS messages (HandoffPath).
 
 extension Primary {
+    /// Slots of the primary's file table (cut to RLIMIT_NOFILE): what it holds at once,
+    /// waiting or unacknowledged. Beyond, an accept fails with ENFILE and backs off.
+    static let fileTableSlots = 65536
+
+    /// Decides the hand-off path once, at start, and logs it once.
+    static func chooseHandoff(_ settings: PrimarySettings, ring: Ring, logger: Logger) throws(SystemError) -> Bool {
+        guard settings.mode == .roundRobin, settings.handoff != .message else { return false }
+        var refusal: SystemError? = nil
+        if settings.balance == .ipHash {
+            // No ring operation on this kernel gives a direct descriptor's peer address.
+            refusal = SystemError("--balance ip-hash(reads the peer address with getpeername)", .notSupported)
+        } else if let failed = DescriptorPassingProbe.check() {
+            refusal = failed
+        } else if !ring.registerFileTable(count: fileTableSlots) {
+            refusal = SystemError("io_uring_register_files_sparse", .invalidArgument)
+        }
+        guard let refusal else {
+            logger.debug("hand-offs go through the ring (MSG_RING into each worker's file table)")
+            return true
+        }
+        if settings.handoff == .ring { throw SystemError("--handoff ring: \(refusal)", refusal.errno) }
+        logger.notice("hand-offs use SCM_RIGHTS messages: the ring cannot carry them here (\(refusal))")
+        return false
+    }
+
     /// The primary is the only one accepting on such a listener (round-robin mode, or a
     /// reuseport listener whose worker left): exclusive.
     func startAccepting(_ fd: Int32) {
@@ -17,8 +45,8 @@ extension Primary {
 
     func accepted(_ c: Completion) {
         switch acceptor.complete(c, ring: ring) {
-        case .connection(let fd):
-            route(HeldConnection(fd: fd, acceptedAt: monotonicNanoseconds()), avoiding: nil)
+        case .connection(let file):
+            route(HeldConnection(file: file, acceptedAt: monotonicNanoseconds()), avoiding: nil)
         case .failed(let errno, let retry):
             logger.notice("accept: \(errno); retrying in \(max(1, retry / 1_000_000)) ms")
         case .none:
@@ -42,6 +70,7 @@ extension Primary {
         // Read in place (a copy of the ledger would retain its queues on every route).
         let since = r.handoffs.unacknowledgedSince
         loads[slot].eligible = r.listening && !r.draining && !r.worker.isDead && r.worker.isConnected
+            && (!handoffThroughRing || r.ringFD >= 0)
             && (since == 0 || now &- since < settings.stallNanoseconds)
             && !r.handoffs.isBackingOff(now: now)
             && (beat == 0 || Int(now / 1_000_000) - beat < Self.heartbeatStaleMilliseconds)
@@ -56,11 +85,11 @@ extension Primary {
     func route(_ c: HeldConnection, avoiding: Int?) {
         let now = monotonicNanoseconds()
         if waiting.hasExpired(c, now: now) {
-            answerUnavailable(c.fd)
+            answerUnavailable(c.file)
             return
         }
         var hash: UInt64 = 0
-        if balancer.policy == .ipHash { hash = Self.peerHash(c.fd) }
+        if balancer.policy == .ipHash && !c.file.isDirect { hash = Self.peerHash(c.file.value) }
         let count = slotHighWater
         for slot in 0..<count { refreshLoad(slot, now: now) }
         var excluded: WorkerLoad? = nil
@@ -71,23 +100,58 @@ extension Primary {
         let choice = loads.withUnsafeBufferPointer { balancer.choose(UnsafeBufferPointer(rebasing: $0[0..<count]), clientHash: hash) }
         if let avoiding, let excluded { loads[avoiding] = excluded }
         guard let slot = choice, let r = records[slot] else {
-            if shuttingDown || !waiting.wait(c, now: now) { answerUnavailable(c.fd) }
+            if shuttingDown || !waiting.wait(c, now: now) { answerUnavailable(c.file) }
             return
         }
         r.handoffs.assign(c)
         if r.handoffs.pending.count == 1 { dirty.append(slot) }
-        if r.handoffs.pending.count >= MessageBuffer.maxDescriptors { startSend(r) }
+        if !handoffThroughRing && r.handoffs.pending.count >= MessageBuffer.maxDescriptors { startSend(r) }
     }
 
     func reroute(_ connections: [HeldConnection], avoiding: Int? = nil) {
         for c in connections { route(c, avoiding: avoiding) }
     }
 
-    /// End of a turn: one hand-off message per worker with pending connections.
+    /// End of a turn: one hand-off message per worker with pending connections, or through
+    /// the ring, one MSG_RING per connection (all in the turn's one submission).
     func flushHandoffs() {
         guard !dirty.isEmpty else { return }
-        for slot in dirty { if let r = records[slot] { startSend(r) } }
+        for slot in dirty {
+            guard let r = records[slot] else { continue }
+            if handoffThroughRing { sendThroughRing(r) } else { startSend(r) }
+        }
         dirty.removeAll(keepingCapacity: true)
+    }
+
+    /// Installs every pending connection of `r` into the worker's file table. Each MSG_RING
+    /// completes here once the worker's kernel task has installed it (`sentThroughRing`).
+    func sendThroughRing(_ r: WorkerRecord) {
+        guard r.ringFD >= 0, !r.worker.isDead else { return }
+        r.handoffs.startSendingEach(into: &r.sendingFiles)
+        let target = UserData(kind: WorkerChannel.Operation.handoff.rawValue)
+        for file in r.sendingFiles {
+            ring.sendDescriptor(file.value, toRing: r.ringFD, targetUserData: target,
+                                userData: UserData(kind: PrimaryOperation.handoff.rawValue, generation: r.serial,
+                                                   index: UInt32(r.slot) << 24 | UInt32(file.value)))
+        }
+    }
+
+    /// A MSG_RING completed: delivered (0), or not (ENFILE: the worker's table is full, a
+    /// refusal; EOWNERDEAD or EBADFD: the worker is gone), and then routed elsewhere.
+    func sentThroughRing(_ c: Completion) {
+        let slot = Int(c.userData.index >> 24)
+        let file = Descriptor(direct: Int32(c.userData.index & 0xFF_FFFF))
+        guard slot < records.count, let r = record(for: UserData(kind: 0, generation: c.userData.generation, index: UInt32(slot)))
+        else { return }
+        let refused = c.result == -ENFILE || c.result == -EMFILE
+        guard let back = r.handoffs.sentEach(file, delivered: c.result >= 0, refused: refused, now: monotonicNanoseconds()) else {
+            if c.result >= 0 { collectAcknowledgements(r) }
+            if !r.handoffs.isSending { startSend(r) }  // a drain waits for the hand-offs before it
+            return
+        }
+        if refused { logger.notice("worker \(r.worker.pid) refused a connection (its file table is full); routing it elsewhere") }
+        route(back, avoiding: r.slot)
+        if !r.handoffs.isSending { startSend(r) }
     }
 
     /// End of a turn: what every worker has acknowledged (its `processed` position in the
@@ -105,9 +169,42 @@ extension Primary {
         closeAcknowledged()
     }
 
+    /// A success needs no handling: only a failed close completes.
     func closeAcknowledged() {
-        for fd in closing { ring.close(fd, userData: UserData(kind: PrimaryOperation.close.rawValue)) }
+        for file in closing { ring.close(file, userData: Self.closeUserData(file), quietOnSuccess: true) }
         closing.removeAll(keepingCapacity: true)
+    }
+
+    /// A close's user_data names the descriptor (generation 1: direct), for the report of a
+    /// close that failed.
+    static func closeUserData(_ file: Descriptor) -> UserData {
+        UserData(kind: PrimaryOperation.close.rawValue, generation: file.isDirect ? 1 : 0, index: UInt32(bitPattern: file.value))
+    }
+
+    /// Takes the worker's ring (`ring` is its descriptor number there), for hand-offs through
+    /// the ring. A worker that cannot be reached gets no connection: said once per worker.
+    func reachRing(_ r: WorkerRecord, number: Int32) {
+        guard handoffThroughRing, r.ringFD < 0 else { return }
+        guard number >= 0 else {
+            logger.error("worker \(r.worker.pid) has no file table: it cannot take hand-offs through the ring (start with --handoff message)")
+            return
+        }
+        do throws(SystemError) {
+            r.ringFD = try ProcessControl.takeDescriptor(of: r.worker.pid, number: number)
+        } catch {
+            logger.error("worker \(r.worker.pid) cannot be reached through the ring (\(error)); it gets no connections (start with --handoff message)")
+        }
+    }
+
+    /// The worker is gone: its ring descriptor is closed. Not on the ring (the kernel refuses
+    /// an io_uring descriptor there, EBADF), so what is queued is submitted first: every
+    /// MSG_RING for this worker has taken its reference to the ring by then, and none can
+    /// find the number reused by another worker's ring.
+    func releaseRing(_ r: WorkerRecord) {
+        guard r.ringFD >= 0 else { return }
+        ring.submit()
+        closeDescriptor(r.ringFD)
+        r.ringFD = -1
     }
 
     /// The worker could not take `count` connections from hand-off `position` on (its

@@ -43,15 +43,21 @@ extension Primary {
             }
         }
         // Connections that waited too long for any worker get a clear answer.
-        for c in waiting.expired(now: now) { answerUnavailable(c.fd) }
+        for c in waiting.expired(now: now) { answerUnavailable(c.file) }
         if !waiting.isEmpty { drainWaiting() }
         if running { armTick() }
     }
 
     /// Writes a 503 and closes: for connections no worker can take.
-    func answerUnavailable(_ fd: Int32) {
+    func answerUnavailable(_ file: Descriptor) {
         unavailableAnswers += 1
-        Unavailable.answer(fd)
+        unavailable.answer(file, ring: ring, date: nil,
+                           sendUserData: UserData(kind: PrimaryOperation.unavailable.rawValue, index: 0),
+                           closeUserData: UserData(kind: PrimaryOperation.unavailable.rawValue, index: 1))
+    }
+
+    func unavailableCompleted(_ c: Completion) {
+        if c.userData.index == 0 { unavailable.sendCompleted() } else { c.closed() }
     }
 
     /// Hands waiting connections to workers that can take them now.
@@ -85,6 +91,7 @@ extension Primary {
         // in flight included, goes to another worker now.
         let back = record.handoffs.workerGone(finalPosition: board.load(record.slot, .processed), now: now, closing: &closing)
         closeAcknowledged()
+        releaseRing(record)
         reroute(back, avoiding: record.slot)
         for (_, fd) in record.control { if let fd, !listeners.isOwned(fd) { closeDescriptor(fd) } }
         record.control.removeAll()
@@ -268,7 +275,7 @@ extension Primary {
     func stopAccepting() {
         acceptingStopped = true
         acceptor.stop(sweep: true, ring: ring)
-        acceptor.takeSwept { route(HeldConnection(fd: $0, acceptedAt: monotonicNanoseconds()), avoiding: nil) }
+        acceptor.takeSwept { route(HeldConnection(file: $0, acceptedAt: monotonicNanoseconds()), avoiding: nil) }
         // Counted from here whatever the sweep takes: the SIGKILL fallback is always armed.
         ring.timeout(nanoseconds: settings.shutdownTimeoutNanoseconds,
                      userData: UserData(kind: PrimaryOperation.shutdownTimer.rawValue))
@@ -282,7 +289,7 @@ extension Primary {
         // What the sweep routed leaves before the drain message (startSend's order).
         flushHandoffs()
         for r in records.compactMap({ $0 }) where !r.worker.isDead { startDraining(r) }
-        for c in waiting.takeAll() { answerUnavailable(c.fd) }
+        for c in waiting.takeAll() { answerUnavailable(c.file) }
     }
 
     /// After the last worker exited at shutdown: what is still queued on a listener (a
@@ -296,12 +303,13 @@ extension Primary {
         }
         acceptor.takeSwept { answerUnavailable($0) }
         // No worker is left: every connection swept is routed to a 503.
-        while !acceptor.isIdle {
+        while !acceptor.isIdle || unavailable.inFlight > 0 {
             do throws(SystemError) { try ring.submitAndWait(1) } catch { break }
             ring.drainCompletions { c in
                 switch PrimaryOperation(rawValue: c.userData.kind) {
                 case .accept, .acceptRetry, .acceptSweep, .acceptCancel: accepted(c)
                 case .close: c.closed()
+                case .unavailable: unavailableCompleted(c)
                 default: break
                 }
             }

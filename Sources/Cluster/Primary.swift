@@ -1,11 +1,15 @@
 import Glibc
+import HTTPServer
 import Logging
 import URing
 
 // The primary's event loop: one ring for everything the primary does. Signals arrive
 // through a signalfd read, worker messages through recvmsg on each channel, connections
-// through multishot accept (round-robin mode); hand-offs leave by sendmsg with SCM_RIGHTS,
-// batched: every connection accepted in one turn for a worker leaves in one message.
+// through multishot accept (round-robin mode). Hand-offs go through the ring where the
+// kernel allows (HandoffPath.ring: accepted into the primary's file table, installed into
+// the worker's with one MSG_RING each, all submitted with the turn's one system call), or
+// by sendmsg with SCM_RIGHTS, batched: every connection accepted in one turn for a worker
+// leaves in one message.
 //
 // Connection bookkeeping is HandoffLedger's (one per worker record) and WaitingConnections'
 // (none could take them): the primary keeps its copy of every descriptor until the worker
@@ -31,7 +35,11 @@ public final class Primary {
     /// Connections accepted while no worker could take them.
     var waiting: WaitingConnections
     /// Descriptors acknowledged in this turn, to close (reused).
-    var closing: [Int32] = []
+    var closing: [Descriptor] = []
+    /// Round-robin hand-offs go through the ring (decided at start: `HandoffPath`).
+    let handoffThroughRing: Bool
+    /// 503s for direct descriptors.
+    let unavailable = UnavailableResponder()
     var backoff: RestartBackoff
     /// Workers still to replace in a rolling restart, oldest first.
     var rollingQueue: [WorkerRecord] = []
@@ -80,8 +88,12 @@ public final class Primary {
         if let fd = settings.listenFD {
             // Inherited without close-on-exec (systemd, a shell): workers must not get it too.
             try ProcessControl.setCloseOnExec(fd)
+            // Connections inherit it from the listener; ours set it at creation.
+            Socket.setNoDelay(fd)
             listeners.override = fd
         }
+        handoffThroughRing = try Self.chooseHandoff(settings, ring: ring, logger: logger)
+        acceptor.direct = handoffThroughRing
         // Workers get a clean signal mask (see Spawner).
         signals = try SignalReader([SIGCHLD, SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGTTIN, SIGTTOU])
     }
@@ -167,6 +179,8 @@ public final class Primary {
         case .respawn: respawn(slot: Int(ud.index))
         case .acceptGrace: stopAccepting()
         case .close: c.closed()
+        case .handoff: sentThroughRing(c)
+        case .unavailable: unavailableCompleted(c)
         case nil: break
         }
     }

@@ -14,6 +14,8 @@ enum PrimaryOperation: UInt8 {
     case acceptGrace = 10 // shutdown: the listeners' last moment of accepting
     case acceptSweep = 11 // index: listener number; an accept that does not wait
     case acceptCancel = 12 // index: listener number; cancelling its accept or retry timer
+    case handoff = 13     // generation: worker serial; index: worker slot << 24 | primary's file slot (a MSG_RING)
+    case unavailable = 14 // index 0: a 503's send (UnavailableResponder); 1: its close, failed
 
     /// The kinds the primary's Acceptor uses.
     static let acceptor = Acceptor.Kinds(accept: accept.rawValue, retry: acceptRetry.rawValue,

@@ -2,6 +2,8 @@
 public struct PrimarySettings: Sendable {
     public var mode: DistributionMode = .roundRobin
     public var balance: BalancePolicy = .loadAware
+    /// Round-robin mode's hand-off: through the ring where possible (`auto`), or forced.
+    public var handoff: HandoffPath = .auto
     /// Worker slots on the shared board (the most workers at once).
     public var maxWorkers: Int = 256
     /// A listening socket to serve instead of creating one (`--listen-fd`, systemd).

@@ -3,13 +3,17 @@ import HTTPServer
 import URing
 
 /// The worker's end of its channel, run on the worker's HTTP ring as a LoopExtension:
-/// receives hand-offs (adopting every descriptor) and user messages, and once per turn
-/// publishes the worker's load and its acknowledgement position to the shared board.
+/// receives hand-offs (by message, or straight into the ring's file table: one completion
+/// each, no system call) and user messages, and once per turn publishes the worker's load
+/// and its acknowledgement position to the shared board.
 final class WorkerChannel: LoopExtension {
     enum Operation: UInt8 {
         case receive = 128
         case send = 129
         case signal = 130
+        /// A connection the primary installed in this ring's file table (MSG_RING); the
+        /// completion's result is its slot.
+        case handoff = 131
     }
 
     let fd: Int32
@@ -81,6 +85,11 @@ final class WorkerChannel: LoopExtension {
                 server?.drain(sweepingListeners: true)
             }
         case .signal: signalArrived(c)
+        case .handoff:
+            // Its position is its place among these completions (HandoffLedger explains why
+            // the primary counts them in the same order).
+            _ = intake.received(count: 1, arrived: 1)
+            if c.result >= 0 { server?.adopt(Descriptor(direct: c.result)) }
         case nil: break
         }
     }
@@ -102,7 +111,7 @@ final class WorkerChannel: LoopExtension {
             // routes them elsewhere.
             let decision = intake.received(count: Int(count), arrived: descriptors.count)
             for (k, d) in descriptors.enumerated() {
-                if k < decision.adopt { server?.adopt(d) } else { closeDescriptor(d) }
+                if k < decision.adopt { server?.adopt(Descriptor(process: d)) } else { closeDescriptor(d) }
             }
             if let r = decision.refused {
                 refusals.append(ClusterMessage.refused(position: UInt64(r.position), count: UInt32(r.count)).encoded())

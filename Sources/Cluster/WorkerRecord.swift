@@ -16,10 +16,14 @@ final class WorkerRecord {
     var control: [([UInt8], Int32?)] = []
     /// The connections handed to this worker and not yet acknowledged (HandoffLedger).
     var handoffs = HandoffLedger()
-    /// The descriptors of the hand-off message in flight.
+    /// The descriptors of the hand-off message in flight (or, through the ring, of this
+    /// turn's MSG_RINGs: scratch).
     var sendingFDs: [Int32] = []
+    var sendingFiles: [Descriptor] = []
     var sendingIsHandoff = false
     var received: [Int32] = []
+    /// The worker's ring, reached through pidfd_getfd (hand-offs through the ring); -1 if none.
+    var ringFD: Int32 = -1
     let environment: [String: String]
     let spawnedAt: UInt64
     var readyAt: UInt64 = 0

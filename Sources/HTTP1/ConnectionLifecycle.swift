@@ -83,10 +83,12 @@ public struct ConnectionLifecycle {
         case armDelay(nanoseconds: UInt64)
         /// Remove the delay's timer (its own completion: `cancelCompleted`).
         case cancelDelay
-        /// shutdown(SHUT_WR): the last response is out; lingering starts.
+        /// shutdown(SHUT_WR): the last response is out; lingering starts. Its completion is
+        /// `shutdownCompleted` (at once, for a loop that shuts down synchronously).
         case shutdownWrite
         /// shutdown(SHUT_RDWR): ends a send that would wait forever for a client that does
-        /// not read (neither a cancel nor a close of the descriptor ends it).
+        /// not read (neither a cancel nor a close of the descriptor ends it). Completion as
+        /// for `shutdownWrite`.
         case shutdownBoth
         /// Submit a close of the descriptor (its completion: `closeCompleted`).
         case close
@@ -133,6 +135,10 @@ public struct ConnectionLifecycle {
     var delayCancelled = false
     var delayToArm: UInt64 = 0
     var shutBoth = false
+    /// Shutdowns submitted and not completed. The close waits for them: the kernel runs a
+    /// ring's shutdown on a worker thread and looks up a direct descriptor only then, so a
+    /// slot closed before it could be found holding the next connection.
+    var shutdownsInFlight = 0
     var closeSubmitted = false
     /// Operations submitted and not yet completed (a multishot receive counts once).
     public private(set) var operationsInFlight = 0
@@ -176,6 +182,7 @@ public struct ConnectionLifecycle {
         delayCancelled = false
         delayToArm = 0
         shutBoth = false
+        shutdownsInFlight = 0
         closeSubmitted = false
         readClosed = false
         closeAfterSend = false
@@ -256,6 +263,8 @@ public struct ConnectionLifecycle {
                 state = .lingering
                 lingerDeadline = now &+ settings.lingerNanoseconds
                 input.count = 0
+                shutdownsInFlight += 1
+                operationsInFlight += 1
                 return .shutdownWrite
             }
         }
@@ -312,6 +321,8 @@ public struct ConnectionLifecycle {
     mutating func nextWhileClosing() -> Action {
         if sending && !shutBoth {
             shutBoth = true
+            shutdownsInFlight += 1
+            operationsInFlight += 1
             return .shutdownBoth
         }
         if receive == .armed {
@@ -326,6 +337,7 @@ public struct ConnectionLifecycle {
         }
         delayToArm = 0
         if !closeSubmitted {
+            if shutdownsInFlight > 0 { return .none }
             closeSubmitted = true
             operationsInFlight += 1
             return .close
@@ -444,6 +456,13 @@ public struct ConnectionLifecycle {
     /// A cancel (of the receive or the delay) completed.
     public mutating func cancelCompleted() {
         precondition(operationsInFlight > 0, "a cancel completion with nothing in flight")
+        operationsInFlight -= 1
+    }
+
+    /// A shutdown completed (whatever its result: ENOTCONN only says the peer is gone).
+    public mutating func shutdownCompleted() {
+        precondition(shutdownsInFlight > 0 && operationsInFlight > 0, "a shutdown completion without a shutdown")
+        shutdownsInFlight -= 1
         operationsInFlight -= 1
     }
 

@@ -1,12 +1,14 @@
 import HTTP1
+import URing
 
-/// One entry of the loop's connection table: the descriptor, the generation that tells its
+/// One entry of the loop's connection table: the descriptor (direct where the ring has a
+/// file table), the generation that tells its
 /// completions from those of an earlier connection in the same slot, and the connection's
 /// lifecycle (ConnectionLifecycle, which owns every rule of its life). A plain struct with
 /// no references, kept in a flat table that never moves, so the loop updates it in place
 /// without ARC and the kernel can read its buffers while operations are in flight.
 struct ConnectionSlot {
-    var fd: Int32 = -1
+    var file = Descriptor.none
     /// Bumped on reuse; part of every user_data for this slot.
     var generation: UInt32 = 0
     var lifecycle: ConnectionLifecycle

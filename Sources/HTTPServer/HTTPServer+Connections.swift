@@ -7,12 +7,16 @@ import URing
 // submitted for it has completed, so a completion can never land on a newer connection.
 
 extension HTTPServer {
-    /// Takes a new connection into the table and starts reading it.
-    func open(_ fd: Int32) {
+    /// Takes a new connection into the table and starts reading it. TCP_NODELAY is not set
+    /// here: a connection inherits it from its listener (Socket.listen sets it), so no
+    /// system call is made per connection.
+    func open(_ file: Descriptor) {
         counters.connections += 1
         guard freeCount > 0 else {
             // At --max-connections: a clear answer, then close (best effort, never blocks).
-            Unavailable.answer(fd, date: date)
+            unavailable.answer(file, ring: ring, date: date,
+                               sendUserData: UserData(kind: OperationKind.unavailable.rawValue, index: 0),
+                               closeUserData: UserData(kind: OperationKind.unavailable.rawValue, index: 1))
             return
         }
         freeCount -= 1
@@ -22,9 +26,8 @@ extension HTTPServer {
             slotHighWater = index + 1
         }
         counters.active += 1
-        Socket.setNoDelay(fd)
         let s = slots + index
-        s.pointee.fd = fd
+        s.pointee.file = file
         s.pointee.generation = (s.pointee.generation &+ 1) & UserData.generationMask
         s.pointee.lifecycle.start(now: now)
         perform(index)
@@ -101,11 +104,11 @@ extension HTTPServer {
             case .none:
                 return
             case .armReceive:
-                ring.receiveMultishot(s.pointee.fd, bufferGroup: Self.bufferGroup, userData: userData(.receive, index))
+                ring.receiveMultishot(s.pointee.file, bufferGroup: Self.bufferGroup, userData: userData(.receive, index))
             case .cancelReceive:
                 ring.cancel(userData(.receive, index), userData: userData(.cancel, index))
             case .send(let bytes, let count):
-                ring.send(s.pointee.fd, bytes, count: count, userData: userData(.send, index))
+                ring.send(s.pointee.file, bytes, count: count, userData: userData(.send, index))
             case .dispatch(let head, let body):
                 answer(index, head: head, body: body)
             case .armDelay(let nanoseconds):
@@ -114,13 +117,13 @@ extension HTTPServer {
             case .cancelDelay:
                 ring.removeTimeout(userData(.delay, index), userData: userData(.cancel, index))
             case .shutdownWrite:
-                Socket.shutdown(s.pointee.fd, .write)
+                shutdown(index, writeOnly: true)
             case .shutdownBoth:
-                Socket.shutdown(s.pointee.fd, .both)
+                shutdown(index, writeOnly: false)
             case .close:
                 counters.active -= 1
-                ring.close(s.pointee.fd, userData: userData(.close, index))
-                s.pointee.fd = -1
+                ring.close(s.pointee.file, userData: userData(.close, index))
+                s.pointee.file = .none
             case .release:
                 freeSlots[freeCount] = UInt32(index)
                 freeCount += 1
@@ -128,6 +131,26 @@ extension HTTPServer {
                 return
             }
         }
+    }
+
+    /// A direct descriptor has only the ring's shutdown (run on a kernel worker thread, but
+    /// these are the rare paths: a response with `Connection: close`, an error, a drain),
+    /// which completes later (`shutdownFinished`); a process descriptor's is a plain system
+    /// call, cheaper, and complete at once.
+    func shutdown(_ index: Int, writeOnly: Bool) {
+        let file = slots[index].file
+        if file.isDirect {
+            ring.shutdown(file, writeOnly: writeOnly, userData: userData(.shutdown, index))
+        } else {
+            Socket.shutdown(file.value, writeOnly ? .write : .both)
+            slots[index].lifecycle.shutdownCompleted()
+        }
+    }
+
+    func shutdownFinished(_ ud: UserData) {
+        guard let index = slot(for: ud) else { return }
+        slots[index].lifecycle.shutdownCompleted()
+        perform(index)
     }
 
     /// Calls the handler for a dispatched request and reports its outcome.

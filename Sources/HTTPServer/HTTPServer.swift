@@ -41,6 +41,8 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
 
     /// The listeners' accepts: armed, backed off, swept on drain (URing/Acceptor.swift).
     var acceptor = Acceptor(kinds: OperationKind.acceptor)
+    /// 503s at --max-connections for direct descriptors.
+    let unavailable = UnavailableResponder()
     /// The cached IMF-fixdate, refreshed by the tick when the second changes.
     let date: UnsafeMutableRawPointer
     var dateSecond = -1
@@ -64,6 +66,13 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
                                  count: configuration.receiveBufferCount,
                                  bufferSize: configuration.receiveBufferSize)
         slotCapacity = max(1, configuration.maxConnections)
+        // Connections as direct descriptors: accepted into the ring's file table, and the
+        // target of a primary's hand-offs through the ring. The margin above the connection
+        // limit leaves room for the 503s given at that limit (their slots are in use until
+        // closed); past it, an accept fails with ENFILE and backs off, as at a descriptor limit.
+        if configuration.directDescriptors {
+            acceptor.direct = ring.registerFileTable(count: slotCapacity + Self.fileTableMargin)
+        }
         slots = .allocate(capacity: slotCapacity)
         now = monotonicNanoseconds()
         freeSlots = .allocate(capacity: slotCapacity)
@@ -80,9 +89,20 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         refreshDate()
     }
 
+    /// File table slots beyond `maxConnections`.
+    static var fileTableMargin: Int { 256 }
+
+    /// Whether connections are direct descriptors (the ring has a file table).
+    public var usesDirectDescriptors: Bool { acceptor.direct }
+
+    /// The ring's descriptor, which a primary takes (pidfd_getfd) to hand connections
+    /// straight into this loop's file table.
+    public var ringDescriptor: Int32 { ring.descriptor }
+
     deinit {
+        // Direct descriptors go with the ring.
         for i in 0..<slotHighWater {
-            if slots[i].fd >= 0 { closeDescriptor(slots[i].fd) }
+            if slots[i].file.isValid && !slots[i].file.isDirect { closeDescriptor(slots[i].file.value) }
             slots[i].lifecycle.freeMemory()
         }
         slots.deinitialize(count: slotHighWater)
@@ -103,9 +123,10 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     /// A listener shared with other processes (a cluster worker's).
     public func addListener(_ fd: Int32) { addListener(fd, exclusive: false) }
 
-    /// Serves an already-connected socket (handed over by a cluster's primary).
-    public func adopt(_ fd: Int32) {
-        open(fd)
+    /// Serves an already-connected socket (handed over by a cluster's primary): a process
+    /// descriptor (SCM_RIGHTS), or a slot of this ring's file table (MSG_RING).
+    public func adopt(_ file: Descriptor) {
+        open(file)
     }
 
     /// Runs `ext` on this loop (see LoopExtension). One at most.
@@ -164,6 +185,9 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         case .delay: delayElapsed(ud)
         case .tick: tick()
         case .accept, .acceptRetry, .acceptSweep, .acceptCancel: accepted(c)
+        case .unavailable:
+            if ud.index == 0 { unavailable.sendCompleted(); stopIfDrained() } else { c.closed() }
+        case .shutdown: shutdownFinished(ud)
         case nil: break
         }
     }
@@ -187,7 +211,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     /// A drain ends when no connection is left and no accept can still deliver one: a
     /// connection accepted after the loop ended would die with the process, unanswered.
     func stopIfDrained() {
-        guard draining && counters.active == 0 && acceptor.isIdle && running else { return }
+        guard draining && counters.active == 0 && acceptor.isIdle && unavailable.inFlight == 0 && running else { return }
         if !finalSweepDone {
             // What completed its handshake during the drain is served too, not reset when
             // the listener closes.

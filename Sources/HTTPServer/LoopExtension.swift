@@ -19,8 +19,9 @@ public enum LoopExtensionKinds {
 
 /// What an extension may ask of the server it runs in.
 public protocol ConnectionAdopting: AnyObject {
-    /// Serves an already-connected socket.
-    func adopt(_ fd: Int32)
+    /// Serves an already-connected socket: a process descriptor, or a slot of the ring's
+    /// file table.
+    func adopt(_ file: Descriptor)
     /// Serves connections accepted on a listening socket.
     func addListener(_ fd: Int32)
     var counters: ServerCounters { get }

@@ -13,6 +13,8 @@ enum OperationKind: UInt8 {
     case acceptRetry = 8   // index: listener slot; the back-off after an accept error
     case acceptSweep = 9   // index: listener slot; an accept that does not wait (drain)
     case acceptCancel = 10 // index: listener slot; cancelling its accept or retry timer
+    case unavailable = 11  // index 0: a 503's send (UnavailableResponder); 1: its close, failed
+    case shutdown = 12     // index: connection slot; a shutdown on the ring (direct descriptors)
 
     /// The kinds the loop's Acceptor uses.
     static let acceptor = Acceptor.Kinds(accept: accept.rawValue, retry: acceptRetry.rawValue,

@@ -34,6 +34,11 @@ public struct ServerConfiguration: Sendable {
     /// How long a keep-alive connection idle between requests keeps its buffers before it
     /// gives them back (the next request allocates them again). 0 keeps them. Default 1 s.
     public var idleReleaseNanoseconds: UInt64 = 1_000_000_000
+    /// Connections as direct descriptors (slots of the ring's registered file table):
+    /// accepted straight into it, read, written and closed without the process's descriptor
+    /// table, and the only kind a primary can hand over through the ring. Where the kernel
+    /// refuses a file table, process descriptors are used. Default on.
+    public var directDescriptors = true
     /// The id reported in /stats (a worker's index in a cluster).
     public var workerID: Int = 0
 

@@ -14,7 +14,9 @@ import Glibc
 /// - close the listeners it owns, once nothing of its own is in flight.
 ///
 /// The owner gives four UserData kinds (`Kinds`) and passes every completion of those
-/// kinds to `complete(_:ring:)`; connections come back as `.connection(fd)`. A listener's
+/// kinds to `complete(_:ring:)`; connections come back as `.connection(descriptor)`: direct
+/// descriptors when `direct` is set (the owner registered its ring's file table), otherwise
+/// process descriptors. A listener's
 /// slot is reused only when none of its operations is in flight, so a completion always
 /// finds its own listener (the generation in its user_data proves it).
 public struct Acceptor {
@@ -33,7 +35,7 @@ public struct Acceptor {
 
     public enum Event: Equatable, Sendable {
         case none
-        case connection(Int32)
+        case connection(Descriptor)
         /// An accept failed and is retried after `retryNanoseconds`. Returned at most once a
         /// second however many fail, for the owner's log.
         case failed(Errno, retryNanoseconds: UInt64)
@@ -56,6 +58,8 @@ public struct Acceptor {
     }
 
     public let kinds: Kinds
+    /// Accept into the ring's file table (set before the first `add`).
+    public var direct = false
     var listeners: [Listener] = []
     public private(set) var backoff = AcceptBackoff()
     /// `stop` was called: nothing is armed again; listeners added from now on are only swept.
@@ -154,9 +158,10 @@ public struct Acceptor {
 
     /// Hands over the connections a synchronous sweep took (only on a kernel without
     /// ACCEPT_DONTWAIT): call after `stop`, `sweepAgain` or an `add` after stop.
-    public mutating func takeSwept(_ body: (Int32) -> Void) {
+    /// They are process descriptors, even when `direct` is set.
+    public mutating func takeSwept(_ body: (Descriptor) -> Void) {
         guard !swept.isEmpty else { return }
-        for fd in swept { body(fd) }
+        for fd in swept { body(Descriptor(process: fd)) }
         swept.removeAll()
     }
 
@@ -174,7 +179,7 @@ public struct Acceptor {
         guard index < listeners.count, listeners[index].generation == c.userData.generation else {
             // Not expected (see the type's comment); a connection is still served, never dropped.
             if c.userData.kind != kinds.retry && c.userData.kind != kinds.cancel, case .connection(let fd) = c.accepted {
-                return .connection(fd)
+                return .connection(accepted(fd))
             }
             return .none
         }
@@ -187,7 +192,7 @@ public struct Acceptor {
                 // A multishot accept may also end without an error (the completion queue
                 // overflowed): it is armed again.
                 if !c.hasMore && accepting(index) { arm(index, ring) }
-                return .connection(fd)
+                return .connection(accepted(fd))
             case .canceled:
                 if !c.hasMore && accepting(index) { arm(index, ring) }
                 return .none
@@ -203,7 +208,7 @@ public struct Acceptor {
             switch c.accepted {
             case .connection(let fd):
                 continueSweep(index, ring)
-                return .connection(fd)
+                return .connection(accepted(fd))
             case .failed(let errno) where errno == .connectionAbort || errno == .interrupted:
                 continueSweep(index, ring)
                 return .none
@@ -223,6 +228,11 @@ public struct Acceptor {
 
     // MARK: - Operations
 
+    @inline(__always)
+    func accepted(_ result: Int32) -> Descriptor {
+        direct ? Descriptor(direct: result) : Descriptor(process: result)
+    }
+
     func userData(_ kind: UInt8, _ index: Int) -> UserData {
         UserData(kind: kind, generation: listeners[index].generation, index: UInt32(index))
     }
@@ -232,7 +242,7 @@ public struct Acceptor {
     mutating func arm(_ index: Int, _ ring: Ring) {
         guard !listeners[index].multishotArmed else { return }
         listeners[index].multishotArmed = true
-        ring.acceptMultishot(listeners[index].fd, userData: userData(kinds.accept, index))
+        ring.acceptMultishot(listeners[index].fd, direct: direct, userData: userData(kinds.accept, index))
     }
 
     /// Begins a sweep of what is queued now (and what completes its handshake meanwhile).
@@ -257,7 +267,7 @@ public struct Acceptor {
         }
         listeners[index].sweepBudget -= 1
         listeners[index].sweepInFlight = true
-        ring.acceptQueued(fd, userData: userData(kinds.sweep, index))
+        ring.acceptQueued(fd, direct: direct, userData: userData(kinds.sweep, index))
     }
 
     /// Cancels the listener's multishot accept and its retry timer, if armed.

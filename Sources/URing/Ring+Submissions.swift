@@ -14,39 +14,101 @@ extension Ring {
         io_uring_sqe_set_data64(entry, userData.rawValue)
     }
 
-    /// Multishot accept: one completion per connection (close-on-exec) until an error or a
-    /// cancel ends it (`Completion.hasMore` false).
+    /// Prepares an entry on `file`: a direct descriptor is a fixed-file operation.
+    @inlinable @inline(__always)
+    func prepare(_ userData: UserData, on file: Descriptor, _ body: (UnsafeMutablePointer<io_uring_sqe>) -> Void) {
+        prepare(userData) { entry in
+            body(entry)
+            if file.isDirect { entry.pointee.flags |= CLiburing_IOSQE_FIXED_FILE() }
+        }
+    }
+
+    /// Multishot accept: one completion per connection until an error or a cancel ends it
+    /// (`Completion.hasMore` false). `direct`: each connection goes into a free slot of the
+    /// ring's file table (`registerFileTable`), and the completion's result is that slot
+    /// (ENFILE once the table is full); otherwise it is a close-on-exec process descriptor.
     @inlinable
-    public func acceptMultishot(_ listener: Int32, userData: UserData) {
-        prepare(userData) { io_uring_prep_multishot_accept($0, listener, nil, nil, Int32(SOCK_CLOEXEC.rawValue)) }
+    public func acceptMultishot(_ listener: Int32, direct: Bool = false, userData: UserData) {
+        prepare(userData) {
+            if direct {
+                io_uring_prep_multishot_accept_direct($0, listener, nil, nil, 0)
+            } else {
+                io_uring_prep_multishot_accept($0, listener, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
+            }
+        }
     }
 
     /// One accept that does not wait (IORING_ACCEPT_DONTWAIT, kernel 6.10): a queued
     /// connection, or EAGAIN at once. For sweeping a listener's queue without touching the
     /// open file's O_NONBLOCK, which every process sharing the listener would see.
+    /// `direct` as for `acceptMultishot`.
     @inlinable
-    public func acceptQueued(_ listener: Int32, userData: UserData) {
+    public func acceptQueued(_ listener: Int32, direct: Bool = false, userData: UserData) {
         prepare(userData) {
-            io_uring_prep_accept($0, listener, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
+            if direct {
+                // liburing stores file_index + 1 (0 means "not direct"): ALLOC - 1 asks
+                // the kernel to allocate, as io_uring_prep_multishot_accept_direct does.
+                io_uring_prep_accept_direct($0, listener, nil, nil, 0, IORING_FILE_INDEX_ALLOC - 1)
+            } else {
+                io_uring_prep_accept($0, listener, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
+            }
             $0.pointee.ioprio |= CLiburing_ACCEPT_DONTWAIT()
         }
     }
 
     /// Multishot receive into the provided buffers of `bufferGroup` (a BufferRing).
     @inlinable
-    public func receiveMultishot(_ fd: Int32, bufferGroup: UInt16, userData: UserData) {
-        prepare(userData) {
-            io_uring_prep_recv_multishot($0, fd, nil, 0, 0)
+    public func receiveMultishot(_ file: Descriptor, bufferGroup: UInt16, userData: UserData) {
+        prepare(userData, on: file) {
+            io_uring_prep_recv_multishot($0, file.value, nil, 0, 0)
             $0.pointee.flags |= CLiburing_IOSQE_BUFFER_SELECT()
             $0.pointee.buf_group = bufferGroup
         }
     }
 
     /// send(2) of `count` bytes (MSG_NOSIGNAL: a closed peer is EPIPE, not a signal). The
-    /// bytes must stay in place until the completion.
+    /// bytes must stay in place until the completion. `thenClose`: the descriptor is closed
+    /// right after, whatever the send's outcome (a hard link), and the close posts a
+    /// completion only if it fails.
+    @inlinable
+    public func send(_ file: Descriptor, _ bytes: UnsafeRawPointer, count: Int, userData: UserData,
+                     thenClose: Bool = false, closeUserData: UserData = UserData(rawValue: 0)) {
+        prepare(userData, on: file) {
+            io_uring_prep_send($0, file.value, bytes, count, Int32(MSG_NOSIGNAL))
+            if thenClose { $0.pointee.flags |= CLiburing_IOSQE_IO_HARDLINK() }
+        }
+        if thenClose { close(file, userData: closeUserData, quietOnSuccess: true) }
+    }
+
+    /// send(2) on a process descriptor.
     @inlinable
     public func send(_ fd: Int32, _ bytes: UnsafeRawPointer, count: Int, userData: UserData) {
-        prepare(userData) { io_uring_prep_send($0, fd, bytes, count, Int32(MSG_NOSIGNAL)) }
+        send(Descriptor(process: fd), bytes, count: count, userData: userData)
+    }
+
+    /// shutdown(2) on the ring (the only form a direct descriptor has). The kernel runs it
+    /// on a worker thread, so it is for the rare paths, never per request; and it looks the
+    /// direct descriptor up only there, so the slot must not be closed (and perhaps reused)
+    /// before this completes.
+    @inlinable
+    public func shutdown(_ file: Descriptor, writeOnly: Bool, userData: UserData) {
+        prepare(userData, on: file) {
+            io_uring_prep_shutdown($0, file.value, Int32(writeOnly ? SHUT_WR : SHUT_RDWR))
+        }
+    }
+
+    /// Hands the direct descriptor `slot` of this ring to another ring (IORING_OP_MSG_RING,
+    /// IORING_MSG_SEND_FD; kernel 6.0): the target ring gets its own reference in a free
+    /// slot of its file table, and a completion with `targetUserData` whose result is that
+    /// slot. `targetRing` is the target ring's descriptor in this process (from another
+    /// process: `ProcessControl.takeDescriptor`). This ring's completion comes once the
+    /// descriptor is installed there: 0, or the error (ENFILE: the target's table is full;
+    /// EOWNERDEAD, EBADFD: the target ring is gone). This ring keeps its own slot.
+    @inlinable
+    public func sendDescriptor(_ slot: Int32, toRing targetRing: Int32, targetUserData: UserData, userData: UserData) {
+        prepare(userData) {
+            CLiburing_prep_msg_ring_send_fd($0, targetRing, UInt32(bitPattern: slot), targetUserData.rawValue)
+        }
     }
 
     /// sendmsg(2) of a prepared MessageBuffer (MSG_NOSIGNAL).
@@ -98,9 +160,23 @@ extension Ring {
         prepare(userData) { io_uring_prep_cancel64($0, target.rawValue, 0) }
     }
 
-    /// close(2) on the ring. Check the completion with `Completion.closed()`.
+    /// close(2) on the ring, or the release of a direct descriptor's slot. Check the
+    /// completion with `Completion.closed()`. `quietOnSuccess`: a completion only on failure.
+    @inlinable
+    public func close(_ file: Descriptor, userData: UserData, quietOnSuccess: Bool = false) {
+        prepare(userData) {
+            if file.isDirect {
+                io_uring_prep_close_direct($0, UInt32(bitPattern: file.value))
+            } else {
+                io_uring_prep_close($0, file.value)
+            }
+            if quietOnSuccess { $0.pointee.flags |= CLiburing_IOSQE_CQE_SKIP_SUCCESS() }
+        }
+    }
+
+    /// close(2) of a process descriptor on the ring.
     @inlinable
     public func close(_ fd: Int32, userData: UserData) {
-        prepare(userData) { io_uring_prep_close($0, fd) }
+        close(Descriptor(process: fd), userData: userData)
     }
 }

@@ -60,6 +60,27 @@ public final class Ring {
         timespecs.deallocate()
     }
 
+    /// The ring's own descriptor: what another ring names to reach this one (MSG_RING).
+    public var descriptor: Int32 { ring.pointee.ring_fd }
+
+    /// Slots in the registered file table (0: none registered).
+    public private(set) var fileTableSize = 0
+
+    /// Registers an empty file table of `count` slots (kernel 5.19), for direct descriptors:
+    /// accepts and hand-offs then allocate slots in it. The kernel refuses more slots than
+    /// RLIMIT_NOFILE, so `count` is cut to that. Returns false (and the ring goes on with
+    /// process descriptors) where the kernel refuses.
+    @discardableResult
+    public func registerFileTable(count: Int) -> Bool {
+        // The soft limit is what the kernel checks.
+        var limit = rlimit()
+        let known = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur < UInt64(Int32.max)
+        let slots = known ? min(count, Int(limit.rlim_cur)) : count
+        guard fileTableSize == 0, slots > 0, io_uring_register_files_sparse(ring, UInt32(slots)) == 0 else { return false }
+        fileTableSize = slots
+        return true
+    }
+
     /// Raw access for the buffer ring's registration (and tests): nothing above URing
     /// touches liburing's types.
     var pointer: UnsafeMutablePointer<io_uring> { ring }

@@ -24,6 +24,12 @@ struct Serve: ParsableCommand {
     @Option(help: "Round-robin mode's choice of worker: load-aware, round-robin, least-connections, p2c, ip-hash.")
     var balance: BalancePolicy = .loadAware
 
+    @Option(help: "Round-robin mode's hand-off: auto (through the ring, MSG_RING, where the kernel and privileges allow; else messages), ring (or fail at start), message (SCM_RIGHTS).")
+    var handoff: HandoffPath = .auto
+
+    @Flag(inversion: .prefixedNo, help: "Connections as direct descriptors (slots of each ring's file table) where the kernel allows.")
+    var directDescriptors = true
+
     @Option(help: "How long a draining worker (SIGTERM/SIGINT, SIGHUP, SIGTTOU) may take to finish in-flight requests before it is killed.")
     var shutdownTimeout = TimeSpan(seconds: 10)
 
@@ -120,6 +126,7 @@ struct Serve: ParsableCommand {
         c.maxConnections = maxConnections
         c.receiveBufferCount = UInt32(receiveBuffers)
         c.receiveBufferSize = receiveBufferSize
+        c.directDescriptors = directDescriptors
         return c
     }
 
@@ -167,6 +174,7 @@ struct Serve: ParsableCommand {
         var s = PrimarySettings()
         s.mode = mode
         s.balance = balance
+        s.handoff = directDescriptors ? handoff : .message
         s.listenFD = listenFd ?? activatedFD
         s.restartWorkers = true
         s.shutdownTimeoutNanoseconds = shutdownTimeout.nanoseconds
@@ -183,6 +191,7 @@ struct Serve: ParsableCommand {
         let given = listenFd ?? activatedFD
         if let given {
             fd = given
+            Socket.setNoDelay(fd)  // connections inherit it; ours set it at creation
         } else {
             fd = try Socket.listen(host: config.host, port: config.port, backlog: config.backlog)
         }
@@ -198,3 +207,4 @@ struct Serve: ParsableCommand {
 
 extension DistributionMode: ExpressibleByArgument {}
 extension BalancePolicy: ExpressibleByArgument {}
+extension HandoffPath: ExpressibleByArgument {}

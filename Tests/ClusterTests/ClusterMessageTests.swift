@@ -19,8 +19,8 @@ struct ClusterMessageTests {
         .listen(host: "::1", port: 443),
         .listen(host: "fe80::1:2:3:4", port: 65535),
         .listen(host: "", port: 3000),
-        .listening(port: 0),
-        .listening(port: 54321),
+        .listening(port: 0, ring: -1),
+        .listening(port: 54321, ring: 7),
         .refused(position: 0, count: 7),
         .refused(position: 5_000_000_000, count: 0x0102_0304),
         .refused(position: UInt64.max, count: UInt32.max),
@@ -67,7 +67,7 @@ struct ClusterMessageTests {
         #expect(ClusterMessage.online.encoded() == [0x01])
         #expect(ClusterMessage.listen(host: "::1", port: 0x1234).encoded() == [0x02, 0x34, 0x12, 0x3a, 0x3a, 0x31])
         #expect(ClusterMessage.listen(host: "", port: 80).encoded() == [0x02, 80, 0])
-        #expect(ClusterMessage.listening(port: 0xABCD).encoded() == [0x03, 0xCD, 0xAB])
+        #expect(ClusterMessage.listening(port: 0xABCD, ring: 5).encoded() == [0x03, 0xCD, 0xAB, 5, 0, 0, 0])
         #expect(ClusterMessage.refused(position: 0x0000_0001_0000_0002, count: 2).encoded() == [0x05, 2, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0])
         #expect(ClusterMessage.leaving.encoded() == [0x06])
         #expect(ClusterMessage.userFromWorker([9, 8]).encoded() == [0x10, 9, 8])
@@ -94,7 +94,7 @@ struct ClusterMessageTests {
     }
 
     @Test(arguments: [
-        ClusterMessage.listening(port: 0x1234),
+        ClusterMessage.listening(port: 0x1234, ring: 3),
         .refused(position: 0xDEAD_BEEF, count: 12),
         .listenReply(port: 9, errno: -13),
         .handoff(count: 4),

@@ -1,5 +1,6 @@
 @testable import Cluster
 import Testing
+import URing
 
 @Suite("HandoffIntake")
 struct HandoffIntakeTests {
@@ -73,9 +74,9 @@ struct HandoffIntakeTests {
                 if let r = d.refused { inFlight.append(r) }
             case 2:
                 intake.confirmed(total: handled)
-                var closing: [Int32] = []
+                var closing: [Descriptor] = []
                 ledger.acknowledge(upTo: intake.processed, now: 0, closing: &closing)
-                #expect(Set(closing).isSubset(of: adopted), "closed one the worker did not adopt")
+                #expect(Set(closing.map(\.value)).isSubset(of: adopted), "closed one the worker did not adopt")
             case 3:
                 // The primary reads a refusal message.
                 guard !inFlight.isEmpty else { break }
@@ -87,9 +88,9 @@ struct HandoffIntakeTests {
             }
         }
         // The worker dies with whatever it published last, refusal messages maybe unread.
-        var closing: [Int32] = []
+        var closing: [Descriptor] = []
         let back = ledger.workerGone(finalPosition: intake.processed, now: 0, closing: &closing)
         #expect(adopted.isDisjoint(with: back.map(\.fd)), "seed \(seed): adopted connections handed back")
-        #expect(Set(closing).isSubset(of: adopted), "seed \(seed): closed one the worker did not adopt")
+        #expect(Set(closing.map(\.value)).isSubset(of: adopted), "seed \(seed): closed one the worker did not adopt")
     }
 }

@@ -1,7 +1,8 @@
 @testable import Cluster
 import Testing
+import URing
 
-func held(_ fd: Int32, at t: UInt64 = 0) -> HeldConnection { HeldConnection(fd: fd, acceptedAt: t) }
+func held(_ fd: Int32, at t: UInt64 = 0) -> HeldConnection { HeldConnection(file: Descriptor(process: fd), acceptedAt: t) }
 
 @Suite("HandoffLedger")
 struct HandoffLedgerTests {
@@ -16,12 +17,12 @@ struct HandoffLedgerTests {
         let r1 = l.sendCompleted(delivered: true, now: 5)
         #expect(r1.isEmpty)
         #expect(l.unacknowledgedSince == 5)
-        var closing: [Int32] = []
+        var closing: [Descriptor] = []
         l.acknowledge(upTo: 1, now: 6, closing: &closing)
-        #expect(closing == [10])
+        #expect(closing.map(\.value) == [10])
         #expect(l.unacknowledgedSince == 6, "the next one's wait starts now")
         l.acknowledge(upTo: 2, now: 7, closing: &closing)
-        #expect(closing == [10, 11])
+        #expect(closing.map(\.value) == [10, 11])
         #expect(l.outstanding == 0 && l.unacknowledgedSince == 0)
     }
 
@@ -62,9 +63,9 @@ struct HandoffLedgerTests {
         #expect(l.isBackingOff(now: 1_000 + HandoffLedger.firstRefusalBackoffNanoseconds - 1))
         #expect(!l.isBackingOff(now: 1_000 + HandoffLedger.firstRefusalBackoffNanoseconds))
         // The worker's position passes the refused ones once the refusal is confirmed.
-        var closing: [Int32] = []
+        var closing: [Descriptor] = []
         l.acknowledge(upTo: 5, now: 2_000, closing: &closing)
-        #expect(closing == [20, 21, 22], "refused ones are not closed here: they went elsewhere")
+        #expect(closing.map(\.value) == [20, 21, 22], "refused ones are not closed here: they went elsewhere")
         #expect(l.unacknowledgedSince == 0, "passing the refused positions ends the wait (else: a stalled worker forever)")
         // A refusal repeated twice is not handled twice.
         let r3 = l.refuse(position: 3, count: 2, now: 3_000)
@@ -94,9 +95,9 @@ struct HandoffLedgerTests {
         l.startSending(max: 3, into: &fds)
         _ = l.sendCompleted(delivered: true, now: 0)
         l.startSending(max: 3, into: &fds)  // fd 4 in flight when the worker dies
-        var closing: [Int32] = []
+        var closing: [Descriptor] = []
         let back = l.workerGone(finalPosition: 2, now: 1, closing: &closing)
-        #expect(closing == [1, 2], "adopted by the dead worker: closed, not served again")
+        #expect(closing.map(\.value) == [1, 2], "adopted by the dead worker: closed, not served again")
         #expect(Set(back.map(\.fd)) == [3, 4])
         #expect(l.outstanding == 0)
         let r4 = l.sendCompleted(delivered: true, now: 2)
@@ -178,9 +179,9 @@ struct HandoffLedgerPropertyTests {
             ledgers[eligible[rng.next(eligible.count)]].assign(c)
         }
         func acknowledge(_ w: Int) {
-            var closing: [Int32] = []
+            var closing: [Descriptor] = []
             ledgers[w].acknowledge(upTo: processed[w], now: now, closing: &closing)
-            for fd in closing { end(fd, "served by worker \(w)") }
+            for fd in closing { end(fd.value, "served by worker \(w)") }
         }
 
         for _ in 0..<400 {
@@ -218,9 +219,9 @@ struct HandoffLedgerPropertyTests {
                 guard alive[w] else { break }
                 if rng.next(2) == 0 { processed[w] = positions[w] }
                 alive[w] = false
-                var closing: [Int32] = []
+                var closing: [Descriptor] = []
                 let back = ledgers[w].workerGone(finalPosition: processed[w], now: now, closing: &closing)
-                for fd in closing { end(fd, "served by worker \(w)") }
+                for fd in closing { end(fd.value, "served by worker \(w)") }
                 for c in back { route(c) }
             case 7:
                 // A replacement in the slot: a fresh ledger, as a new record has.
@@ -258,4 +259,9 @@ struct HandoffLedgerPropertyTests {
         #expect(ledgers.allSatisfy { $0.outstanding == 0 } && waiting.isEmpty)
         #expect(ledgers.allSatisfy { $0.unacknowledgedSince == 0 }, "seed \(seed): a caught-up worker looks stalled")
     }
+}
+
+extension HeldConnection {
+    /// The descriptor number (these tests use process descriptors).
+    var fd: Int32 { file.value }
 }

@@ -289,6 +289,7 @@ struct ConnectionLifecycleTests {
                                                     lingerNanoseconds: 1_000_000, sendStallNanoseconds: 1_000_000)
         let timeouts = HTTPTimeouts(headerNanoseconds: 1_000_000, keepAliveNanoseconds: 1_000_000, bodyIdleNanoseconds: 1_000_000)
         let d = LifecycleDriver(settings: settings, timeouts: timeouts)
+        d.shutdownsCompleteAtOnce = seed % 2 == 0
         var script: [UInt8] = []
         var expected: [String] = []
         for i in 0..<Int(rng.next() % 12 + 1) {
@@ -311,7 +312,7 @@ struct ConnectionLifecycleTests {
         for _ in 0..<20_000 {
             if d.released > 0 { break }
             if d.cancelsInFlight == 0 { deliveredDuringCancel = 0 }
-            switch rng.next() % 6 {
+            switch rng.next() % 7 {
             case 0, 1:
                 // The kernel may still deliver a read or so after a cancel was submitted.
                 guard d.receiveArmed, deliveredDuringCancel < 1 else { break }
@@ -326,6 +327,7 @@ struct ConnectionLifecycleTests {
             case 2: d.completeSend(limit: Int(rng.next() % 400) + 1)
             case 3: d.fireDelay()
             case 4: d.completeCancels()
+            case 5: d.completeShutdowns()
             default: d.completeClose()
             }
             let life = d.life.pointee

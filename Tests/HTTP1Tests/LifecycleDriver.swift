@@ -22,6 +22,10 @@ final class LifecycleDriver {
     private(set) var released = 0
     private(set) var shutWrite = false
     private(set) var shutBoth = false
+    /// Shutdowns complete as they are asked for (a loop's shutdown(2) on a process
+    /// descriptor); false: they wait for `completeShutdowns` (the ring's, on a direct one).
+    var shutdownsCompleteAtOnce = true
+    private(set) var shutdownsInFlight = 0
     /// Bytes the client received, in order.
     private(set) var wire: [UInt8] = []
     private(set) var actions: [String] = []
@@ -118,16 +122,19 @@ final class LifecycleDriver {
                 note("shutdownWrite")
                 check(sendInFlight == nil && life.pointee.unsentBytes == 0, "shutdown with output unsent")
                 shutWrite = true
+                shutdownAsked()
             case .shutdownBoth:
                 note("shutdownBoth")
                 shutBoth = true
+                shutdownAsked()
             case .close:
                 note("close")
                 check(!closeInFlight && !closed, "closed twice")
+                check(shutdownsInFlight == 0, "closed with a shutdown in flight (its slot could be reused under it)")
                 closeInFlight = true
             case .release:
                 note("release")
-                check(!receiveArmed && sendInFlight == nil && !delayArmed && cancelsInFlight == 0 && closed,
+                check(!receiveArmed && sendInFlight == nil && !delayArmed && cancelsInFlight == 0 && shutdownsInFlight == 0 && closed,
                       "released with operations in flight")
                 released += 1
                 return
@@ -171,6 +178,24 @@ final class LifecycleDriver {
     func receiveFails(_ kind: ConnectionLifecycle.Received = .failed) {
         receiveArmed = false
         life.pointee.received(kind, final: true)
+        run()
+    }
+
+    func shutdownAsked() {
+        if shutdownsCompleteAtOnce {
+            life.pointee.shutdownCompleted()
+        } else {
+            shutdownsInFlight += 1
+        }
+    }
+
+    /// The ring's shutdowns in flight complete.
+    func completeShutdowns() {
+        guard shutdownsInFlight > 0 else { return }
+        while shutdownsInFlight > 0 {
+            shutdownsInFlight -= 1
+            life.pointee.shutdownCompleted()
+        }
         run()
     }
 
@@ -238,6 +263,7 @@ final class LifecycleDriver {
         for _ in 0..<10_000 {
             if sendInFlight != nil { completeSend(); continue }
             if cancelsInFlight > 0 { completeCancels(); continue }
+            if shutdownsInFlight > 0 { completeShutdowns(); continue }
             if closeInFlight { completeClose(); continue }
             return
         }

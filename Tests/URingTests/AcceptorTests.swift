@@ -36,7 +36,7 @@ struct AcceptorTests {
     }
 
     static func connections(_ events: [Acceptor.Event]) -> [Int32] {
-        events.compactMap { if case .connection(let fd) = $0 { return fd } else { return nil } }
+        events.compactMap { if case .connection(let file) = $0 { return file.value } else { return nil } }
     }
 
     @Test func acceptsEveryConnectionWithOneMultishotAccept() throws {
@@ -55,6 +55,44 @@ struct AcceptorTests {
         #expect(accepted.allSatisfy { fcntl($0, F_GETFD) & FD_CLOEXEC != 0 })
         accepted.forEach(closeDescriptor)
         #expect(!acceptor.isIdle, "the multishot accept stays armed")
+    }
+
+    /// With a file table, connections arrive as direct descriptors (slots, not process
+    /// descriptors), a send on the slot reaches the client, and the client inherits the
+    /// listener's TCP_NODELAY, so no system call is needed per connection.
+    @Test func acceptsDirectDescriptorsIntoTheFileTable() throws {
+        let ring = try Ring(entries: 16)
+        #expect(ring.registerFileTable(count: 8))
+        let listener = try Socket.listen(host: "127.0.0.1", port: 0)
+        defer { closeDescriptor(listener) }
+        let port = try Socket.localPort(listener)
+        var acceptor = Acceptor(kinds: Self.kinds)
+        acceptor.direct = true
+        acceptor.add(listener, owned: false, ring: ring)
+        let openBefore = openDescriptorCount()
+        let clients = (0..<3).map { _ in Self.connectClient(port) }
+        defer { clients.forEach(closeDescriptor) }
+        let events = try Self.run(ring, &acceptor) { Self.connections($1).count == 3 }
+        let files = events.compactMap { e -> Descriptor? in if case .connection(let f) = e { return f } else { return nil } }
+        #expect(files.count == 3 && files.allSatisfy(\.isDirect))
+        #expect(Set(files.map(\.value)).count == 3 && files.allSatisfy { $0.value >= 0 && $0.value < 8 })
+        #expect(openDescriptorCount() == openBefore + 3, "only the clients' descriptors are new in this process")
+        // A fixed-file send on each slot reaches its client (which client got which slot
+        // is the kernel's order, so each client reads one greeting).
+        let greeting = Array("hi".utf8)
+        try greeting.withUnsafeBytes { b in
+            for (k, f) in files.enumerated() { ring.send(f, b.baseAddress!, count: 2, userData: UserData(kind: 9, index: UInt32(k))) }
+            var sent = 0
+            for _ in 0..<50 where sent < 3 {
+                try ring.submitAndWait(1)
+                ring.drainCompletions { if $0.userData.kind == 9 { #expect($0.result == 2); sent += 1 } }
+            }
+            #expect(sent == 3)
+        }
+        for c in clients {
+            var buffer = [UInt8](repeating: 0, count: 2)
+            #expect(recv(c, &buffer, 2, Int32(MSG_WAITALL)) == 2 && buffer == greeting)
+        }
     }
 
     /// A drain's sweep: connections the kernel completed are delivered, not left queued,
@@ -181,7 +219,7 @@ struct SynchronousSweepTests {
         acceptor.add(exclusive, owned: false, exclusive: true, ring: ring)
         acceptor.add(shared, owned: false, exclusive: false, ring: ring)
         var swept: [Int32] = []
-        acceptor.takeSwept { swept.append($0) }
+        acceptor.takeSwept { swept.append($0.value) }
         #expect(swept.count == 2)
         #expect(acceptor.isIdle, "nothing went to the ring")
         #expect(Socket.acceptQueueLength(shared) == 1, "the shared listener's connection is left for the others")
@@ -241,4 +279,13 @@ struct CompletionTests {
         #expect(Self.c(-EINVAL).timer == .failed(.invalidArgument))
         #expect(Self.c(0).error == nil)
     }
+}
+
+/// Descriptors open in this process now.
+func openDescriptorCount() -> Int {
+    guard let dir = opendir("/proc/self/fd") else { return -1 }
+    defer { closedir(dir) }
+    var n = 0
+    while readdir(dir) != nil { n += 1 }
+    return n - 3  // ".", ".." and the directory's own descriptor
 }
