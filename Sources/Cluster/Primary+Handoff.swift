@@ -17,7 +17,7 @@ extension Primary {
         var refusal: SystemError? = nil
         if settings.balance == .ipHash {
             // No ring operation on this kernel gives a direct descriptor's peer address.
-            refusal = SystemError("--balance ip-hash(reads the peer address with getpeername)", .notSupported)
+            refusal = SystemError("--balance ip-hash, which reads the peer address with getpeername", .notSupported)
         } else if let failed = DescriptorPassingProbe.check() {
             refusal = failed
         } else if !ring.registerFileTable(count: fileTableSlots) {
@@ -27,7 +27,7 @@ extension Primary {
             logger.debug("hand-offs go through the ring (MSG_RING into each worker's file table)")
             return true
         }
-        if settings.handoff == .ring { throw SystemError("--handoff ring: \(refusal)", refusal.errno) }
+        if settings.handoff == .ring { throw SystemError("--handoff ring(\(refusal.function))", refusal.errno) }
         logger.notice("hand-offs use SCM_RIGHTS messages: the ring cannot carry them here (\(refusal))")
         return false
     }

@@ -187,6 +187,26 @@ struct ConnectionLifecycleTests {
         #expect(d.violations.isEmpty, "\(d.violations)")
     }
 
+    /// A ring's shutdown finds a direct descriptor only when a kernel thread runs it: the
+    /// close (which frees the slot for the next connection) waits until it has completed.
+    /// Before, the close went at once when the peer closed, and the late shutdown shut the
+    /// next connection's write side (wrk: responses cut under `Connection: close`).
+    @Test func theCloseWaitsForAShutdownInFlight() {
+        let d = LifecycleDriver()
+        d.shutdownsCompleteAtOnce = false
+        d.deliver(get("/bye", close: true))
+        d.completeSend()
+        #expect(d.shutWrite && d.shutdownsInFlight == 1)
+        d.peerCloses()
+        d.completeCancels()
+        #expect(!d.actions.contains("close"), "closed while the shutdown was in flight: \(d.actions)")
+        d.completeShutdowns()
+        #expect(d.actions.last == "close")
+        d.completeClose()
+        #expect(d.released == 1)
+        #expect(d.violations.isEmpty, "\(d.violations)")
+    }
+
     @Test func lingeringEndsAtItsDeadline() {
         let d = LifecycleDriver()
         d.deliver(get("/bye", close: true))

@@ -319,11 +319,12 @@ func childPIDs(of pid: Int32) -> [Int32] {
 
 @Suite("Chaos soak", .serialized)
 struct ChaosSoakTests {
-    static var seconds: Double { Double(ProcessInfo.processInfo.environment["SOAK_SECONDS"] ?? "") ?? 20 }
+    static var seconds: Double { Double(ProcessInfo.processInfo.environment["SOAK_SECONDS"] ?? "") ?? 15 }
 
-    @Test(arguments: ["round-robin", "shared", "reuseport"])
+    /// Both round-robin hand-off paths, the ring's and SCM_RIGHTS'.
+    @Test(arguments: ["round-robin", "round-robin+message", "shared", "reuseport"])
     func clientMixUnderKillsAndSignals(_ mode: String) throws {
-        let server = try ServerProcess(["--workers", "4", "--mode", mode, "--shutdown-timeout", "5s"])
+        let server = try ServerProcess(["--workers", "4", "--shutdown-timeout", "5s"] + modeArguments(mode))
         let primary = server.process.processIdentifier
         let load = SoakLoad(port: server.port, seconds: Self.seconds)
         var killed: Set<Int32> = []

@@ -13,12 +13,12 @@ import Testing
         }
     }
 
-    @Test(arguments: ["round-robin", "shared", "reuseport"])
+    @Test(arguments: ["round-robin", "round-robin+message", "shared", "reuseport"])
     func everyModeServesOnePortFromItsWorkers(_ mode: String) throws {
-        let server = try ServerProcess(["--workers", "2", "--mode", mode])
+        let server = try ServerProcess(["--workers", "2"] + modeArguments(mode))
         try sequentialConnections(server.port, 200)
         let stats = try clusterStats(server.port)
-        #expect(stats.mode == mode)
+        #expect(stats.mode == reportedMode(mode))
         #expect(stats.workers.count == 2)
         #expect(Set(stats.workers.map(\.pid)).count == 2)
         #expect(!stats.workers.contains { $0.pid == Int(server.process.processIdentifier) })
@@ -97,6 +97,34 @@ import Testing
             #expect(log.contains("\(primary),Primary Worker \(pid) listening on port \(server.port)"), "\(log)")
             #expect(log.contains("\(pid),Worker listening on 127.0.0.1:\(server.port)"), "\(log)")
         }
+    }
+
+    /// The hand-off path is decided once, at start, and said once: through the ring by
+    /// default on this kernel, by message when asked or when the policy needs a process
+    /// descriptor (ip-hash reads the peer address).
+    @Test(arguments: [
+        (["--workers", "2"], "hand-offs go through the ring"),
+        (["--workers", "2", "--handoff", "message"], nil),
+        (["--workers", "2", "--balance", "ip-hash"], "hand-offs use SCM_RIGHTS messages"),
+    ])
+    func theHandoffPathIsLoggedOnceAtStart(_ arguments: [String], _ line: String?) throws {
+        let server = try ServerProcess(arguments, environment: ["CLUSTER_DEBUG": "1"])
+        try sequentialConnections(server.port, 20)
+        let log = server.stopAndCollectErrors()
+        let mentions = log.components(separatedBy: "\n").filter { $0.contains("hand-offs") }
+        if let line {
+            #expect(mentions.count == 1 && mentions[0].contains(line), "\(mentions)")
+        } else {
+            #expect(mentions.isEmpty, "\(mentions)")
+        }
+    }
+
+    /// Forcing the ring where it cannot work fails at start, with one line, not at the first connection.
+    @Test func forcingTheRingWithIPHashFailsAtStart() throws {
+        let (status, _, stderr) = try runBinary(["serve", "--port", "0", "--workers", "1", "--handoff", "ring", "--balance", "ip-hash"])
+        #expect(status != 0)
+        let errorLines = stderr.split(separator: "\n").filter { $0.contains("rror") }
+        #expect(errorLines.count == 1 && errorLines[0].contains("--handoff ring") && errorLines[0].contains("ip-hash"), "\(stderr)")
     }
 
     @Test func withoutClusterDebugThereAreNoLifecycleLines() throws {

@@ -31,3 +31,13 @@ func clusterStats(_ port: Int) throws -> ClusterStats {
                                 requests: $0["requests"] as? Int ?? -1, restarts: $0["restarts"] as? Int ?? -1)
         })
 }
+
+/// Server arguments for a mode under test. "round-robin+message" is round-robin with its
+/// hand-offs forced onto SCM_RIGHTS messages; plain "round-robin" takes the ring where the
+/// kernel allows (it does here: DescriptorPassingTests), so both paths run.
+func modeArguments(_ mode: String) -> [String] {
+    mode == "round-robin+message" ? ["--mode", "round-robin", "--handoff", "message"] : ["--mode", mode]
+}
+
+/// The mode /stats reports for a mode under test.
+func reportedMode(_ mode: String) -> String { mode == "round-robin+message" ? "round-robin" : mode }
