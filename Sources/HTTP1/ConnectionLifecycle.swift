@@ -146,6 +146,9 @@ public struct ConnectionLifecycle {
     public private(set) var readClosed = false
     /// Close once everything queued is sent.
     var closeAfterSend = false
+    /// The last request dispatched said `Connection: close` (or was HTTP/1.0 without
+    /// keep-alive): by RFC 9112 §9.6 its client sends nothing after it.
+    var peerSaidClose = false
     /// The handler has the current request (between `.dispatch` and `handled`).
     var dispatching = false
     /// A delayed response waits for its timer.
@@ -186,6 +189,7 @@ public struct ConnectionLifecycle {
         closeSubmitted = false
         readClosed = false
         closeAfterSend = false
+        peerSaidClose = false
         dispatching = false
         pending = false
         stalled = false
@@ -257,6 +261,14 @@ public struct ConnectionLifecycle {
                     beginClosing()
                     return nextWhileClosing()
                 }
+                // The client asked to close and sent nothing after its request: nothing can
+                // arrive to turn our close into a reset, so there is no lingering (nor its
+                // shutdown, which on a direct descriptor costs a kernel thread's wake-up).
+                // nginx decides the same way.
+                if peerSaidClose && input.isEmpty {
+                    beginClosing()
+                    return nextWhileClosing()
+                }
                 // Closing now, with input unread, would send a reset that can destroy the
                 // response before the client reads it: shut our side, read until the peer
                 // closes (nginx's lingering close).
@@ -312,6 +324,7 @@ public struct ConnectionLifecycle {
             return nil
         case .dispatch(let head, let body, let used):
             dispatching = true
+            peerSaidClose = !head.keepAlive
             consumed = used
             dispatchMark = output.count
             return .dispatch(head, body: body)

@@ -194,7 +194,7 @@ struct ConnectionLifecycleTests {
     @Test func theCloseWaitsForAShutdownInFlight() {
         let d = LifecycleDriver()
         d.shutdownsCompleteAtOnce = false
-        d.deliver(get("/bye", close: true))
+        d.deliver(get("/close"))  // the server closes; the client may still send
         d.completeSend()
         #expect(d.shutWrite && d.shutdownsInFlight == 1)
         d.peerCloses()
@@ -207,9 +207,26 @@ struct ConnectionLifecycleTests {
         #expect(d.violations.isEmpty, "\(d.violations)")
     }
 
+    /// A client that said `Connection: close` sends nothing more (RFC 9112 §9.6): the
+    /// connection closes once the response is out, with no lingering and no shutdown.
+    /// Bytes after such a request break that promise: then it lingers, as nginx does.
+    @Test(arguments: [false, true])
+    func aClientsCloseIsClosedWithoutLingeringUnlessItSentMore(_ sentMore: Bool) {
+        let d = LifecycleDriver()
+        d.deliver(get("/bye", close: true) + (sentMore ? get("/after") : ""))
+        d.completeSend()
+        #expect(d.answered == ["/bye"])
+        #expect(d.shutWrite == sentMore, "\(d.actions)")
+        #expect(d.actions.contains("close") == !sentMore, "\(d.actions)")
+        if sentMore { d.peerCloses() }
+        d.settle()
+        #expect(d.released == 1)
+        #expect(d.violations.isEmpty, "\(d.violations)")
+    }
+
     @Test func lingeringEndsAtItsDeadline() {
         let d = LifecycleDriver()
-        d.deliver(get("/bye", close: true))
+        d.deliver(get("/close"))
         d.settle()
         #expect(d.life.pointee.state == .lingering)
         d.tick(at: 400)

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Round-robin's hand-off, side by side: nginx (1 worker), uring-cluster alone, round-robin
+through the ring and by message, reuseport, each with and without direct descriptors where
+that applies. Server pinned to SERVER_CPU (1), wrk -t1 -c64 pinned to CLIENT_CPU (0);
+ROUNDS (3) interleaved rounds of DURATION (5) s per configuration and scenario (keep-alive,
+and connection per request). Prints each round and the medians: req/s, server CPU per
+request (all processes, /proc utime+stime), and the primary's share per request.
+
+    tools/bench-handoff.py [BINARY]      (default .build/release/uring-cluster)
+Environment: CONFIGS="name name ..." to pick some, SCENARIOS="keepalive churn", OLD=binary
+to add an earlier build's round-robin and reuseport.
+"""
+import os, re, statistics, subprocess, sys, tempfile, time
+
+BIN = sys.argv[1] if len(sys.argv) > 1 else ".build/release/uring-cluster"
+ROUNDS = int(os.environ.get("ROUNDS", 3))
+DURATION = int(os.environ.get("DURATION", 5))
+SERVER_CPU = os.environ.get("SERVER_CPU", "1")
+CLIENT_CPU = os.environ.get("CLIENT_CPU", "0")
+HZ = os.sysconf("SC_CLK_TCK")
+
+CONFIGS = [
+    ("nginx", None),
+    ("alone", ["--workers", "0"]),
+    ("alone-fd", ["--workers", "0", "--no-direct-descriptors"]),
+    ("rr-ring", ["--workers", "1"]),
+    ("rr-message", ["--workers", "1", "--handoff", "message"]),
+    ("rr-message-fd", ["--workers", "1", "--no-direct-descriptors"]),
+    ("reuseport", ["--workers", "1", "--mode", "reuseport"]),
+    ("reuseport-fd", ["--workers", "1", "--mode", "reuseport", "--no-direct-descriptors"]),
+]
+# OLD=path adds that binary's round-robin and reuseport (a build before this change).
+OLD = os.environ.get("OLD")
+if OLD:
+    CONFIGS += [("old-rr", ["--workers", "1"], OLD), ("old-reuseport", ["--workers", "1", "--mode", "reuseport"], OLD)]
+CONFIGS = [c if len(c) == 3 else (c[0], c[1], BIN) for c in CONFIGS]
+pick = os.environ.get("CONFIGS", "").split()
+if pick:
+    CONFIGS = [c for c in CONFIGS if c[0] in pick]
+SCENARIOS = os.environ.get("SCENARIOS", "keepalive churn").split()
+
+NGINX_CONF = """worker_processes 1;
+daemon off;
+master_process off;
+pid {d}/nginx.pid;
+error_log {d}/error.log crit;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fastcgi;
+  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+  server {{ listen 127.0.0.1:{port}; location / {{ default_type text/plain; return 200 "hello world\\n"; }} }}
+}}
+"""
+
+def ticks(pid):
+    try:
+        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return int(f[11]) + int(f[12])
+    except OSError:
+        return 0
+
+def children(pid):
+    try:
+        return [int(x) for x in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+    except OSError:
+        return []
+
+def start(args, port, scratch, binary):
+    if args is None:
+        conf = os.path.join(scratch, "nginx.conf")
+        open(conf, "w").write(NGINX_CONF.format(d=scratch, port=port))
+        p = subprocess.Popen(["taskset", "-c", SERVER_CPU, "nginx", "-p", scratch, "-c", conf],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    else:
+        p = subprocess.Popen(["taskset", "-c", SERVER_CPU, binary, "serve", "--port", str(port)] + args,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        if subprocess.run(["curl", "-sf", f"http://127.0.0.1:{port}/"], stdout=subprocess.DEVNULL).returncode == 0:
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)
+    return p
+
+def run(name, args, binary, scenario, port):
+    with tempfile.TemporaryDirectory() as scratch:
+        p = start(args, port, scratch, binary)
+        try:
+            kids = children(p.pid)
+            t0p, t0k = ticks(p.pid), sum(ticks(k) for k in kids)
+            hdr = ["-H", "Connection: close"] if scenario == "churn" else []
+            out = subprocess.run(["taskset", "-c", CLIENT_CPU, "wrk", "-t1", "-c64", f"-d{DURATION}s"] + hdr
+                                 + [f"http://127.0.0.1:{port}/"], capture_output=True, text=True).stdout
+            t1p, t1k = ticks(p.pid), sum(ticks(k) for k in kids)
+        finally:
+            p.terminate()
+            p.wait()
+    reqs = int(re.search(r"(\d+) requests in", out).group(1))
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    total = (t1p - t0p + t1k - t0k) / HZ * 1e6 / max(1, reqs)
+    primary = (t1p - t0p) / HZ * 1e6 / max(1, reqs) if kids else 0.0
+    return rps, total, primary, errors
+
+results = {}
+port = 18500
+for scenario in SCENARIOS:
+    for r in range(ROUNDS):
+        for name, args, binary in CONFIGS:
+            port += 1
+            rps, total, primary, errors = run(name, args, binary, scenario, port)
+            results.setdefault((scenario, name), []).append((rps, total, primary, errors))
+            print(f"{scenario:9} round {r + 1} {name:14} {rps:10.0f} req/s {total:6.2f} us/req"
+                  f" (primary {primary:5.2f}) errors {errors}", flush=True)
+
+print("\nmedians")
+for scenario in SCENARIOS:
+    base = None
+    for name, _, _ in CONFIGS:
+        rows = results[(scenario, name)]
+        rps = statistics.median(x[0] for x in rows)
+        total = statistics.median(x[1] for x in rows)
+        primary = statistics.median(x[2] for x in rows)
+        errors = sum(x[3] for x in rows)
+        print(f"{scenario:9} {name:14} {rps:10.0f} req/s {total:6.2f} us/req (primary {primary:5.2f}) errors {errors}")
