@@ -20,14 +20,16 @@ import URing
 // Acknowledgements are positions, not messages: the worker publishes on the shared board
 // how many hand-off positions (descriptors sent to it, taken or refused) it has dealt with.
 //
-// Two ways to send. Through the ring (MSG_RING, one per connection, `startSendingEach`),
-// a connection is delivered when the primary's completion says it is in the worker's file
-// table, and its position is its place in the order of those completions. That is the
-// order the worker sees them in too: the kernel installs each one in the worker's task
-// and, in the same step, queues the primary's completion, so both queues fill in one
-// order. A failed one (the worker's table is full, or the worker is gone) never reaches
-// the worker and takes no position. By SCM_RIGHTS (`startSending`), a message carries up
-// to 253, and its descriptors take the next positions in message order.
+// Two ways to send. By SCM_RIGHTS (`startSending`), a message carries up to 253, and its
+// descriptors take the next positions in message order. Through the ring (MSG_RING, one
+// per connection, `startSendingEach`), there are no positions: a success posts no
+// completion to the primary (IOSQE_CQE_SKIP_SUCCESS, so the primary is not woken once
+// more per connection), and the kernel may install a batch in any order. Each connection
+// stays in `sending` until the worker acknowledges it by name (the primary's slot, which
+// the worker's completion carries and the worker publishes on the board:
+// `acknowledgeEach`), or its MSG_RING fails (the worker's table is full, or the worker is
+// gone: `sentEach`), or the worker dies (`workerGone`: nothing it did not acknowledge
+// was served there).
 
 /// A connection the primary accepted and holds a descriptor of.
 struct HeldConnection: Equatable, Sendable {
@@ -83,33 +85,41 @@ struct HandoffLedger {
         }
     }
 
-    /// Through the ring: every pending connection goes now, each by its own MSG_RING (whose
-    /// completion is `sentEach`). Their descriptors go into `files` (replaced).
-    mutating func startSendingEach(into files: inout [Descriptor]) {
+    /// Through the ring: every pending connection goes now, each by its own MSG_RING. Their
+    /// descriptors go into `files` (replaced).
+    mutating func startSendingEach(into files: inout [Descriptor], now: UInt64) {
         files.removeAll(keepingCapacity: true)
+        if sending.isEmpty && unacknowledged.isEmpty && !pending.isEmpty { unacknowledgedSince = now }
         while let c = pending.popFirst() {
             sending.append(c)
             files.append(c.file)
         }
     }
 
-    /// Through the ring: the MSG_RING of `file` completed. Delivered: it takes the next
-    /// position. Not delivered: it is returned, to be routed elsewhere (and with `refused`,
-    /// the worker's table was full: it backs off as after a refusal). Nil also when `file`
-    /// is not in flight (the worker's exit already took it back).
-    mutating func sentEach(_ file: Descriptor, delivered: Bool, refused: Bool, now: UInt64) -> HeldConnection? {
+    /// Through the ring: the MSG_RING of `file` failed; the connection is returned, to be
+    /// routed elsewhere (with `refused`, the worker's table was full: it backs off as after
+    /// a refusal). Nil when `file` is not in flight (the worker's exit already took it back).
+    mutating func sentEach(_ file: Descriptor, refused: Bool, now: UInt64) -> HeldConnection? {
         guard let i = sending.firstIndex(where: { $0.file == file }) else { return nil }
         var c = sending.remove(at: i)
-        if delivered {
-            if unacknowledged.isEmpty { unacknowledgedSince = now }
-            unacknowledged.append(c)
-            return nil
-        }
+        if sending.isEmpty && unacknowledged.isEmpty { unacknowledgedSince = 0 }
         if refused {
             c.refusals += 1
             backOff(now: now)
         }
         return c
+    }
+
+    /// Through the ring: the worker has adopted `file` (named by the primary's slot): the
+    /// primary's copy is closed. False for a name not in flight (not expected).
+    @discardableResult
+    mutating func acknowledgeEach(_ file: Descriptor, now: UInt64, closing: inout [Descriptor]) -> Bool {
+        guard let i = sending.firstIndex(where: { $0.file == file }) else { return false }
+        sending.remove(at: i)
+        closing.append(file)
+        refusalStreak = 0
+        unacknowledgedSince = sending.isEmpty && unacknowledged.isEmpty ? 0 : now
+        return true
     }
 
     /// The hand-off message completed. Delivered: its connections wait for acknowledgement.

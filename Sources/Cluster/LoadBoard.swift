@@ -9,6 +9,12 @@ import URing
 ///
 ///     line 0      header: magic, capacity, mode, balance, primary pid
 ///     line 1 + i  worker slot i: the fields of `LoadBoard.Field` (lines of 128 bytes)
+///     then        per worker slot, a ring of `acknowledgementCapacity` u32: the names of
+///                 hand-offs through the ring that the worker adopted (one writer, the
+///                 worker; one reader, the primary; `acksWritten` and `acksRead` count them)
+///
+/// Pages of the acknowledgement rings that no worker uses are never touched, so they cost
+/// no memory.
 public final class LoadBoard: @unchecked Sendable {
     public enum Field: Int, CaseIterable {
         case pid = 0
@@ -34,7 +40,15 @@ public final class LoadBoard: @unchecked Sendable {
         /// Refusal messages the primary has handled (written by the primary): the worker
         /// holds `processed` below a refused range until its refusal is confirmed.
         case refusalsConfirmed
+        /// Acknowledgements written to the slot's ring (by the worker), cumulative.
+        case acksWritten
+        /// Acknowledgements read from it (by the primary), cumulative.
+        case acksRead
     }
+
+    /// Entries in each worker's acknowledgement ring. A worker that finds it full keeps
+    /// the rest for a later turn; the primary empties it every turn.
+    public static let acknowledgementCapacity = 1024
 
     enum HeaderField: Int { case magic = 0, capacity, mode, balance, primaryPID }
 
@@ -51,7 +65,7 @@ public final class LoadBoard: @unchecked Sendable {
     /// Creates a board for `capacity` worker slots (the primary does this).
     public init(capacity: Int) throws(SystemError) {
         self.capacity = capacity
-        let size = (capacity + 1) * Self.lineBytes
+        let size = Self.size(capacity: capacity)
         let fd = try ProcessControl.memoryFile(name: "uring-cluster-board")
         do throws(SystemError) {
             try syscall("ftruncate") { ftruncate(fd, off_t(size)) }
@@ -73,8 +87,10 @@ public final class LoadBoard: @unchecked Sendable {
         self.fd = fd
         size = Int(st.st_size)
         base = try Self.map(fd, size)
-        capacity = size / Self.lineBytes - 1
-        guard capacity > 0, load(header: .magic) == Self.magic else {
+        capacity = size >= Self.lineBytes ? UnsafeAtomic<Int>(at: (base + HeaderField.capacity.rawValue * 8)
+            .assumingMemoryBound(to: Int.AtomicRepresentation.self)).load(ordering: .relaxed) : 0
+        // The capacity is checked before any size is computed from it (junk could overflow).
+        guard (1...65536).contains(capacity), size >= Self.size(capacity: capacity), load(header: .magic) == Self.magic else {
             // Every stored property is set: deinit runs and unmaps. Unmapping here too
             // would unmap twice (and could take away another mapping at that address).
             throw SystemError("LoadBoard(not a board)", .invalidArgument)
@@ -83,6 +99,40 @@ public final class LoadBoard: @unchecked Sendable {
 
     deinit {
         munmap(base, size)
+    }
+
+    static func size(capacity: Int) -> Int {
+        (capacity + 1) * lineBytes + capacity * acknowledgementCapacity * MemoryLayout<UInt32>.stride
+    }
+
+    @inline(__always)
+    func acknowledgement(_ slot: Int, _ n: Int) -> UnsafeMutablePointer<UInt32> {
+        let ring = base + (capacity + 1) * Self.lineBytes + slot * Self.acknowledgementCapacity * MemoryLayout<UInt32>.stride
+        return (ring + (n % Self.acknowledgementCapacity) * MemoryLayout<UInt32>.stride).assumingMemoryBound(to: UInt32.self)
+    }
+
+    /// In a worker: publishes as many of `names` as the slot's ring has room for, oldest
+    /// first, and removes them from `names`.
+    public func publishAcknowledgements(_ slot: Int, _ names: inout [UInt32]) {
+        guard !names.isEmpty else { return }
+        let written = atomic(line: slot + 1, field: Field.acksWritten.rawValue).load(ordering: .relaxed)
+        let read = atomic(line: slot + 1, field: Field.acksRead.rawValue).load(ordering: .acquiring)
+        let n = min(names.count, Self.acknowledgementCapacity - (written - read))
+        guard n > 0 else { return }
+        for k in 0..<n { acknowledgement(slot, written + k).pointee = names[k] }
+        atomic(line: slot + 1, field: Field.acksWritten.rawValue).store(written + n, ordering: .releasing)
+        names.removeFirst(n)
+    }
+
+    /// In the primary: calls `body` with each name the slot's worker published since the
+    /// last call.
+    @inline(__always)
+    public func takeAcknowledgements(_ slot: Int, _ body: (UInt32) -> Void) {
+        let read = atomic(line: slot + 1, field: Field.acksRead.rawValue).load(ordering: .relaxed)
+        let written = atomic(line: slot + 1, field: Field.acksWritten.rawValue).load(ordering: .acquiring)
+        guard written > read, written - read <= Self.acknowledgementCapacity else { return }
+        for n in read..<written { body(acknowledgement(slot, n).pointee) }
+        atomic(line: slot + 1, field: Field.acksRead.rawValue).store(written, ordering: .releasing)
     }
 
     static func map(_ fd: Int32, _ size: Int) throws(SystemError) -> UnsafeMutableRawPointer {

@@ -123,29 +123,32 @@ extension Primary {
         dirty.removeAll(keepingCapacity: true)
     }
 
-    /// Installs every pending connection of `r` into the worker's file table. Each MSG_RING
-    /// completes here once the worker's kernel task has installed it (`sentThroughRing`).
+    /// Installs every pending connection of `r` into the worker's file table. A success
+    /// posts no completion here: the worker names the connection (the primary's slot, in
+    /// its completion's user_data) on the board once it has adopted it. A failure completes
+    /// (`sentThroughRing`).
     func sendThroughRing(_ r: WorkerRecord) {
         guard r.ringFD >= 0, !r.worker.isDead else { return }
-        r.handoffs.startSendingEach(into: &r.sendingFiles)
-        let target = UserData(kind: WorkerChannel.Operation.handoff.rawValue)
+        r.handoffs.startSendingEach(into: &r.sendingFiles, now: monotonicNanoseconds())
         for file in r.sendingFiles {
-            ring.sendDescriptor(file.value, toRing: r.ringFD, targetUserData: target,
+            ring.sendDescriptor(file.value, toRing: r.ringFD,
+                                targetUserData: UserData(kind: WorkerChannel.Operation.handoff.rawValue, index: UInt32(file.value)),
                                 userData: UserData(kind: PrimaryOperation.handoff.rawValue, generation: r.serial,
-                                                   index: UInt32(r.slot) << 24 | UInt32(file.value)))
+                                                   index: UInt32(r.slot) << 24 | UInt32(file.value)),
+                                quietOnSuccess: true)
         }
     }
 
-    /// A MSG_RING completed: delivered (0), or not (ENFILE: the worker's table is full, a
-    /// refusal; EOWNERDEAD or EBADFD: the worker is gone), and then routed elsewhere.
+    /// A MSG_RING failed (ENFILE: the worker's table is full, a refusal; EOWNERDEAD or
+    /// EBADFD: the worker is gone): the connection is routed elsewhere.
     func sentThroughRing(_ c: Completion) {
         let slot = Int(c.userData.index >> 24)
         let file = Descriptor(direct: Int32(c.userData.index & 0xFF_FFFF))
-        guard slot < records.count, let r = record(for: UserData(kind: 0, generation: c.userData.generation, index: UInt32(slot)))
+        guard slot < records.count, c.result < 0,
+              let r = record(for: UserData(kind: 0, generation: c.userData.generation, index: UInt32(slot)))
         else { return }
         let refused = c.result == -ENFILE || c.result == -EMFILE
-        guard let back = r.handoffs.sentEach(file, delivered: c.result >= 0, refused: refused, now: monotonicNanoseconds()) else {
-            if c.result >= 0 { collectAcknowledgements(r) }
+        guard let back = r.handoffs.sentEach(file, refused: refused, now: monotonicNanoseconds()) else {
             if !r.handoffs.isSending { startSend(r) }  // a drain waits for the hand-offs before it
             return
         }
@@ -158,14 +161,32 @@ extension Primary {
     /// board) is closed here.
     func collectAcknowledgements() {
         for slot in 0..<slotHighWater {
-            if let r = records[slot], !r.handoffs.unacknowledged.isEmpty { collectAcknowledgements(r) }
+            if let r = records[slot], !r.handoffs.unacknowledged.isEmpty || (handoffThroughRing && r.handoffs.isSending) {
+                collectAcknowledgements(r)
+            }
         }
     }
 
-    /// Closes our copies of the connections the worker has dealt with.
+    /// Closes our copies of the connections the worker has dealt with: up to its position
+    /// (messages), and each one it named (the ring). Once a worker is dead, only
+    /// `workerGone` reads its last word.
     func collectAcknowledgements(_ r: WorkerRecord) {
         guard !r.worker.isDead else { return }
-        r.handoffs.acknowledge(upTo: board.load(r.slot, .processed), now: monotonicNanoseconds(), closing: &closing)
+        takeAcknowledgements(r)
+        if handoffThroughRing && !r.handoffs.isSending { startSend(r) }  // a drain waiting for them
+    }
+
+    func takeAcknowledgements(_ r: WorkerRecord) {
+        let now = monotonicNanoseconds()
+        if handoffThroughRing {
+            board.takeAcknowledgements(r.slot) { name in
+                if !r.handoffs.acknowledgeEach(Descriptor(direct: Int32(bitPattern: name)), now: now, closing: &closing) {
+                    logger.error("worker \(r.worker.pid) acknowledged a connection it was not given (slot \(name)); ignored")
+                }
+            }
+        } else {
+            r.handoffs.acknowledge(upTo: board.load(r.slot, .processed), now: now, closing: &closing)
+        }
         closeAcknowledged()
     }
 

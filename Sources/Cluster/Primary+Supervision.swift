@@ -89,6 +89,8 @@ extension Primary {
         // What it acknowledged just before dying (its last published position) it had
         // adopted: closed here, never served twice. Every other connection, a hand-off still
         // in flight included, goes to another worker now.
+        // Its last acknowledgements by name (the ring) are read first, for the same reason.
+        if handoffThroughRing { takeAcknowledgements(record) }
         let back = record.handoffs.workerGone(finalPosition: board.load(record.slot, .processed), now: now, closing: &closing)
         closeAcknowledged()
         releaseRing(record)

@@ -33,6 +33,8 @@ final class WorkerChannel: LoopExtension {
     /// Refusal messages to send, in order (confirmations are counted, so order matters),
     /// before any user message.
     var refusals: [[UInt8]] = []
+    /// Hand-offs through the ring adopted and not yet named on the board.
+    var acknowledgements: [UInt32] = []
     var sendInFlight = false
     /// User messages waiting to be sent to the primary.
     var queued: [[UInt8]] = []
@@ -86,9 +88,8 @@ final class WorkerChannel: LoopExtension {
             }
         case .signal: signalArrived(c)
         case .handoff:
-            // Its position is its place among these completions (HandoffLedger explains why
-            // the primary counts them in the same order).
-            _ = intake.received(count: 1, arrived: 1)
+            // Named back to the primary (its slot is the user_data's index) at the end of the turn.
+            acknowledgements.append(c.userData.index)
             if c.result >= 0 { server?.adopt(Descriptor(direct: c.result)) }
         case nil: break
         }
@@ -144,6 +145,7 @@ final class WorkerChannel: LoopExtension {
             board.store(slot, .heartbeat, Int(monotonicNanoseconds() / 1_000_000))
             intake.confirmed(total: board.load(slot, .refusalsConfirmed))
             board.store(slot, .processed, intake.processed)
+            board.publishAcknowledgements(slot, &acknowledgements)
         }
         guard !sendInFlight else { return }
         let length: Int

@@ -104,10 +104,14 @@ extension Ring {
     /// process: `ProcessControl.takeDescriptor`). This ring's completion comes once the
     /// descriptor is installed there: 0, or the error (ENFILE: the target's table is full;
     /// EOWNERDEAD, EBADFD: the target ring is gone). This ring keeps its own slot.
+    /// `quietOnSuccess`: only a failure completes here (the owner learns of success from
+    /// the target's side, and is not woken for it).
     @inlinable
-    public func sendDescriptor(_ slot: Int32, toRing targetRing: Int32, targetUserData: UserData, userData: UserData) {
+    public func sendDescriptor(_ slot: Int32, toRing targetRing: Int32, targetUserData: UserData, userData: UserData,
+                               quietOnSuccess: Bool = false) {
         prepare(userData) {
             CLiburing_prep_msg_ring_send_fd($0, targetRing, UInt32(bitPattern: slot), targetUserData.rawValue)
+            if quietOnSuccess { $0.pointee.flags |= CLiburing_IOSQE_CQE_SKIP_SUCCESS() }
         }
     }
 

@@ -150,6 +150,103 @@ struct HandoffLedgerPropertyTests {
         }
     }
 
+    /// Through the ring: no positions, no success completions. A connection in flight is
+    /// installed in the worker (maybe in any order), or its MSG_RING fails; the worker names
+    /// what it adopted; a worker dies holding some it never named. Every connection still
+    /// ends exactly once: served where it was named, or routed again (then 503 at worst).
+    @Test(arguments: 0..<300)
+    func throughTheRingEveryConnectionEndsExactlyOnce(seed: Int) {
+        var rng = Rng(state: UInt64(seed) &+ 1_000)
+        var ledgers = [HandoffLedger(), HandoffLedger()]
+        var alive = [true, true]
+        var inFlight: [[Descriptor]] = [[], []]   // MSG_RINGs whose outcome is not decided yet
+        var installed: [[Descriptor]] = [[], []]  // in the worker's table, not named yet
+        var waiting = WaitingConnections(limit: 4, timeoutNanoseconds: 1_000)
+        var ended: [Int32: String] = [:]
+        var problems: [String] = []
+        var next: Int32 = 0
+        var now: UInt64 = 0
+        var files: [Descriptor] = []
+        func end(_ fd: Int32, _ how: String) {
+            if let before = ended[fd] { problems.append("\(fd) ended twice: \(before), then \(how)") }
+            ended[fd] = how
+        }
+        func route(_ c: HeldConnection) {
+            if waiting.hasExpired(c, now: now) { return end(c.fd, "503") }
+            let eligible = (0..<2).filter { alive[$0] && !ledgers[$0].isBackingOff(now: now) }
+            guard !eligible.isEmpty else {
+                if !waiting.wait(c, now: now) { end(c.fd, "503") }
+                return
+            }
+            ledgers[eligible[rng.next(eligible.count)]].assign(c)
+        }
+        func name(_ w: Int, _ f: Descriptor) {
+            var closing: [Descriptor] = []
+            if !ledgers[w].acknowledgeEach(f, now: now, closing: &closing) { problems.append("named \(f) unknown") }
+            for c in closing { end(c.value, "served by \(w)") }
+        }
+        for _ in 0..<500 {
+            now += UInt64(rng.next(50))
+            let w = rng.next(2)
+            switch rng.next(8) {
+            case 0, 1:
+                route(HeldConnection(file: Descriptor(direct: next), acceptedAt: now))
+                next += 1
+            case 2:
+                guard alive[w] else { break }
+                ledgers[w].startSendingEach(into: &files, now: now)
+                inFlight[w] += files
+            case 3:
+                // The kernel decides one MSG_RING, in any order: installed, or failed (full table).
+                guard !inFlight[w].isEmpty else { break }
+                let f = inFlight[w].remove(at: rng.next(inFlight[w].count))
+                if alive[w] && rng.next(5) != 0 {
+                    installed[w].append(f)
+                } else if let back = ledgers[w].sentEach(f, refused: alive[w], now: now) {
+                    route(back)
+                }
+            case 4:
+                // The worker adopts some of what was installed and names it.
+                guard alive[w], !installed[w].isEmpty else { break }
+                for _ in 0...rng.next(installed[w].count) where !installed[w].isEmpty {
+                    name(w, installed[w].remove(at: rng.next(installed[w].count)))
+                }
+            case 5:
+                // The worker dies: what it did not name was never served. MSG_RINGs not
+                // decided yet fail afterwards, finding nothing.
+                guard alive[w] else { break }
+                alive[w] = false
+                var closing: [Descriptor] = []
+                for c in ledgers[w].workerGone(finalPosition: 0, now: now, closing: &closing) { route(c) }
+                #expect(closing.isEmpty)
+                for f in inFlight[w] where ledgers[w].sentEach(f, refused: false, now: now) != nil { problems.append("late failure found \(f)") }
+                inFlight[w] = []
+                installed[w] = []
+            case 6:
+                if !alive[w] { alive[w] = true; ledgers[w] = HandoffLedger() }
+            default:
+                for c in waiting.expired(now: now) { end(c.fd, "503") }
+                for c in waiting.takeAll() { route(c) }
+            }
+        }
+        for _ in 0..<50 {
+            now += 2_000
+            for c in waiting.expired(now: now) { end(c.fd, "503") }
+            for c in waiting.takeAll() { route(c) }
+            if !alive.contains(true) { alive[0] = true; ledgers[0] = HandoffLedger() }
+            for w in 0..<2 where alive[w] {
+                ledgers[w].startSendingEach(into: &files, now: now)
+                for f in inFlight[w] + files + installed[w] { name(w, f) }
+                inFlight[w] = []
+                installed[w] = []
+            }
+        }
+        #expect(problems.isEmpty, "seed \(seed): \(problems.prefix(3))")
+        let lost = (0..<next).filter { ended[$0] == nil }
+        #expect(lost.isEmpty, "seed \(seed): never ended: \(lost.prefix(10))")
+        #expect(ledgers.allSatisfy { $0.outstanding == 0 && $0.unacknowledgedSince == 0 } && waiting.isEmpty)
+    }
+
     @Test(arguments: 0..<300)
     func everyConnectionEndsExactlyOnce(seed: Int) {
         var rng = Rng(state: UInt64(seed))

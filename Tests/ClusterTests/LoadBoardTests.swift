@@ -25,10 +25,10 @@ struct LoadBoardTests {
         let board = try LoadBoard(capacity: 4)
         defer { close(board.fd) }
         #expect(board.capacity == 4)
-        #expect(board.size == 5 * LoadBoard.lineBytes)
+        #expect(board.size == 5 * LoadBoard.lineBytes + 4 * LoadBoard.acknowledgementCapacity * 4)
         var st = stat()
         #expect(fstat(board.fd, &st) == 0)
-        #expect(Int(st.st_size) == 5 * LoadBoard.lineBytes)
+        #expect(Int(st.st_size) == board.size)
         for slot in 0..<4 {
             for field in LoadBoard.Field.allCases { #expect(board.load(slot, field) == 0) }
         }
@@ -153,6 +153,34 @@ struct LoadBoardTests {
         #expect(board.base.load(fromByteOffset: 2 * LoadBoard.lineBytes + LoadBoard.Field.heartbeat.rawValue * 8, as: Int.self) == 0x2222)
         #expect(board.base.load(fromByteOffset: LoadBoard.lineBytes, as: Int.self) == 0)
         #expect(board.base.load(fromByteOffset: 3 * LoadBoard.lineBytes, as: Int.self) == 0)
+    }
+
+    /// Hand-offs through the ring are acknowledged by name: what a worker publishes in its
+    /// mapping, the primary reads in its own, once each, in order, across the ring's wrap;
+    /// what does not fit waits in the worker, and slots do not mix.
+    @Test func acknowledgementsTravelByNameThroughTheBoard() throws {
+        let board = try LoadBoard(capacity: 2)
+        defer { close(board.fd) }
+        let worker = try LoadBoard(mapping: board.fd)
+        let cap = LoadBoard.acknowledgementCapacity
+        var taken: [UInt32] = []
+        var names = (0..<UInt32(cap + 10)).map { $0 }
+        worker.publishAcknowledgements(1, &names)
+        #expect(names == (UInt32(cap)..<UInt32(cap + 10)).map { $0 }, "a full ring keeps the rest in the worker")
+        board.takeAcknowledgements(0) { taken.append($0) }
+        #expect(taken.isEmpty, "slot 0 published nothing")
+        board.takeAcknowledgements(1) { taken.append($0) }
+        #expect(taken == (0..<UInt32(cap)).map { $0 })
+        worker.publishAcknowledgements(1, &names)
+        #expect(names.isEmpty)
+        taken.removeAll()
+        board.takeAcknowledgements(1) { taken.append($0) }
+        board.takeAcknowledgements(1) { taken.append($0) }
+        #expect(taken == (UInt32(cap)..<UInt32(cap + 10)).map { $0 }, "across the wrap, each once")
+        board.reset(1, pid: 5)
+        taken.removeAll()
+        board.takeAcknowledgements(1) { taken.append($0) }
+        #expect(taken.isEmpty, "a new worker in the slot starts empty")
     }
 
     @Test func mappingAFileThatIsNotABoardFails() throws {
