@@ -29,14 +29,18 @@ CONFIGS = [
     ("reuseport", ["--workers", "1", "--mode", "reuseport"]),
     ("reuseport-fd", ["--workers", "1", "--mode", "reuseport", "--no-direct-descriptors"]),
 ]
+pick = os.environ.get("CONFIGS", "").split()
+if pick:
+    CONFIGS = [c for c in CONFIGS if c[0] in pick]
 # OLD=path adds that binary's round-robin and reuseport (a build before this change).
 OLD = os.environ.get("OLD")
 if OLD:
     CONFIGS += [("old-rr", ["--workers", "1"], OLD), ("old-reuseport", ["--workers", "1", "--mode", "reuseport"], OLD)]
-CONFIGS = [c if len(c) == 3 else (c[0], c[1], BIN) for c in CONFIGS]
-pick = os.environ.get("CONFIGS", "").split()
-if pick:
-    CONFIGS = [c for c in CONFIGS if c[0] in pick]
+# EXTRA="name:ENV=VALUE:args..." adds a configuration of BIN run with one environment variable.
+for extra in os.environ.get("EXTRA", "").split():
+    name, env, *rest = extra.split(":")
+    CONFIGS.append((name, rest[0].split(",") if rest else [], BIN, env))
+CONFIGS = [c if len(c) == 4 else (c + (BIN,) if len(c) == 2 else c) + (None,) for c in CONFIGS]
 SCENARIOS = os.environ.get("SCENARIOS", "keepalive churn").split()
 
 NGINX_CONF = """worker_processes 1;
@@ -67,15 +71,19 @@ def children(pid):
     except OSError:
         return []
 
-def start(args, port, scratch, binary):
+def start(args, port, scratch, binary, env):
     if args is None:
         conf = os.path.join(scratch, "nginx.conf")
         open(conf, "w").write(NGINX_CONF.format(d=scratch, port=port))
         p = subprocess.Popen(["taskset", "-c", SERVER_CPU, "nginx", "-p", scratch, "-c", conf],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     else:
+        environment = dict(os.environ)
+        if env:
+            key, value = env.split("=", 1)
+            environment[key] = value
         p = subprocess.Popen(["taskset", "-c", SERVER_CPU, binary, "serve", "--port", str(port)] + args,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment)
     for _ in range(200):
         if subprocess.run(["curl", "-sf", f"http://127.0.0.1:{port}/"], stdout=subprocess.DEVNULL).returncode == 0:
             break
@@ -83,9 +91,9 @@ def start(args, port, scratch, binary):
     time.sleep(0.3)
     return p
 
-def run(name, args, binary, scenario, port):
+def run(name, args, binary, env, scenario, port):
     with tempfile.TemporaryDirectory() as scratch:
-        p = start(args, port, scratch, binary)
+        p = start(args, port, scratch, binary, env)
         try:
             kids = children(p.pid)
             t0p, t0k = ticks(p.pid), sum(ticks(k) for k in kids)
@@ -107,9 +115,9 @@ results = {}
 port = 18500
 for scenario in SCENARIOS:
     for r in range(ROUNDS):
-        for name, args, binary in CONFIGS:
+        for name, args, binary, env in CONFIGS:
             port += 1
-            rps, total, primary, errors = run(name, args, binary, scenario, port)
+            rps, total, primary, errors = run(name, args, binary, env, scenario, port)
             results.setdefault((scenario, name), []).append((rps, total, primary, errors))
             print(f"{scenario:9} round {r + 1} {name:14} {rps:10.0f} req/s {total:6.2f} us/req"
                   f" (primary {primary:5.2f}) errors {errors}", flush=True)
@@ -117,7 +125,7 @@ for scenario in SCENARIOS:
 print("\nmedians")
 for scenario in SCENARIOS:
     base = None
-    for name, _, _ in CONFIGS:
+    for name, _, _, _ in CONFIGS:
         rows = results[(scenario, name)]
         rps = statistics.median(x[0] for x in rows)
         total = statistics.median(x[1] for x in rows)
