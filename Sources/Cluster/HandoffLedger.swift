@@ -105,7 +105,8 @@ struct HandoffLedger {
         if sending.isEmpty && unacknowledged.isEmpty { unacknowledgedSince = 0 }
         if refused {
             c.refusals += 1
-            backOff(now: now)
+            // One back-off for a whole batch the full table refused, not one per connection.
+            if !isBackingOff(now: now) { backOff(now: now) }
         }
         return c
     }
@@ -186,9 +187,9 @@ struct HandoffLedger {
     /// position) is closed, not redelivered: it had adopted those connections, and a second
     /// worker must never serve them. Everything else comes back.
     ///
-    /// Through the ring, what is still in flight comes back too: its MSG_RING had not
-    /// completed, and the kernel queues that completion ahead of the exit signal that
-    /// brought the primary here, so it never reached the worker (or reached it dead).
+    /// Through the ring, every connection the worker did not name comes back too (its name
+    /// was read from the board just before): the worker adopts a hand-off only once its
+    /// name is published, so one it did not name it never served, wherever its MSG_RING got.
     mutating func workerGone(finalPosition: Int, now: UInt64, closing: inout [Descriptor]) -> [HeldConnection] {
         acknowledge(upTo: finalPosition, now: now, closing: &closing)
         var back = sending

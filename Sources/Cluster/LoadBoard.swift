@@ -112,16 +112,18 @@ public final class LoadBoard: @unchecked Sendable {
     }
 
     /// In a worker: publishes as many of `names` as the slot's ring has room for, oldest
-    /// first, and removes them from `names`.
-    public func publishAcknowledgements(_ slot: Int, _ names: inout [UInt32]) {
-        guard !names.isEmpty else { return }
+    /// first, and removes them from `names`. Returns how many.
+    @discardableResult
+    public func publishAcknowledgements(_ slot: Int, _ names: inout [UInt32]) -> Int {
+        guard !names.isEmpty else { return 0 }
         let written = atomic(line: slot + 1, field: Field.acksWritten.rawValue).load(ordering: .relaxed)
         let read = atomic(line: slot + 1, field: Field.acksRead.rawValue).load(ordering: .acquiring)
         let n = min(names.count, Self.acknowledgementCapacity - (written - read))
-        guard n > 0 else { return }
+        guard n > 0 else { return 0 }
         for k in 0..<n { acknowledgement(slot, written + k).pointee = names[k] }
         atomic(line: slot + 1, field: Field.acksWritten.rawValue).store(written + n, ordering: .releasing)
         names.removeFirst(n)
+        return n
     }
 
     /// In the primary: calls `body` with each name the slot's worker published since the

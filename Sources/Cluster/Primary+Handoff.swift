@@ -7,9 +7,22 @@ import URing
 // the ring (one MSG_RING per connection) or by SCM_RIGHTS messages (HandoffPath).
 
 extension Primary {
-    /// Slots of the primary's file table (cut to RLIMIT_NOFILE): what it holds at once,
-    /// waiting or unacknowledged. Beyond, an accept fails with ENFILE and backs off.
+    /// Slots of the primary's file table (cut to RLIMIT_NOFILE, raised to its hard limit
+    /// first): what it holds at once, waiting or unacknowledged. The table must never fill
+    /// (a direct accept with no free slot loses the connection it took: the kernel closes
+    /// it), so above `fileTableSlots - fileTableMargin` held, a new connection is answered 503.
     static let fileTableSlots = 65536
+    static var fileTableMargin: Int { 256 }
+
+    /// Yama's ptrace scope (/proc/sys/kernel/yama/ptrace_scope), 0 where Yama is absent.
+    static var yamaScope: Int {
+        guard let f = fopen("/proc/sys/kernel/yama/ptrace_scope", "r") else { return 0 }
+        defer { fclose(f) }
+        var value: Int32 = 0
+        return withUnsafeMutablePointer(to: &value) { p in
+            withVaList([p]) { vfscanf(f, "%d", $0) } == 1 ? Int(p.pointee) : 0
+        }
+    }
 
     /// Decides the hand-off path once, at start, and logs it once.
     static func chooseHandoff(_ settings: PrimarySettings, ring: Ring, logger: Logger) throws(SystemError) -> Bool {
@@ -18,10 +31,20 @@ extension Primary {
         if settings.balance == .ipHash {
             // No ring operation on this kernel gives a direct descriptor's peer address.
             refusal = SystemError("--balance ip-hash, which reads the peer address with getpeername", .notSupported)
+        } else if settings.maxWorkers > 256 {
+            // A MSG_RING's user_data names the worker in 8 bits.
+            refusal = SystemError("maxWorkers above 256", .invalidArgument)
+        } else if Self.yamaScope >= 2 {
+            // The probe reaches its own ring, which ptrace rules always allow; a worker's they
+            // do not under Yama's scope 2 (CAP_SYS_PTRACE only) or 3 (never).
+            refusal = SystemError("pidfd_getfd(kernel.yama.ptrace_scope \(Self.yamaScope))", .notPermitted)
         } else if let failed = DescriptorPassingProbe.check() {
             refusal = failed
-        } else if !ring.registerFileTable(count: fileTableSlots) {
-            refusal = SystemError("io_uring_register_files_sparse", .invalidArgument)
+        } else {
+            ProcessControl.raiseDescriptorLimit()
+            if !ring.registerFileTable(count: fileTableSlots) || ring.fileTableSize <= 2 * fileTableMargin {
+                refusal = SystemError("io_uring_register_files_sparse(\(ring.fileTableSize) slots)", .invalidArgument)
+            }
         }
         guard let refusal else {
             logger.debug("hand-offs go through the ring (MSG_RING into each worker's file table)")
@@ -46,6 +69,15 @@ extension Primary {
     func accepted(_ c: Completion) {
         switch acceptor.complete(c, ring: ring) {
         case .connection(let file):
+            if file.isDirect {
+                directHeld += 1
+                // Near a full table: a clear answer now, while a slot is still free for the
+                // next accept.
+                if directHeld > ring.fileTableSize - Self.fileTableMargin {
+                    answerUnavailable(file)
+                    break
+                }
+            }
             route(HeldConnection(file: file, acceptedAt: monotonicNanoseconds()), avoiding: nil)
         case .failed(let errno, let retry):
             logger.notice("accept: \(errno); retrying in \(max(1, retry / 1_000_000)) ms")
@@ -131,6 +163,9 @@ extension Primary {
         guard r.ringFD >= 0, !r.worker.isDead else { return }
         r.handoffs.startSendingEach(into: &r.sendingFiles, now: monotonicNanoseconds())
         for file in r.sendingFiles {
+            // Only direct descriptors reach a ledger in this mode (stopAccepting answers a
+            // process descriptor from a fallback sweep 503).
+            assert(file.isDirect, "a process descriptor sent through the ring")
             ring.sendDescriptor(file.value, toRing: r.ringFD,
                                 targetUserData: UserData(kind: WorkerChannel.Operation.handoff.rawValue, index: UInt32(file.value)),
                                 userData: UserData(kind: PrimaryOperation.handoff.rawValue, generation: r.serial,
@@ -139,8 +174,11 @@ extension Primary {
         }
     }
 
-    /// A MSG_RING failed (ENFILE: the worker's table is full, a refusal; EOWNERDEAD or
-    /// EBADFD: the worker is gone): the connection is routed elsewhere.
+    /// A MSG_RING failed: the connection is routed elsewhere. ENFILE: the worker's table is
+    /// full, a refusal (the worker backs off). EOWNERDEAD: the worker is exiting. EOVERFLOW:
+    /// installed there, but its completion could not be posted (the worker's completion
+    /// queue overflowed and memory ran out), so the worker will never serve it; it is served
+    /// elsewhere, and the worker's stray reference keeps the socket open until it exits.
     func sentThroughRing(_ c: Completion) {
         let slot = Int(c.userData.index >> 24)
         let file = Descriptor(direct: Int32(c.userData.index & 0xFF_FFFF))
@@ -148,11 +186,17 @@ extension Primary {
               let r = record(for: UserData(kind: 0, generation: c.userData.generation, index: UInt32(slot)))
         else { return }
         let refused = c.result == -ENFILE || c.result == -EMFILE
-        guard let back = r.handoffs.sentEach(file, refused: refused, now: monotonicNanoseconds()) else {
+        let now = monotonicNanoseconds()
+        let wasBackingOff = r.handoffs.isBackingOff(now: now)
+        guard let back = r.handoffs.sentEach(file, refused: refused, now: now) else {
             if !r.handoffs.isSending { startSend(r) }  // a drain waits for the hand-offs before it
             return
         }
-        if refused { logger.notice("worker \(r.worker.pid) refused a connection (its file table is full); routing it elsewhere") }
+        if refused && !wasBackingOff {
+            logger.notice("worker \(r.worker.pid) refused connections (its file table is full); routing them elsewhere")
+        } else if c.result == -EOVERFLOW {
+            logger.error("worker \(r.worker.pid) could not be told of a connection (its completion queue overflowed); serving it elsewhere")
+        }
         route(back, avoiding: r.slot)
         if !r.handoffs.isSending { startSend(r) }
     }
@@ -192,7 +236,10 @@ extension Primary {
 
     /// A success needs no handling: only a failed close completes.
     func closeAcknowledged() {
-        for file in closing { ring.close(file, userData: Self.closeUserData(file), quietOnSuccess: true) }
+        for file in closing {
+            if file.isDirect { directHeld -= 1 }
+            ring.close(file, userData: Self.closeUserData(file), quietOnSuccess: true)
+        }
         closing.removeAll(keepingCapacity: true)
     }
 
@@ -218,14 +265,31 @@ extension Primary {
     }
 
     /// The worker is gone: its ring descriptor is closed. Not on the ring (the kernel refuses
-    /// an io_uring descriptor there, EBADF), so what is queued is submitted first: every
-    /// MSG_RING for this worker has taken its reference to the ring by then, and none can
-    /// find the number reused by another worker's ring.
+    /// an io_uring descriptor there, EBADF), and only once the kernel has taken every entry
+    /// queued before (`closeReleasedRings`): each MSG_RING for this worker has its own
+    /// reference to the ring by then, and none can find the number reused by another
+    /// worker's ring.
     func releaseRing(_ r: WorkerRecord) {
         guard r.ringFD >= 0 else { return }
-        ring.submit()
-        closeDescriptor(r.ringFD)
+        releasedRings.append(r.ringFD)
         r.ringFD = -1
+    }
+
+    /// After a submission: closes the rings released while nothing queued is left.
+    func closeReleasedRings() {
+        guard !releasedRings.isEmpty, !ring.hasUnsubmitted else { return }
+        for fd in releasedRings { closeDescriptor(fd) }
+        releasedRings.removeAll()
+    }
+
+    /// While hand-offs through the ring await their names, the primary looks at the board
+    /// every millisecond: a success wakes nothing, and a connection whose copy the primary
+    /// still holds gets no FIN from the worker's close.
+    func armAcknowledgementPoll() {
+        guard handoffThroughRing, !acknowledgementPollArmed,
+              records.contains(where: { $0.map { !$0.worker.isDead && $0.handoffs.isSending } ?? false }) else { return }
+        acknowledgementPollArmed = true
+        ring.timeout(nanoseconds: 1_000_000, userData: UserData(kind: PrimaryOperation.acknowledgementPoll.rawValue))
     }
 
     /// The worker could not take `count` connections from hand-off `position` on (its

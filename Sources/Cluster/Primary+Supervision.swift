@@ -51,6 +51,7 @@ extension Primary {
     /// Writes a 503 and closes: for connections no worker can take.
     func answerUnavailable(_ file: Descriptor) {
         unavailableAnswers += 1
+        if file.isDirect { directHeld -= 1 }  // its close is linked to the answer
         unavailable.answer(file, ring: ring, date: nil,
                            sendUserData: UserData(kind: PrimaryOperation.unavailable.rawValue, index: 0),
                            closeUserData: UserData(kind: PrimaryOperation.unavailable.rawValue, index: 1))
@@ -277,7 +278,11 @@ extension Primary {
     func stopAccepting() {
         acceptingStopped = true
         acceptor.stop(sweep: true, ring: ring)
-        acceptor.takeSwept { route(HeldConnection(file: $0, acceptedAt: monotonicNanoseconds()), avoiding: nil) }
+        acceptor.takeSwept { file in
+            // Never with hand-offs through the ring (they need ACCEPT_DONTWAIT): a process
+            // descriptor cannot go that way, so it is answered.
+            if handoffThroughRing { answerUnavailable(file) } else { route(HeldConnection(file: file, acceptedAt: monotonicNanoseconds()), avoiding: nil) }
+        }
         // Counted from here whatever the sweep takes: the SIGKILL fallback is always armed.
         ring.timeout(nanoseconds: settings.shutdownTimeoutNanoseconds,
                      userData: UserData(kind: PrimaryOperation.shutdownTimer.rawValue))

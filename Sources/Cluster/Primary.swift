@@ -40,6 +40,11 @@ public final class Primary {
     let handoffThroughRing: Bool
     /// 503s for direct descriptors.
     let unavailable = UnavailableResponder()
+    /// Slots of the primary's file table in use (accepted, not yet closed).
+    var directHeld = 0
+    /// Worker ring descriptors to close once nothing queued can still name them.
+    var releasedRings: [Int32] = []
+    var acknowledgementPollArmed = false
     var backoff: RestartBackoff
     /// Workers still to replace in a rolling restart, oldest first.
     var rollingQueue: [WorkerRecord] = []
@@ -151,16 +156,20 @@ public final class Primary {
         armTick()
         while running {
             try ring.submitAndWait(1)
+            closeReleasedRings()
             ring.drainCompletions { self.complete($0) }
             if !leaveRequests.isEmpty { handleLeaveRequests() }
             flushHandoffs()
             collectAcknowledgements()
+            armAcknowledgementPoll()
             let anyAlive = records.contains { $0 != nil && (!$0!.worker.isDead || $0!.respawnScheduled) }
             // At shutdown, the loop ends only after the accept grace and the sweep.
             if !anyAlive && (!shuttingDown || workersDraining) { running = false }
         }
         ring.submit()
         if shuttingDown { closeListeners() }
+        for fd in releasedRings { closeDescriptor(fd) }
+        releasedRings.removeAll()
         if let failure { throw SystemError(failure, Errno(rawValue: ECHILD)) }
     }
 
@@ -181,6 +190,7 @@ public final class Primary {
         case .close: c.closed()
         case .handoff: sentThroughRing(c)
         case .unavailable: unavailableCompleted(c)
+        case .acknowledgementPoll: acknowledgementPollArmed = false
         case nil: break
         }
     }

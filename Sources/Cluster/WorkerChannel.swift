@@ -33,8 +33,10 @@ final class WorkerChannel: LoopExtension {
     /// Refusal messages to send, in order (confirmations are counted, so order matters),
     /// before any user message.
     var refusals: [[UInt8]] = []
-    /// Hand-offs through the ring adopted and not yet named on the board.
+    /// Hand-offs through the ring not yet named on the board (the primary's slots), and
+    /// the slots they have in this ring's table, in the same order: adopted once named.
     var acknowledgements: [UInt32] = []
+    var unnamed: [Int32] = []
     var sendInFlight = false
     /// User messages waiting to be sent to the primary.
     var queued: [[UInt8]] = []
@@ -88,9 +90,16 @@ final class WorkerChannel: LoopExtension {
             }
         case .signal: signalArrived(c)
         case .handoff:
-            // Named back to the primary (its slot is the user_data's index) at the end of the turn.
-            acknowledgements.append(c.userData.index)
-            if c.result >= 0 { server?.adopt(Descriptor(direct: c.result)) }
+            // Adopted at the end of the turn, once named back to the primary (its slot is the
+            // user_data's index): were this worker to die before the name is on the board,
+            // the primary gives the connection to another, which must find it untouched.
+            guard c.result >= 0 else { break }
+            if board == nil {
+                server?.adopt(Descriptor(direct: c.result))  // no board, no acknowledgements to wait for
+            } else {
+                acknowledgements.append(c.userData.index)
+                unnamed.append(c.result)
+            }
         case nil: break
         }
     }
@@ -145,7 +154,11 @@ final class WorkerChannel: LoopExtension {
             board.store(slot, .heartbeat, Int(monotonicNanoseconds() / 1_000_000))
             intake.confirmed(total: board.load(slot, .refusalsConfirmed))
             board.store(slot, .processed, intake.processed)
-            board.publishAcknowledgements(slot, &acknowledgements)
+            let named = board.publishAcknowledgements(slot, &acknowledgements)
+            if named > 0 {
+                for k in 0..<named { server.adopt(Descriptor(direct: unnamed[k])) }
+                unnamed.removeFirst(named)
+            }
         }
         guard !sendInFlight else { return }
         let length: Int

@@ -65,14 +65,24 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         buffers = try BufferRing(ring: ring, groupID: Self.bufferGroup,
                                  count: configuration.receiveBufferCount,
                                  bufferSize: configuration.receiveBufferSize)
-        slotCapacity = max(1, configuration.maxConnections)
         // Connections as direct descriptors: accepted into the ring's file table, and the
-        // target of a primary's hand-offs through the ring. The margin above the connection
-        // limit leaves room for the 503s given at that limit (their slots are in use until
-        // closed); past it, an accept fails with ENFILE and backs off, as at a descriptor limit.
+        // target of a primary's hand-offs through the ring. The table must never fill: a
+        // direct accept takes the connection off the listener's queue before it looks for a
+        // slot, and with none free the kernel closes it (a reset, not a 503). So the
+        // connection limit stays a margin below the table's size (cut to RLIMIT_NOFILE, which
+        // is raised to its hard limit first), and that margin holds the 503s given at the
+        // limit until their closes complete.
+        var capacity = max(1, configuration.maxConnections)
+        var direct = false
         if configuration.directDescriptors {
-            acceptor.direct = ring.registerFileTable(count: slotCapacity + Self.fileTableMargin)
+            ProcessControl.raiseDescriptorLimit()
+            if ring.registerFileTable(count: capacity + Self.fileTableMargin) {
+                direct = true
+                let table = ring.fileTableSize
+                capacity = max(1, min(capacity, table - min(Self.fileTableMargin, table / 4)))
+            }
         }
+        slotCapacity = capacity
         slots = .allocate(capacity: slotCapacity)
         now = monotonicNanoseconds()
         freeSlots = .allocate(capacity: slotCapacity)
@@ -84,13 +94,14 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         let lifecycle = ConnectionLifecycle(settings: configuration.lifecycleSettings, limits: configuration.limits,
                                             timeouts: configuration.timeouts, scratch: fields, date: date)
         slotTemplate = ConnectionSlot(lifecycle: lifecycle)
+        acceptor.direct = direct
         counters.workerID = configuration.workerID
         counters.pid = getpid()
         refreshDate()
     }
 
-    /// File table slots beyond `maxConnections`.
-    static var fileTableMargin: Int { 256 }
+    /// File table slots beyond `maxConnections` (a quarter of a small table).
+    static var fileTableMargin: Int { 1024 }
 
     /// Whether connections are direct descriptors (the ring has a file table).
     public var usesDirectDescriptors: Bool { acceptor.direct }
@@ -117,6 +128,8 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     /// other process accepts on it (a server running alone), so a drain can sweep it even
     /// on a kernel without IORING_ACCEPT_DONTWAIT.
     public func addListener(_ fd: Int32, exclusive: Bool) {
+        // Connections inherit TCP_NODELAY from their listener: one call here, none per connection.
+        Socket.setNoDelay(fd)
         acceptor.add(fd, owned: true, exclusive: exclusive, ring: ring)
     }
 

@@ -37,6 +37,17 @@ public enum ProcessControl {
         }
     }
 
+    /// Raises the soft RLIMIT_NOFILE to the hard limit (as nginx's worker_rlimit_nofile and
+    /// most servers do): the file tables of direct descriptors are cut to the soft limit.
+    /// Best effort; inherited by the processes spawned after.
+    public static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        let resource = Int32(RLIMIT_NOFILE.rawValue)
+        guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(resource, &limit)
+    }
+
     /// A copy, in this process, of descriptor `number` of process `pid` (pidfd_open, then
     /// pidfd_getfd; kernel 5.6), close-on-exec. Needs ptrace access to `pid`: same user and
     /// dumpable, or CAP_SYS_PTRACE (EPERM otherwise; ENOSYS where seccomp forbids it).

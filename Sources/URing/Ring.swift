@@ -75,7 +75,8 @@ public final class Ring {
         // The soft limit is what the kernel checks.
         var limit = rlimit()
         let known = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur < UInt64(Int32.max)
-        let slots = known ? min(count, Int(limit.rlim_cur)) : count
+        // And the kernel's own ceiling, IORING_MAX_FIXED_FILES.
+        let slots = min(known ? min(count, Int(limit.rlim_cur)) : count, 1 << 20)
         guard fileTableSize == 0, slots > 0, io_uring_register_files_sparse(ring, UInt32(slots)) == 0 else { return false }
         fileTableSize = slots
         return true
@@ -105,6 +106,9 @@ public final class Ring {
         if rc == -EBUSY || rc == -EAGAIN { return }
         throw SystemError("io_uring_submit_and_wait", Errno(negatedResult: rc))
     }
+
+    /// Entries prepared and not yet taken by the kernel.
+    public var hasUnsubmitted: Bool { io_uring_sq_ready(ring) > 0 }
 
     /// Submits what is queued without waiting.
     @inline(__always)

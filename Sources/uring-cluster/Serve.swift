@@ -96,6 +96,12 @@ struct Serve: ParsableCommand {
             guard Socket.isListening(fd) else { throw ValidationError("--listen-fd \(fd) is not a listening socket") }
             if mode == .reuseport { throw ValidationError("--listen-fd works with --mode round-robin or shared; reuseport opens its own sockets") }
         }
+        if handoff == .ring && !directDescriptors {
+            throw ValidationError("--handoff ring needs direct descriptors; drop --no-direct-descriptors")
+        }
+        if handoff == .ring && mode != .roundRobin {
+            throw ValidationError("--handoff ring is round-robin mode's; --mode \(mode.rawValue) hands nothing over")
+        }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535, got \(port)") }
         for (name, value, low) in [("--max-header-bytes", maxHeaderBytes, 256), ("--max-target-bytes", maxTargetBytes, 16),
                                    ("--max-headers", maxHeaders, 1), ("--max-body-bytes", maxBodyBytes, 0),

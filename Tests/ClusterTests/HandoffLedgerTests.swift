@@ -206,7 +206,9 @@ struct HandoffLedgerPropertyTests {
                     route(back)
                 }
             case 4:
-                // The worker adopts some of what was installed and names it.
+                // The worker names some of what was installed (and only then adopts it: a
+                // connection it did not name it never touched, which is what lets its
+                // death send the rest elsewhere).
                 guard alive[w], !installed[w].isEmpty else { break }
                 for _ in 0...rng.next(installed[w].count) where !installed[w].isEmpty {
                     name(w, installed[w].remove(at: rng.next(installed[w].count)))
@@ -218,7 +220,6 @@ struct HandoffLedgerPropertyTests {
                 alive[w] = false
                 var closing: [Descriptor] = []
                 for c in ledgers[w].workerGone(finalPosition: 0, now: now, closing: &closing) { route(c) }
-                #expect(closing.isEmpty)
                 for f in inFlight[w] where ledgers[w].sentEach(f, refused: false, now: now) != nil { problems.append("late failure found \(f)") }
                 inFlight[w] = []
                 installed[w] = []

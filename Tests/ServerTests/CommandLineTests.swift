@@ -12,6 +12,9 @@ import Testing
         ["serve", "--receive-buffers", "0"],
         ["serve", "--receive-buffer-size", "100"],
         ["serve", "--receive-buffers", "32768", "--receive-buffer-size", "1048576"],
+        ["serve", "--handoff", "ring", "--no-direct-descriptors"],
+        ["serve", "--handoff", "ring", "--mode", "shared"],
+        ["serve", "--handoff", "sideways"],
     ])
     func badArgumentsExitNonZeroWithAMessage(_ arguments: [String]) throws {
         let (status, _, stderr) = try runBinary(arguments)

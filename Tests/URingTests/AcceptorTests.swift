@@ -69,14 +69,14 @@ struct AcceptorTests {
         var acceptor = Acceptor(kinds: Self.kinds)
         acceptor.direct = true
         acceptor.add(listener, owned: false, ring: ring)
-        let openBefore = openDescriptorCount()
         let clients = (0..<3).map { _ in Self.connectClient(port) }
         defer { clients.forEach(closeDescriptor) }
         let events = try Self.run(ring, &acceptor) { Self.connections($1).count == 3 }
         let files = events.compactMap { e -> Descriptor? in if case .connection(let f) = e { return f } else { return nil } }
         #expect(files.count == 3 && files.allSatisfy(\.isDirect))
         #expect(Set(files.map(\.value)).count == 3 && files.allSatisfy { $0.value >= 0 && $0.value < 8 })
-        #expect(openDescriptorCount() == openBefore + 3, "only the clients' descriptors are new in this process")
+        // None of them is a process descriptor of this process (a number is open only if
+        // something else of this parallel test run holds it, so only the slots are checked).
         // A fixed-file send on each slot reaches its client (which client got which slot
         // is the kernel's order, so each client reads one greeting).
         let greeting = Array("hi".utf8)
@@ -281,11 +281,3 @@ struct CompletionTests {
     }
 }
 
-/// Descriptors open in this process now.
-func openDescriptorCount() -> Int {
-    guard let dir = opendir("/proc/self/fd") else { return -1 }
-    defer { closedir(dir) }
-    var n = 0
-    while readdir(dir) != nil { n += 1 }
-    return n - 3  // ".", ".." and the directory's own descriptor
-}
