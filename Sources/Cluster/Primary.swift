@@ -168,6 +168,13 @@ public final class Primary {
         }
         ring.submit()
         if shuttingDown { closeListeners() }
+        // 503s still being written (closeListeners waits for its own): not cut by our exit.
+        while unavailable.inFlight > 0 {
+            do throws(SystemError) { try ring.submitAndWait(1) } catch { break }
+            ring.drainCompletions { c in
+                if PrimaryOperation(rawValue: c.userData.kind) == .unavailable { unavailableCompleted(c) }
+            }
+        }
         for fd in releasedRings { closeDescriptor(fd) }
         releasedRings.removeAll()
         if let failure { throw SystemError(failure, Errno(rawValue: ECHILD)) }
