@@ -5,7 +5,8 @@ import URing
 /// The worker's end of its channel, run on the worker's HTTP ring as a LoopExtension:
 /// receives hand-offs (by message, or straight into the ring's file table: one completion
 /// each, no system call) and user messages, and once per turn publishes the worker's load
-/// and its acknowledgement position to the shared board.
+/// and its acknowledgement position (messages) or the names it adopted (the ring) to the
+/// shared board.
 final class WorkerChannel: LoopExtension {
     enum Operation: UInt8 {
         case receive = 128
