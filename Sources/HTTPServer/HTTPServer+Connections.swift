@@ -134,7 +134,8 @@ extension HTTPServer {
     }
 
     /// A direct descriptor has only the ring's shutdown (run on a kernel worker thread, but
-    /// these are the rare paths: a response with `Connection: close`, an error, a drain),
+    /// these are the rare paths: a close the server decides while the client may still
+    /// send, an error, a drain; a client's own `Connection: close` needs none),
     /// which completes later (`shutdownFinished`); a process descriptor's is a plain system
     /// call, cheaper, and complete at once.
     func shutdown(_ index: Int, writeOnly: Bool) {
