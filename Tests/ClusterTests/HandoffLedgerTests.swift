@@ -156,210 +156,209 @@ struct HandoffLedgerPropertyTests {
     /// ends exactly once: served where it was named, or routed again (then 503 at worst).
     @Test(arguments: 0..<300)
     func throughTheRingEveryConnectionEndsExactlyOnce(seed: Int) {
-        var rng = Rng(state: UInt64(seed) &+ 1_000)
-        var ledgers = [HandoffLedger(), HandoffLedger()]
-        var alive = [true, true]
+        let world = LedgerWorld(workers: 2, waitLimit: 4, seed: UInt64(seed) &+ 1_000)
         var inFlight: [[Descriptor]] = [[], []]   // MSG_RINGs whose outcome is not decided yet
         var installed: [[Descriptor]] = [[], []]  // in the worker's table, not named yet
-        var waiting = WaitingConnections(limit: 4, timeoutNanoseconds: 1_000)
-        var ended: [Int32: String] = [:]
-        var problems: [String] = []
         var next: Int32 = 0
-        var now: UInt64 = 0
         var files: [Descriptor] = []
-        func end(_ fd: Int32, _ how: String) {
-            if let before = ended[fd] { problems.append("\(fd) ended twice: \(before), then \(how)") }
-            ended[fd] = how
-        }
-        func route(_ c: HeldConnection) {
-            if waiting.hasExpired(c, now: now) { return end(c.fd, "503") }
-            let eligible = (0..<2).filter { alive[$0] && !ledgers[$0].isBackingOff(now: now) }
-            guard !eligible.isEmpty else {
-                if !waiting.wait(c, now: now) { end(c.fd, "503") }
-                return
-            }
-            ledgers[eligible[rng.next(eligible.count)]].assign(c)
-        }
         func name(_ w: Int, _ f: Descriptor) {
             var closing: [Descriptor] = []
-            if !ledgers[w].acknowledgeEach(f, now: now, closing: &closing) { problems.append("named \(f) unknown") }
-            for c in closing { end(c.value, "served by \(w)") }
+            if !world.ledgers[w].acknowledgeEach(f, now: world.now, closing: &closing) { world.problems.append("named \(f) unknown") }
+            for c in closing { world.end(c.value, "served by \(w)") }
         }
         for _ in 0..<500 {
-            now += UInt64(rng.next(50))
-            let w = rng.next(2)
-            switch rng.next(8) {
+            world.now += UInt64(world.rng.next(50))
+            let w = world.rng.next(2)
+            switch world.rng.next(8) {
             case 0, 1:
-                route(HeldConnection(file: Descriptor(direct: next), acceptedAt: now))
+                world.route(HeldConnection(file: Descriptor(direct: next), acceptedAt: world.now))
                 next += 1
             case 2:
-                guard alive[w] else { break }
-                ledgers[w].startSendingEach(into: &files, now: now)
+                guard world.alive[w] else { break }
+                world.ledgers[w].startSendingEach(into: &files, now: world.now)
                 inFlight[w] += files
             case 3:
                 // The kernel decides one MSG_RING, in any order: installed, or failed (full table).
                 guard !inFlight[w].isEmpty else { break }
-                let f = inFlight[w].remove(at: rng.next(inFlight[w].count))
-                if alive[w] && rng.next(5) != 0 {
+                let f = inFlight[w].remove(at: world.rng.next(inFlight[w].count))
+                if world.alive[w] && world.rng.next(5) != 0 {
                     installed[w].append(f)
-                } else if let back = ledgers[w].sentEach(f, refused: alive[w], now: now) {
-                    route(back)
+                } else if let back = world.ledgers[w].sentEach(f, refused: world.alive[w], now: world.now) {
+                    world.route(back)
                 }
             case 4:
                 // The worker names some of what was installed (and only then adopts it: a
                 // connection it did not name it never touched, which is what lets its
                 // death send the rest elsewhere).
-                guard alive[w], !installed[w].isEmpty else { break }
-                for _ in 0...rng.next(installed[w].count) where !installed[w].isEmpty {
-                    name(w, installed[w].remove(at: rng.next(installed[w].count)))
+                guard world.alive[w], !installed[w].isEmpty else { break }
+                for _ in 0...world.rng.next(installed[w].count) where !installed[w].isEmpty {
+                    name(w, installed[w].remove(at: world.rng.next(installed[w].count)))
                 }
             case 5:
                 // The worker dies: what it did not name was never served. MSG_RINGs not
                 // decided yet fail afterwards, finding nothing.
-                guard alive[w] else { break }
-                alive[w] = false
+                guard world.alive[w] else { break }
+                world.alive[w] = false
                 var closing: [Descriptor] = []
-                for c in ledgers[w].workerGone(finalPosition: 0, now: now, closing: &closing) { route(c) }
-                for f in inFlight[w] where ledgers[w].sentEach(f, refused: false, now: now) != nil { problems.append("late failure found \(f)") }
+                for c in world.ledgers[w].workerGone(finalPosition: 0, now: world.now, closing: &closing) { world.route(c) }
+                for f in inFlight[w] where world.ledgers[w].sentEach(f, refused: false, now: world.now) != nil { world.problems.append("late failure found \(f)") }
                 inFlight[w] = []
                 installed[w] = []
             case 6:
-                if !alive[w] { alive[w] = true; ledgers[w] = HandoffLedger() }
+                if !world.alive[w] { world.alive[w] = true; world.ledgers[w] = HandoffLedger() }
             default:
-                for c in waiting.expired(now: now) { end(c.fd, "503") }
-                for c in waiting.takeAll() { route(c) }
+                world.expireAndRetry()
             }
         }
         for _ in 0..<50 {
-            now += 2_000
-            for c in waiting.expired(now: now) { end(c.fd, "503") }
-            for c in waiting.takeAll() { route(c) }
-            if !alive.contains(true) { alive[0] = true; ledgers[0] = HandoffLedger() }
-            for w in 0..<2 where alive[w] {
-                ledgers[w].startSendingEach(into: &files, now: now)
+            world.now += 2_000
+            world.expireAndRetry()
+            if !world.alive.contains(true) { world.alive[0] = true; world.ledgers[0] = HandoffLedger() }
+            for w in 0..<2 where world.alive[w] {
+                world.ledgers[w].startSendingEach(into: &files, now: world.now)
                 for f in inFlight[w] + files + installed[w] { name(w, f) }
                 inFlight[w] = []
                 installed[w] = []
             }
         }
-        #expect(problems.isEmpty, "seed \(seed): \(problems.prefix(3))")
-        let lost = (0..<next).filter { ended[$0] == nil }
-        #expect(lost.isEmpty, "seed \(seed): never ended: \(lost.prefix(10))")
-        #expect(ledgers.allSatisfy { $0.outstanding == 0 && $0.unacknowledgedSince == 0 } && waiting.isEmpty)
+        #expect(world.problems.isEmpty, "seed \(seed): \(world.problems.prefix(3))")
+        let lost = (0..<next).filter { world.ended[$0] == nil }
+        #expect(lost.isEmpty, "seed \(seed): never world.ended: \(lost.prefix(10))")
+        #expect(world.ledgers.allSatisfy { $0.outstanding == 0 && $0.unacknowledgedSince == 0 } && world.waiting.isEmpty)
     }
 
     @Test(arguments: 0..<300)
     func everyConnectionEndsExactlyOnce(seed: Int) {
-        var rng = Rng(state: UInt64(seed))
-        var ledgers = [HandoffLedger(), HandoffLedger(), HandoffLedger()]
-        var alive = [true, true, true]
+        let world = LedgerWorld(workers: 3, waitLimit: 5, seed: UInt64(seed))
         var positions = [0, 0, 0]          // hand-off positions delivered to each worker
         var adopted: [[Int32]] = [[], [], []]  // in position order, as the worker saw them
         var processed = [0, 0, 0]          // what each worker published
-        var waiting = WaitingConnections(limit: 5, timeoutNanoseconds: 1_000)
-        var ended: [Int32: String] = [:]
-        var problems: [String] = []
         var nextFD: Int32 = 0
-        var now: UInt64 = 0
         var fds: [Int32] = []
 
-        func end(_ fd: Int32, _ how: String) {
-            if let before = ended[fd] { problems.append("fd \(fd) ended twice: \(before), then \(how)") }
-            ended[fd] = how
-        }
-        func route(_ c: HeldConnection) {
-            if waiting.hasExpired(c, now: now) { return end(c.fd, "503") }
-            let eligible = (0..<3).filter { alive[$0] && !ledgers[$0].isBackingOff(now: now) }
-            if eligible.isEmpty {
-                if !waiting.wait(c, now: now) { end(c.fd, "503") }
-                return
-            }
-            ledgers[eligible[rng.next(eligible.count)]].assign(c)
-        }
         func acknowledge(_ w: Int) {
             var closing: [Descriptor] = []
-            ledgers[w].acknowledge(upTo: processed[w], now: now, closing: &closing)
-            for fd in closing { end(fd.value, "served by worker \(w)") }
+            world.ledgers[w].acknowledge(upTo: processed[w], now: world.now, closing: &closing)
+            for fd in closing { world.end(fd.value, "served by worker \(w)") }
         }
 
         for _ in 0..<400 {
-            now += UInt64(rng.next(50))
-            let w = rng.next(3)
-            switch rng.next(9) {
+            world.now += UInt64(world.rng.next(50))
+            let w = world.rng.next(3)
+            switch world.rng.next(9) {
             case 0, 1:
-                route(held(nextFD, at: now))
+                world.route(held(nextFD, at: world.now))
                 nextFD += 1
             case 2:
-                if alive[w] { ledgers[w].startSending(max: 1 + rng.next(4), into: &fds) }
+                if world.alive[w] { world.ledgers[w].startSending(max: 1 + world.rng.next(4), into: &fds) }
             case 3:
-                guard ledgers[w].isSending else { break }
-                let delivered = alive[w] && rng.next(6) != 0
-                let batch = ledgers[w].sending
+                guard world.ledgers[w].isSending else { break }
+                let delivered = world.alive[w] && world.rng.next(6) != 0
+                let batch = world.ledgers[w].sending
                 if delivered {
                     adopted[w] += batch.map(\.fd)
                     positions[w] += batch.count
                 }
-                for c in ledgers[w].sendCompleted(delivered: delivered, now: now) { route(c) }
+                for c in world.ledgers[w].sendCompleted(delivered: delivered, now: world.now) { world.route(c) }
             case 4:
                 // The worker adopts some of what it got and publishes its position.
-                if alive[w] && processed[w] < positions[w] { processed[w] += 1 + rng.next(positions[w] - processed[w]) }
+                if world.alive[w] && processed[w] < positions[w] { processed[w] += 1 + world.rng.next(positions[w] - processed[w]) }
                 acknowledge(w)
             case 5:
                 // The worker refuses the tail of what it was sent (its descriptor limit).
-                guard alive[w], positions[w] > processed[w] else { break }
-                let count = 1 + rng.next(positions[w] - processed[w])
+                guard world.alive[w], positions[w] > processed[w] else { break }
+                let count = 1 + world.rng.next(positions[w] - processed[w])
                 let at = positions[w] - count
-                for c in ledgers[w].refuse(position: at, count: count, now: now) { route(c) }
+                for c in world.ledgers[w].refuse(position: at, count: count, now: world.now) { world.route(c) }
                 processed[w] = positions[w]  // confirmed: the position passes them
                 adopted[w].removeLast(count)
             case 6:
                 // The worker dies, maybe right after publishing its position.
-                guard alive[w] else { break }
-                if rng.next(2) == 0 { processed[w] = positions[w] }
-                alive[w] = false
+                guard world.alive[w] else { break }
+                if world.rng.next(2) == 0 { processed[w] = positions[w] }
+                world.alive[w] = false
                 var closing: [Descriptor] = []
-                let back = ledgers[w].workerGone(finalPosition: processed[w], now: now, closing: &closing)
-                for fd in closing { end(fd.value, "served by worker \(w)") }
-                for c in back { route(c) }
+                let back = world.ledgers[w].workerGone(finalPosition: processed[w], now: world.now, closing: &closing)
+                for fd in closing { world.end(fd.value, "served by worker \(w)") }
+                for c in back { world.route(c) }
             case 7:
                 // A replacement in the slot: a fresh ledger, as a new record has.
-                if !alive[w] {
-                    alive[w] = true
-                    ledgers[w] = HandoffLedger()
+                if !world.alive[w] {
+                    world.alive[w] = true
+                    world.ledgers[w] = HandoffLedger()
                     positions[w] = 0
                     processed[w] = 0
                     adopted[w] = []
                 }
             default:
-                for c in waiting.expired(now: now) { end(c.fd, "503") }
-                for c in waiting.takeAll() { route(c) }
+                world.expireAndRetry()
             }
         }
         // Wind down: workers catch up and acknowledge everything, then time passes.
         for _ in 0..<50 {
-            now += 2_000
-            for c in waiting.expired(now: now) { end(c.fd, "503") }
-            for c in waiting.takeAll() { route(c) }
-            for w in 0..<3 where alive[w] {
-                ledgers[w].startSending(max: 253, into: &fds)
-                let batch = ledgers[w].sending
+            world.now += 2_000
+            world.expireAndRetry()
+            for w in 0..<3 where world.alive[w] {
+                world.ledgers[w].startSending(max: 253, into: &fds)
+                let batch = world.ledgers[w].sending
                 adopted[w] += batch.map(\.fd)
                 positions[w] += batch.count
-                for c in ledgers[w].sendCompleted(delivered: true, now: now) { route(c) }
+                for c in world.ledgers[w].sendCompleted(delivered: true, now: world.now) { world.route(c) }
                 processed[w] = positions[w]
                 acknowledge(w)
             }
-            if !alive.contains(true) { alive[0] = true; ledgers[0] = HandoffLedger(); positions[0] = 0; processed[0] = 0 }
+            if !world.alive.contains(true) { world.alive[0] = true; world.ledgers[0] = HandoffLedger(); positions[0] = 0; processed[0] = 0 }
         }
-        #expect(problems.isEmpty, "seed \(seed): \(problems.prefix(3))")
-        let lost = (0..<nextFD).filter { ended[$0] == nil }
-        #expect(lost.isEmpty, "seed \(seed): never ended: \(lost.prefix(10))")
-        #expect(ledgers.allSatisfy { $0.outstanding == 0 } && waiting.isEmpty)
-        #expect(ledgers.allSatisfy { $0.unacknowledgedSince == 0 }, "seed \(seed): a caught-up worker looks stalled")
+        #expect(world.problems.isEmpty, "seed \(seed): \(world.problems.prefix(3))")
+        let lost = (0..<nextFD).filter { world.ended[$0] == nil }
+        #expect(lost.isEmpty, "seed \(seed): never world.ended: \(lost.prefix(10))")
+        #expect(world.ledgers.allSatisfy { $0.outstanding == 0 } && world.waiting.isEmpty)
+        #expect(world.ledgers.allSatisfy { $0.unacknowledgedSince == 0 }, "seed \(seed): a caught-up worker looks stalled")
     }
 }
 
 extension HeldConnection {
     /// The descriptor number (these tests use process descriptors).
     var fd: Int32 { file.value }
+}
+
+/// The primary's side of the ledger property tests: one ledger per worker, which are
+/// alive, the waiting queue, and how each connection ended (exactly once, or a problem).
+final class LedgerWorld {
+    var rng: HandoffLedgerPropertyTests.Rng
+    var ledgers: [HandoffLedger]
+    var alive: [Bool]
+    var waiting: WaitingConnections
+    var ended: [Int32: String] = [:]
+    var problems: [String] = []
+    var now: UInt64 = 0
+
+    init(workers: Int, waitLimit: Int, seed: UInt64) {
+        rng = HandoffLedgerPropertyTests.Rng(state: seed)
+        ledgers = Array(repeating: HandoffLedger(), count: workers)
+        alive = Array(repeating: true, count: workers)
+        waiting = WaitingConnections(limit: waitLimit, timeoutNanoseconds: 1_000)
+    }
+
+    func end(_ fd: Int32, _ how: String) {
+        if let before = ended[fd] { problems.append("fd \(fd) ended twice: \(before), then \(how)") }
+        ended[fd] = how
+    }
+
+    /// Connections that waited too long get 503; the rest are routed again.
+    func expireAndRetry() {
+        for c in waiting.expired(now: now) { end(c.fd, "503") }
+        for c in waiting.takeAll() { route(c) }
+    }
+
+    /// As the primary routes: to a live worker not backing off, else the queue, else 503.
+    func route(_ c: HeldConnection) {
+        if waiting.hasExpired(c, now: now) { return end(c.fd, "503") }
+        let eligible = ledgers.indices.filter { alive[$0] && !ledgers[$0].isBackingOff(now: now) }
+        guard !eligible.isEmpty else {
+            if !waiting.wait(c, now: now) { end(c.fd, "503") }
+            return
+        }
+        ledgers[eligible[rng.next(eligible.count)]].assign(c)
+    }
 }
