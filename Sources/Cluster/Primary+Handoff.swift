@@ -40,11 +40,8 @@ extension Primary {
             refusal = SystemError("pidfd_getfd(kernel.yama.ptrace_scope \(Self.yamaScope))", .notPermitted)
         } else if let failed = DescriptorPassingProbe.check() {
             refusal = failed
-        } else {
-            ProcessControl.raiseDescriptorLimit()
-            if !ring.registerFileTable(count: fileTableSlots) || ring.fileTableSize <= 2 * fileTableMargin {
-                refusal = SystemError("io_uring_register_files_sparse(\(ring.fileTableSize) slots)", .invalidArgument)
-            }
+        } else if !ring.registerFileTable(count: fileTableSlots) || ring.fileTableSize <= 2 * fileTableMargin {
+            refusal = SystemError("io_uring_register_files_sparse(\(ring.fileTableSize) slots)", .invalidArgument)
         }
         guard let refusal else {
             logger.debug("hand-offs go through the ring (MSG_RING into each worker's file table)")

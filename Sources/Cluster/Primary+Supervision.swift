@@ -52,13 +52,23 @@ extension Primary {
     func answerUnavailable(_ file: Descriptor) {
         unavailableAnswers += 1
         if file.isDirect { directHeld -= 1 }  // its close is linked to the answer
-        unavailable.answer(file, ring: ring, date: nil,
-                           sendUserData: UserData(kind: PrimaryOperation.unavailable.rawValue, index: 0),
-                           closeUserData: UserData(kind: PrimaryOperation.unavailable.rawValue, index: 1))
+        unavailable.answer(file, ring: ring, date: nil)
     }
 
-    func unavailableCompleted(_ c: Completion) {
-        if c.userData.index == 0 { unavailable.sendCompleted() } else { c.closed() }
+    /// Turns the ring after the main loop has ended, until `done`: for the last sweep of the
+    /// listeners and the last 503s (only their completions are handled here).
+    func turnUntil(_ done: () -> Bool) {
+        while !done() {
+            do throws(SystemError) { try ring.submitAndWait(1) } catch { break }
+            ring.drainCompletions { c in
+                switch PrimaryOperation(rawValue: c.userData.kind) {
+                case .accept, .acceptRetry, .acceptSweep, .acceptCancel: accepted(c)
+                case .close: c.closed()
+                case .unavailable: unavailable.complete(c)
+                default: break
+                }
+            }
+        }
     }
 
     /// Hands waiting connections to workers that can take them now.
@@ -310,17 +320,7 @@ extension Primary {
         }
         acceptor.takeSwept { answerUnavailable($0) }
         // No worker is left: every connection swept is routed to a 503.
-        while !acceptor.isIdle || unavailable.inFlight > 0 {
-            do throws(SystemError) { try ring.submitAndWait(1) } catch { break }
-            ring.drainCompletions { c in
-                switch PrimaryOperation(rawValue: c.userData.kind) {
-                case .accept, .acceptRetry, .acceptSweep, .acceptCancel: accepted(c)
-                case .close: c.closed()
-                case .unavailable: unavailableCompleted(c)
-                default: break
-                }
-            }
-        }
+        turnUntil { acceptor.isIdle && unavailable.inFlight == 0 }
         acceptor.closeListeners()
         let answered = unavailableAnswers - before
         if answered > 0 { logger.notice("answered 503 to \(answered) connections queued after the workers left") }

@@ -39,7 +39,7 @@ public final class Primary {
     /// Round-robin hand-offs go through the ring (decided at start: `HandoffPath`).
     let handoffThroughRing: Bool
     /// 503s for direct descriptors.
-    let unavailable = UnavailableResponder()
+    let unavailable = UnavailableResponder(kind: PrimaryOperation.unavailable.rawValue)
     /// Slots of the primary's file table in use (accepted, not yet closed).
     var directHeld = 0
     /// Worker ring descriptors to close once nothing queued can still name them.
@@ -93,8 +93,6 @@ public final class Primary {
         if let fd = settings.listenFD {
             // Inherited without close-on-exec (systemd, a shell): workers must not get it too.
             try ProcessControl.setCloseOnExec(fd)
-            // Connections inherit it from the listener; ours set it at creation.
-            Socket.setNoDelay(fd)
             listeners.override = fd
         }
         handoffThroughRing = try Self.chooseHandoff(settings, ring: ring, logger: logger)
@@ -168,13 +166,8 @@ public final class Primary {
         }
         ring.submit()
         if shuttingDown { closeListeners() }
-        // 503s still being written (closeListeners waits for its own): not cut by our exit.
-        while unavailable.inFlight > 0 {
-            do throws(SystemError) { try ring.submitAndWait(1) } catch { break }
-            ring.drainCompletions { c in
-                if PrimaryOperation(rawValue: c.userData.kind) == .unavailable { unavailableCompleted(c) }
-            }
-        }
+        // 503s still being written are not cut by our exit.
+        turnUntil { unavailable.inFlight == 0 }
         for fd in releasedRings { closeDescriptor(fd) }
         releasedRings.removeAll()
         if let failure { throw SystemError(failure, Errno(rawValue: ECHILD)) }
@@ -196,7 +189,7 @@ public final class Primary {
         case .acceptGrace: stopAccepting()
         case .close: c.closed()
         case .handoff: sentThroughRing(c)
-        case .unavailable: unavailableCompleted(c)
+        case .unavailable: unavailable.complete(c)
         case .acknowledgementPoll: acknowledgementPollArmed = false
         case nil: break
         }

@@ -8,15 +8,13 @@ import URing
 
 extension HTTPServer {
     /// Takes a new connection into the table and starts reading it. TCP_NODELAY is not set
-    /// here: a connection inherits it from its listener (Socket.listen sets it), so no
+    /// here: a connection inherits it from its listener (Acceptor.add sets it), so no
     /// system call is made per connection.
     func open(_ file: Descriptor) {
         counters.connections += 1
         guard freeCount > 0 else {
             // At --max-connections: a clear answer, then close (best effort, never blocks).
-            unavailable.answer(file, ring: ring, date: date,
-                               sendUserData: UserData(kind: OperationKind.unavailable.rawValue, index: 0),
-                               closeUserData: UserData(kind: OperationKind.unavailable.rawValue, index: 1))
+            unavailable.answer(file, ring: ring, date: date)
             return
         }
         freeCount -= 1

@@ -42,7 +42,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     /// The listeners' accepts: armed, backed off, swept on drain (URing/Acceptor.swift).
     var acceptor = Acceptor(kinds: OperationKind.acceptor)
     /// 503s at --max-connections for direct descriptors.
-    let unavailable = UnavailableResponder()
+    let unavailable = UnavailableResponder(kind: OperationKind.unavailable.rawValue)
     /// The cached IMF-fixdate, refreshed by the tick when the second changes.
     let date: UnsafeMutableRawPointer
     var dateSecond = -1
@@ -75,7 +75,6 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         var capacity = max(1, configuration.maxConnections)
         var direct = false
         if configuration.directDescriptors {
-            ProcessControl.raiseDescriptorLimit()
             if ring.registerFileTable(count: capacity + Self.fileTableMargin) {
                 direct = true
                 let table = ring.fileTableSize
@@ -128,8 +127,6 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     /// other process accepts on it (a server running alone), so a drain can sweep it even
     /// on a kernel without IORING_ACCEPT_DONTWAIT.
     public func addListener(_ fd: Int32, exclusive: Bool) {
-        // Connections inherit TCP_NODELAY from their listener: one call here, none per connection.
-        Socket.setNoDelay(fd)
         acceptor.add(fd, owned: true, exclusive: exclusive, ring: ring)
     }
 
@@ -199,7 +196,8 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         case .tick: tick()
         case .accept, .acceptRetry, .acceptSweep, .acceptCancel: accepted(c)
         case .unavailable:
-            if ud.index == 0 { unavailable.sendCompleted(); stopIfDrained() } else { c.closed() }
+            unavailable.complete(c)
+            stopIfDrained()
         case .shutdown: shutdownFinished(ud)
         case nil: break
         }

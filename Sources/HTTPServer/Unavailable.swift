@@ -37,27 +37,35 @@ public final class UnavailableResponder {
     var renderedSecond = -1
     /// Sends of the bytes still in flight: the loop that owns this waits for them before it ends.
     public private(set) var inFlight = 0
+    /// The UserData kind of this responder's completions (index 0: a send; 1: a close that failed).
+    let kind: UInt8
     static let capacity = 256
 
-    public init() {
+    /// `kind`: a UserData kind of the owner's ring, whose completions go to `complete`.
+    public init(kind: UInt8) {
+        self.kind = kind
         bytes = .allocate(byteCount: Self.capacity, alignment: 8)
     }
 
     deinit { bytes.deallocate() }
 
-    /// Answers `file` 503 and closes it. The send completes with `sendUserData` (pass it to
-    /// `sendCompleted`); the close posts a completion (with `closeUserData`) only if it fails.
-    public func answer(_ file: Descriptor, ring: Ring, date: UnsafeRawPointer?, sendUserData: UserData, closeUserData: UserData) {
+    /// Answers `file` 503 and closes it. The send completes (pass it to `complete`); the
+    /// close posts a completion only if it fails.
+    public func answer(_ file: Descriptor, ring: Ring, date: UnsafeRawPointer?) {
         guard file.isDirect else {
             Unavailable.answer(file.value, date: date)
             return
         }
         if inFlight == 0 && renderedSecond != wallClockSeconds() { render(date) }
-        ring.send(file, bytes, count: count, userData: sendUserData, thenClose: true, closeUserData: closeUserData)
+        ring.send(file, bytes, count: count, userData: UserData(kind: kind, index: 0),
+                  thenClose: true, closeUserData: UserData(kind: kind, index: 1))
         inFlight += 1
     }
 
-    public func sendCompleted() { inFlight -= 1 }
+    /// A completion of this responder's kind: its send ended, or its close failed.
+    public func complete(_ c: Completion) {
+        if c.userData.index == 0 { inFlight -= 1 } else { c.closed() }
+    }
 
     func render(_ date: UnsafeRawPointer?) {
         renderedSecond = wallClockSeconds()

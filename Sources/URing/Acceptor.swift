@@ -113,7 +113,11 @@ public struct Acceptor {
     /// others belong to someone else (the primary's registry). `exclusive`: no other
     /// process accepts on it. After `stop(sweep: true)`, a listener added is swept once
     /// instead.
+    ///
+    /// TCP_NODELAY is set on the listener here: every connection accepted from it inherits
+    /// it, so none needs a system call of its own.
     public mutating func add(_ fd: Int32, owned: Bool, exclusive: Bool = false, ring: Ring) {
+        Socket.setNoDelay(fd)
         let index: Int
         if let free = listeners.firstIndex(where: { $0.fd < 0 && !$0.inFlight }) {
             index = free

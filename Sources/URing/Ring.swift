@@ -68,10 +68,12 @@ public final class Ring {
 
     /// Registers an empty file table of `count` slots (kernel 5.19), for direct descriptors:
     /// accepts and hand-offs then allocate slots in it. The kernel refuses more slots than
-    /// RLIMIT_NOFILE, so `count` is cut to that. Returns false (and the ring goes on with
-    /// process descriptors) where the kernel refuses.
+    /// RLIMIT_NOFILE, so the soft limit is first raised to the hard one
+    /// (`ProcessControl.raiseDescriptorLimit`) and `count` cut to it. Returns false (and the
+    /// ring goes on with process descriptors) where the kernel refuses.
     @discardableResult
     public func registerFileTable(count: Int) -> Bool {
+        ProcessControl.raiseDescriptorLimit()
         // The soft limit is what the kernel checks.
         var limit = rlimit()
         let known = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur < UInt64(Int32.max)

@@ -26,9 +26,6 @@ public enum Socket {
         }
         do throws(SystemError) {
             try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
-            // Accepted connections inherit TCP_NODELAY from their listener (checked on
-            // Linux 6.18): setting it here saves a system call per connection.
-            setNoDelay(fd)
             if reusePort { try setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1) }
             if isV6 {
                 try syscall("bind") {
@@ -138,8 +135,9 @@ public enum Socket {
         }
     }
 
-    /// TCP_NODELAY on a connection: a response leaves in one segment at once, not after
-    /// Nagle's wait for the previous segment's ACK. Best effort (a peer already gone fails it).
+    /// TCP_NODELAY: a response leaves in one segment at once, not after Nagle's wait for the
+    /// previous segment's ACK. Set on a listener, it is inherited by every connection
+    /// accepted from it (checked on Linux 6.18), which is how Acceptor uses it. Best effort.
     public static func setNoDelay(_ fd: Int32) {
         _ = try? setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
     }

@@ -197,7 +197,6 @@ struct Serve: ParsableCommand {
         let given = listenFd ?? activatedFD
         if let given {
             fd = given
-            Socket.setNoDelay(fd)  // connections inherit it; ours set it at creation
         } else {
             fd = try Socket.listen(host: config.host, port: config.port, backlog: config.backlog)
         }
