@@ -5,6 +5,8 @@ import Glibc
 //
 // The input is a request as a client might send it. Checks, beyond "no crash, no
 // sanitizer report":
+// - the vectorised parser gives what the byte-at-a-time oracle (ReferenceHeadParser) gives:
+//   the same end, the same status or the same head and fields;
 // - every range a parsed head reports lies inside the head;
 // - the connection machine reaches the same decision whether the input arrives whole or
 //   split at a point the input chooses: the same request dispatched, or a rejection (which
@@ -20,8 +22,21 @@ public func fuzzHead(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     fields.initialize(repeating: HeaderField(name: .empty, value: .empty))
     defer { fields.deallocate() }
 
-    // 1. The parser over the whole input, where it holds a complete head.
-    if case .found(let end) = HeadParser.findEnd(input, start: 0, from: 0),
+    // 1. The parser over the whole input, where it holds a complete head, against the oracle.
+    let search = HeadParser.findEnd(input, start: 0, from: 0)
+    check(search == ReferenceHeadParser.findEnd(input, start: 0, from: 0), "findEnd differs from the oracle")
+    if case .found(let end) = search {
+        let oracleFields = UnsafeMutableBufferPointer<HeaderField>.allocate(capacity: fields.count)
+        oracleFields.initialize(repeating: HeaderField(name: .empty, value: .empty))
+        defer { oracleFields.deallocate() }
+        let result = HeadParser.parse(input, start: 0, end: end, limits: limits, fields: fields)
+        let oracle = ReferenceHeadParser.parse(input, start: 0, end: end, limits: limits, fields: oracleFields)
+        check(result == oracle, "parse differs from the oracle: \(result) vs \(oracle)")
+        if case .complete(let head) = result {
+            check(Array(fields[0..<head.fieldCount]) == Array(oracleFields[0..<head.fieldCount]), "fields differ from the oracle")
+        }
+    }
+    if case .found(let end) = search,
        case .complete(let head) = HeadParser.parse(input, start: 0, end: end, limits: limits, fields: fields) {
         func inside(_ r: ByteRange) { check(r.count >= 0 && r.lowerBound >= 0 && r.upperBound <= end, "range outside the head") }
         inside(head.methodRange); inside(head.target); inside(head.path); inside(head.query)

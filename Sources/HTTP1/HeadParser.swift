@@ -23,23 +23,14 @@ public enum HeadParser {
     @usableFromInline static let htab: UInt8 = 9
     @usableFromInline static let colon: UInt8 = 58
 
-    /// tchar (RFC 9110 §5.6.2) as a 256-entry table.
-    @usableFromInline static let tokenTable: [Bool] = {
-        var t = [Bool](repeating: false, count: 256)
-        for c in UInt8(ascii: "0")...UInt8(ascii: "9") { t[Int(c)] = true }
-        for c in UInt8(ascii: "a")...UInt8(ascii: "z") { t[Int(c)] = true }
-        for c in UInt8(ascii: "A")...UInt8(ascii: "Z") { t[Int(c)] = true }
-        for c in "!#$%&'*+-.^_`|~".utf8 { t[Int(c)] = true }
-        return t
-    }()
-
+    /// tchar (RFC 9110 §5.6.2): bit `c` of a 128-bit set, written as two constants so that
+    /// the test is a shift and a mask with no table to load (a global array cost a lazy
+    /// initialisation check on every byte).
     @inline(__always) static func isToken(_ c: UInt8) -> Bool {
-        tokenTable.withUnsafeBufferPointer { $0[Int(c)] }
-    }
-
-    /// Field-value bytes: VCHAR, obs-text, SP and HTAB; never CR, LF, NUL or other controls.
-    @inline(__always) static func isFieldValueByte(_ c: UInt8) -> Bool {
-        c >= 0x20 ? c != 0x7F : c == htab
+        let low: UInt64 = 0x03FF_6CFA_0000_0000  // '!' ... '9'
+        let high: UInt64 = 0x57FF_FFFF_C7FF_FFFE  // 'A' ... '~'
+        if c >= 128 { return false }
+        return ((c < 64 ? low : high) &>> UInt64(c & 63)) & 1 != 0
     }
 
     /// Outcome of looking for the end of a head.
@@ -56,13 +47,43 @@ public enum HeadParser {
     public static func findEnd(_ bytes: UnsafeRawBufferPointer, start: Int, from: Int) -> EndSearch {
         var i = max(from, start)
         let n = bytes.count
-        while i < n {
+        // The first bytes one at a time, until the two before the search are in the head.
+        while i < n && i < start &+ 3 {
             if bytes[i] == lf {
                 if i == start || bytes[i - 1] != cr { return .bareLF }
-                // "\r\n\r\n": the previous line was empty.
-                if i - start >= 3 && bytes[i - 2] == lf { return .found(end: i + 1) }
             }
             i += 1
+        }
+        if let base = bytes.baseAddress, n >= 18 {
+            // Then sixteen LFs at a time, each beside the bytes 1 and 2 before it: an LF
+            // must follow a CR, and the head ends at the first CRLF that follows an LF.
+            // Near the end the block is the last sixteen bytes, with lanes already seen
+            // masked off.
+            while i < n {
+                let at = min(i, n &- 16)
+                let here = (base + at).loadUnaligned(as: ByteLanes.self)
+                let oneBefore = (base + (at &- 1)).loadUnaligned(as: ByteLanes.self)
+                let twoBefore = (base + (at &- 2)).loadUnaligned(as: ByteLanes.self)
+                var lfs = here .== ByteLanes(repeating: lf)
+                if at != i { lfs = lfs .& ByteScan.lanes(at: at, from: i) }
+                let afterCR = oneBefore .== ByteLanes(repeating: cr)
+                let bare = lfs .& .!afterCR
+                let ends = lfs .& afterCR .& (twoBefore .== ByteLanes(repeating: lf))
+                if ByteScan.any(bare .| ends) {
+                    let lane = ByteScan.firstLane(bare .| ends)
+                    return bare[lane] ? .bareLF : .found(end: at &+ lane &+ 1)
+                }
+                i = at &+ 16
+            }
+        } else {
+            while i < n {
+                if bytes[i] == lf {
+                    if i == start || bytes[i - 1] != cr { return .bareLF }
+                    // "\r\n\r\n": the previous line was empty.
+                    if i - start >= 3 && bytes[i - 2] == lf { return .found(end: i + 1) }
+                }
+                i += 1
+            }
         }
         // Resume one byte back so that a CR at the very end is re-examined with its LF.
         return .notYet(resumeAt: max(start, n - 1))
@@ -83,7 +104,7 @@ public enum HeadParser {
 
         // request-line = method SP request-target SP HTTP-version CRLF
         let methodStart = i
-        while i < end && isToken(bytes[i]) { i += 1 }
+        i = ByteScan.first(TokenStop.self, in: bytes, from: i, end: end)
         // Length first: the connection machine rejects an over-long method before the rest
         // of the line arrives, and the same bytes must get the same answer however they come.
         if i - methodStart > Self.maxMethodBytes { return .invalid(.notImplemented) }
@@ -96,12 +117,12 @@ public enum HeadParser {
 
         let targetStart = i
         var queryMark = -1
-        while i < end {
-            let c = bytes[i]
-            if c == sp { break }
+        while true {
+            i = ByteScan.first(TargetStop.self, in: bytes, from: i, end: end)
+            if i == end || bytes[i] == sp { break }
             // request-target bytes are visible ASCII; anything else (controls, DEL, obs-text) is malformed.
-            if c <= 0x20 || c >= 0x7F { return .invalid(.badRequest) }
-            if c == UInt8(ascii: "?") && queryMark < 0 { queryMark = i }
+            if bytes[i] != UInt8(ascii: "?") { return .invalid(.badRequest) }
+            if queryMark < 0 { queryMark = i }
             i += 1
         }
         let targetCount = i - targetStart
@@ -158,23 +179,19 @@ public enum HeadParser {
             if count >= limits.maxHeaderCount || count >= fields.count { return .invalid(.headerFieldsTooLarge) }
 
             let nameStart = i
-            while i < end && isToken(bytes[i]) { i += 1 }
+            i = ByteScan.first(TokenStop.self, in: bytes, from: i, end: end)
             // An empty name, or whitespace (or anything else) between name and colon: 400.
             if i == nameStart || i >= end || bytes[i] != colon { return .invalid(.badRequest) }
             let nameCount = i - nameStart
             i += 1
             while i < end && (bytes[i] == sp || bytes[i] == htab) { i += 1 }
+            // Field-value bytes are VCHAR, obs-text, SP and HTAB: the line must end at its
+            // first other byte, and that byte must be CR followed by LF (a bare CR is rejected).
             let valueStart = i
+            i = ByteScan.first(ValueStop.self, in: bytes, from: i, end: end)
+            if i + 1 >= end || bytes[i] != cr || bytes[i + 1] != lf { return .invalid(.badRequest) }
             var valueEnd = i
-            while i < end {
-                let c = bytes[i]
-                if c == cr { break }
-                if !isFieldValueByte(c) { return .invalid(.badRequest) }
-                i += 1
-                if c != sp && c != htab { valueEnd = i }
-            }
-            // A CR must be followed by LF: a bare CR is rejected.
-            if i + 1 >= end || bytes[i + 1] != lf { return .invalid(.badRequest) }
+            while valueEnd > valueStart && (bytes[valueEnd - 1] == sp || bytes[valueEnd - 1] == htab) { valueEnd -= 1 }
             i += 2
 
             let name = ByteRange(start: nameStart, count: nameCount)
@@ -240,22 +257,7 @@ public enum HeadParser {
     /// Host = uri-host [ ":" port ] (RFC 9112 §3.2): reg-name, IPv4 or an IP-literal in
     /// brackets, so only unreserved, sub-delims, pct-encoded, ':' and brackets.
     static func isValidHost(_ b: UnsafeRawBufferPointer, _ r: ByteRange) -> Bool {
-        for k in r.lowerBound..<r.upperBound {
-            let c = b[k]
-            switch c {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"),
-                 UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"),
-                 UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "*"), UInt8(ascii: "+"),
-                 UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="), UInt8(ascii: ":"),
-                 UInt8(ascii: "["), UInt8(ascii: "]"), UInt8(ascii: "%"):
-                continue
-            default:
-                return false
-            }
-        }
-        return true
+        ByteScan.first(HostStop.self, in: b, from: r.lowerBound, end: r.upperBound) == r.upperBound
     }
 
     static func method(_ b: UnsafeRawBufferPointer, _ s: Int, _ n: Int) -> HTTPMethod {
@@ -303,12 +305,22 @@ public enum HeadParser {
     enum KnownField { case host, contentLength, transferEncoding, connection, expect, other }
 
     @inline(__always) static func knownField(_ b: UnsafeRawBufferPointer, _ name: ByteRange) -> KnownField {
-        switch name.count {
-        case 4: return equalsLowercase(b, name, "host") ? .host : .other
-        case 6: return equalsLowercase(b, name, "expect") ? .expect : .other
-        case 10: return equalsLowercase(b, name, "connection") ? .connection : .other
-        case 14: return equalsLowercase(b, name, "content-length") ? .contentLength : .other
-        case 17: return equalsLowercase(b, name, "transfer-encoding") ? .transferEncoding : .other
+        // Names are tokens by now, and among token bytes only A-Z fold onto the letters and
+        // '-' of these names when 0x20 is set, so one OR folds a whole word exactly. Words
+        // are read from both ends of the name (they overlap when it is shorter than 16).
+        let p = b.baseAddress! + name.lowerBound
+        let n = name.upperBound - name.lowerBound
+        @inline(__always) func word(_ at: Int) -> UInt64 { (p + at).loadUnaligned(as: UInt64.self) | 0x2020_2020_2020_2020 }
+        switch n {
+        case 4: return p.loadUnaligned(as: UInt32.self) | 0x2020_2020 == 0x7473_6F68 ? .host : .other
+        case 6:
+            let folded = UInt64(p.loadUnaligned(as: UInt32.self)) | UInt64((p + 4).loadUnaligned(as: UInt16.self)) << 32
+            return folded | 0x2020_2020_2020 == 0x7463_6570_7865 ? .expect : .other
+        case 10: return word(0) == 0x6974_6365_6E6E_6F63 && word(2) == 0x6E6F_6974_6365_6E6E ? .connection : .other
+        case 14: return word(0) == 0x2D74_6E65_746E_6F63 && word(6) == 0x6874_676E_656C_2D74 ? .contentLength : .other
+        case 17:
+            return word(0) == 0x7265_6673_6E61_7274 && word(8) == 0x6E69_646F_636E_652D
+                && (p + 16).load(as: UInt8.self) | 0x20 == 0x67 ? .transferEncoding : .other
         default: return .other
         }
     }
