@@ -115,7 +115,7 @@ public struct ConnectionLifecycle {
     public private(set) var state: State = .released
     public private(set) var reader: HTTPConnectionStateMachine
     /// Received bytes not yet consumed by an answered request.
-    public private(set) var input = RawBuffer()
+    public private(set) var input = InputBuffer()
     /// Responses not yet sent. Handlers append to it through a ResponseWriter during `.dispatch`.
     public var output = RawBuffer()
     /// The bytes of the send in flight (swapped with `output`, so appending never moves them).
@@ -401,7 +401,7 @@ public struct ConnectionLifecycle {
 
     mutating func finishRequest(keepAlive: Bool, now: UInt64) {
         if reader.phase == .dispatched { reader.responded(keepAlive: keepAlive, now: now) }
-        input.removeFirst(consumed)
+        input.consume(consumed)
         consumed = 0
         stalled = false
         if !keepAlive { closeAfterSend = true }

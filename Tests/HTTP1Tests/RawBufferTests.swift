@@ -139,4 +139,28 @@ struct RawBufferTests {
         #expect(b.capacity == 0)
         #expect(b.base == nil)
     }
+
+    /// Pipelined requests are consumed from the front without moving the rest; the unread
+    /// bytes move once, when the next receive appends.
+    @Test func anInputBufferConsumesFromTheFrontAndCompactsOnAppend() {
+        var input = InputBuffer()
+        defer { input.release() }
+        [UInt8](1...10).withUnsafeBytes { input.append($0) }
+        let first = input.base!
+        input.consume(3)
+        #expect(input.base! == first + 3)  // not moved
+        #expect(input.count == 7)
+        #expect(Array(input.bytes) == [4, 5, 6, 7, 8, 9, 10])
+        input.count = 5  // keeps the first 5 unread (a chunked body decoded in place)
+        #expect(Array(input.bytes) == [4, 5, 6, 7, 8])
+        [UInt8]([11]).withUnsafeBytes { input.append($0) }
+        #expect(input.base! == first)  // moved to the front before appending
+        #expect(Array(input.bytes) == [4, 5, 6, 7, 8, 11])
+        input.consume(6)
+        #expect(input.isEmpty && input.count == 0)
+        [UInt8]([12]).withUnsafeBytes { input.append($0) }
+        #expect(input.base! == first && Array(input.bytes) == [12])
+        input.consume(100)
+        #expect(input.isEmpty)
+    }
 }
