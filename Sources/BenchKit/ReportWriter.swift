@@ -35,16 +35,18 @@ public struct ReportWriter {
         for scenario in scenarios {
             let rows = summaries.filter { $0.scenario == scenario }
             md += "## Scenario `\(scenario)`\n\n"
-            md += "| configuration | req/s median (min–max) | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | connections per worker | Jain | top-2 | µs CPU/req | primary CPU | peak RSS MB |\n"
+            // CPU per request leads: where wrk saturates, req/s ranks the load generator, and
+            // the server's CPU per request is what ranks the servers.
+            md += "| configuration | µs CPU/req | req/s median (min–max) | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | connections per worker | Jain | top-2 | primary CPU | peak RSS MB |\n"
             md += "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
             for s in rows {
                 let (lo, hi) = s.requestsPerSecRange
                 let l = s.latency
-                md += "| \(s.target.label) | \(Int(s.requestsPerSec)) (\(Int(lo))–\(Int(hi))) "
+                md += "| \(s.target.label) | \(s.cpuUsPerRequest.map { String(format: "%.1f", $0) } ?? "–") "
+                md += "| \(Int(s.requestsPerSec)) (\(Int(lo))–\(Int(hi))) "
                 md += "| \(f(l.p50)) | \(f(l.p90)) | \(f(l.p99)) | \(f(l.p999)) | \(f(l.max)) | \(s.errors) "
                 md += "| \(s.connections.map { $0.map(String.init).joined(separator: " ") } ?? "–") "
                 md += "| \(s.jain.map { String(format: "%.3f", $0) } ?? "–") | \(s.top2Share.map { String(format: "%.0f%%", $0 * 100) } ?? "–") "
-                md += "| \(s.cpuUsPerRequest.map { String(format: "%.1f", $0) } ?? "–") "
                 md += "| \(s.primaryCpuShare.map { String(format: "%.0f%%", $0 * 100) } ?? "–") "
                 md += "| \(s.peakRssKb.map { String(format: "%.1f", Double($0) / 1024) } ?? "–") |\n"
             }
@@ -55,7 +57,13 @@ public struct ReportWriter {
                 title: "\(scenario): latency percentiles (median over rounds)", unit: "ms", series: ["p50", "p90", "p99", "p99.9"],
                 rows: rows.map { ($0.target.label, [$0.latency.p50, $0.latency.p90, $0.latency.p99, $0.latency.p999]) }))
             let distributed = rows.compactMap { s in s.connections.map { (s.target.label, $0) } }
-            md += "\n![throughput](throughput-\(slug).svg)\n![latency](latency-\(slug).svg)\n"
+            md += "\n"
+            let cpu = rows.compactMap { s in s.cpuUsPerRequest.map { (s.target.label, $0) } }
+            if !cpu.isEmpty {
+                try save("cpu-\(slug).svg", SVGChart.bars(title: "\(scenario): server µs CPU per request (median)", unit: "µs", rows: cpu))
+                md += "![cpu](cpu-\(slug).svg)\n"
+            }
+            md += "![throughput](throughput-\(slug).svg)\n![latency](latency-\(slug).svg)\n"
             if !distributed.isEmpty {
                 try save("distribution-\(slug).svg", SVGChart.shares(title: "\(scenario): connections per worker", rows: distributed))
                 md += "![distribution](distribution-\(slug).svg)\n"

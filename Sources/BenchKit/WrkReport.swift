@@ -45,12 +45,28 @@ public struct WrkReport: Codable, Equatable, Sendable {
 
     /// The Lua script given to wrk: optional request mix, and a JSON summary at the end.
     /// `heavyPath` is requested with probability `heavyShare` (the skewed scenario).
-    public static func luaScript(heavyPath: String? = nil, heavyShare: Double = 0, headers: [String: String] = [:]) -> String {
+    public static func luaScript(heavyPath: String? = nil, heavyShare: Double = 0, headers: [String: String] = [:],
+                                 pipeline: Int = 1) -> String {
         var lua = ""
         for (k, v) in headers.sorted(by: { $0.key < $1.key }) {
             lua += "wrk.headers[\(quoted(k))] = \(quoted(v))\n"
         }
-        if let heavyPath {
+        if pipeline > 1 {
+            // `pipeline` GET / in one write; wrk reads the responses one by one and counts
+            // each as a request.
+            lua += """
+            local batch
+            init = function(args)
+              local requests = {}
+              for i = 1, \(pipeline) do requests[i] = wrk.format(nil, "/") end
+              batch = table.concat(requests)
+            end
+            request = function()
+              return batch
+            end
+
+            """
+        } else if let heavyPath {
             // The requests are formatted in init(): wrk sets the Host header per thread,
             // after the script is loaded, so requests formatted earlier would lack it.
             lua += """

@@ -17,7 +17,11 @@ struct ClusterBench: ParsableCommand {
         connection per request), skewed (5% of requests are /burn?us=2000, the rest GET /),
         connections (--many-connections concurrent keep-alive connections), heavy-tail (the
         cheap GET / with Connection: close, measured while a second wrk keeps 4 connections
-        looping on /burn?us=20000: what load-aware balancing is for; not in the default list).
+        looping on /burn?us=20000: what load-aware balancing is for; not in the default list),
+        pipelined (16 GET / per write on keep-alive connections; not in the default list).
+
+        With --pinned, servers run on the last CPU and wrk on CPU 0, and the report leads with
+        the server's CPU per request, which ranks servers where wrk is the bottleneck.
         """
     )
 
@@ -30,7 +34,7 @@ struct ClusterBench: ParsableCommand {
     @Option(help: "Balance policies for round-robin mode, comma-separated.")
     var balances = "load-aware,round-robin,least-connections,p2c,ip-hash"
 
-    @Option(help: "Scenarios, comma-separated (keepalive, churn, skewed, connections).")
+    @Option(help: "Scenarios, comma-separated (keepalive, churn, skewed, connections, heavy-tail, pipelined).")
     var scenarios = "keepalive,churn,skewed,connections"
 
     @Option(help: "Rounds; medians are taken over them.")
@@ -50,6 +54,9 @@ struct ClusterBench: ParsableCommand {
 
     @Option(help: "CPUs for wrk (taskset list); default: no pinning.")
     var clientCpus: String?
+
+    @Flag(help: "The pinned preset: servers on the last CPU and wrk on CPU 0 (taskset), so that the server's CPU per request, the report's headline, is not shared with the load generator. Sets --server-cpus and --client-cpus.")
+    var pinned = false
 
     @Flag(help: "Leave out nginx and Node's cluster even when installed.")
     var noPeers = false
@@ -74,6 +81,14 @@ struct ClusterBench: ParsableCommand {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw ValidationError("\(binary) is not an executable: build it (swift build -c release) or give --binary")
         }
+        if pinned {
+            guard serverCpus == nil && clientCpus == nil else {
+                throw ValidationError("--pinned sets the CPUs itself: give either it or --server-cpus/--client-cpus")
+            }
+            guard ProcessInfo.processInfo.activeProcessorCount >= 2 else {
+                throw ValidationError("--pinned needs at least 2 CPUs (this machine has 1)")
+            }
+        }
         guard Tools.which("wrk") != nil else { throw ValidationError("wrk is not installed (make setup installs it)") }
         for s in list(scenarios) where !Scenario.known.contains(s) {
             throw ValidationError("unknown scenario \(s); known: \(Scenario.known.joined(separator: ", "))")
@@ -91,8 +106,10 @@ struct ClusterBench: ParsableCommand {
             print("wrote \(url.deletingLastPathComponent().path)/ (\(files.joined(separator: ", ")))")
             return
         }
+        let cpus = ProcessInfo.processInfo.activeProcessorCount
         var plan = Plan(binary: binary, rounds: rounds, duration: duration, connections: connections,
-                        manyConnections: manyConnections, serverCpus: serverCpus, clientCpus: clientCpus)
+                        manyConnections: manyConnections,
+                        serverCpus: pinned ? String(cpus - 1) : serverCpus, clientCpus: pinned ? "0" : clientCpus)
         var workerCounts = list(workers).compactMap(Int.init)
         var modeList = list(modes)
         var balanceList = list(balances)

@@ -4,7 +4,9 @@ import Glibc
 
 /// A scenario: what wrk sends.
 struct Scenario {
-    static let known = ["keepalive", "churn", "skewed", "connections", "heavy-tail"]
+    static let known = ["keepalive", "churn", "skewed", "connections", "heavy-tail", "pipelined"]
+    /// pipelined: requests per write.
+    static let pipelineDepth = 16
     /// heavy-tail: the expensive background that runs beside the measured cheap requests.
     static let heavyTailPath = "/burn?us=20000"
     static let heavyTailConnections = 4
@@ -19,6 +21,7 @@ struct Scenario {
         switch name {
         case "churn", "heavy-tail": return WrkReport.luaScript(headers: ["Connection": "close"])
         case "skewed": return WrkReport.luaScript(heavyPath: "/burn?us=2000", heavyShare: 0.05)
+        case "pipelined": return WrkReport.luaScript(pipeline: Self.pipelineDepth)
         default: return WrkReport.luaScript()
         }
     }
@@ -51,7 +54,7 @@ struct Plan {
         [
             "\(rounds) round(s); in each, every configuration runs every scenario in the same order (interleaved rounds); medians over rounds, min–max in brackets",
             "wrk -t1 -c\(connections) -d\(duration)s per run (connections scenario: -t2 -c\(manyConnections)); results from a wrk Lua done() script that prints JSON",
-            "scenarios: \(scenarios.joined(separator: ", ")) (skewed: 5% of requests are /burn?us=2000; heavy-tail: the figures are those of the cheap GET / with Connection: close, while a second wrk keeps \(Scenario.heavyTailConnections) connections looping on \(Scenario.heavyTailPath) with Connection: close; its CPU counts in CPU per request)",
+            "scenarios: \(scenarios.joined(separator: ", ")) (skewed: 5% of requests are /burn?us=2000; pipelined: \(Scenario.pipelineDepth) GET / per write on keep-alive connections; heavy-tail: the figures are those of the cheap GET / with Connection: close, while a second wrk keeps \(Scenario.heavyTailConnections) connections looping on \(Scenario.heavyTailPath) with Connection: close; its CPU counts in CPU per request)",
             "server CPU per request: utime+stime of the primary and all workers from /proc over the run, divided by requests; primary CPU: the primary's share of it",
             "connections per worker: /stats before and after each run (uring-cluster only), summed over rounds; Jain's index and the busiest two workers' share from them",
             "peak RSS: VmHWM summed over the server's processes at the end of each run",

@@ -34,9 +34,9 @@ struct ReportWriterTests {
         try Self.withTemporaryDirectory { dir in
             let files = try Self.writer.write(Self.results, to: dir)
             #expect(Set(files) == ["results.json", "report.md",
-                                   "throughput-keepalive.svg", "latency-keepalive.svg", "distribution-keepalive.svg",
+                                   "cpu-keepalive.svg", "throughput-keepalive.svg", "latency-keepalive.svg", "distribution-keepalive.svg",
                                    "throughput-churn.svg", "latency-churn.svg"])
-            #expect(files.count == 7)
+            #expect(files.count == 8)
             for name in files {
                 #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent(name).path), "\(name)")
             }
@@ -82,13 +82,14 @@ struct ReportWriterTests {
 
             // rr: 100k and 120k req/s -> median 110000 (100000–120000); connections ranked per round: [40, 24] + [34, 30] = [74, 54].
             let rr = try #require(rows(keepalive).first)
-            #expect(rr.hasPrefix("| rr/load-aware ×2 | 110000 (100000–120000) | 1.00 | 2.00 | 4.00 | 8.00 | 16.00 | 0 | 74 54 |"))
-            #expect(rr.hasSuffix("| 10.0 | 10% | 11.0 |"))
+            // CPU per request is the second column, the headline.
+            #expect(rr.hasPrefix("| rr/load-aware ×2 | 10.0 | 110000 (100000–120000) | 1.00 | 2.00 | 4.00 | 8.00 | 16.00 | 0 | 74 54 |"))
+            #expect(rr.hasSuffix("| 10% | 11.0 |"))
             // nginx: errors summed, no distribution or CPU figures.
             let nginx = rows(keepalive)[2]
-            #expect(nginx.hasPrefix("| nginx ×2 | 82500 (80000–85000) |"))
-            #expect(nginx.hasSuffix("| 3 | – | – | – | – | – | – |"))
-            #expect(rows(churn)[0].hasPrefix("| nginx ×2 | 30500 (30000–31000) |"))
+            #expect(nginx.hasPrefix("| nginx ×2 | – | 82500 (80000–85000) |"))
+            #expect(nginx.hasSuffix("| 3 | – | – | – | – | – |"))
+            #expect(rows(churn)[0].hasPrefix("| nginx ×2 | – | 30500 (30000–31000) |"))
         }
     }
 
@@ -96,6 +97,8 @@ struct ReportWriterTests {
         try Self.withTemporaryDirectory { dir in
             try Self.writer.write(Self.results, to: dir)
             let md = try String(contentsOf: dir.appendingPathComponent("report.md"), encoding: .utf8)
+            #expect(md.contains("![cpu](cpu-keepalive.svg)"))
+            #expect(!md.contains("cpu-churn.svg"))  // nginx only: no CPU figures
             #expect(md.contains("![throughput](throughput-keepalive.svg)"))
             #expect(md.contains("![latency](latency-keepalive.svg)"))
             #expect(md.contains("![distribution](distribution-keepalive.svg)"))

@@ -114,13 +114,23 @@ struct WrkReportTests {
         #expect(lua.contains(WrkReport.marker))
     }
 
+    @Test func luaScriptWithAPipelineSendsThatManyRequestsPerWrite() {
+        let lua = WrkReport.luaScript(pipeline: 16)
+        #expect(lua.contains("for i = 1, 16 do requests[i] = wrk.format(nil, \"/\") end"))
+        #expect(lua.contains("batch = table.concat(requests)"))
+        #expect(lua.contains("request = function()\n  return batch\nend"))
+        #expect(lua.contains("done = function"))
+        #expect(!WrkReport.luaScript().contains("batch"))
+    }
+
     /// wrk sets the Host header in `wrk.init`, which runs after the script is loaded; a request
     /// formatted at the top level of the script therefore goes out without Host (an HTTP/1.1
     /// request every conforming server, this one included, answers with 400). Requests must be
     /// formatted inside `init` or `request`.
     @Test
     func luaScriptFormatsRequestsOnlyInsideFunctions() {
-        let lua = WrkReport.luaScript(heavyPath: "/burn?us=2000", heavyShare: 0.05, headers: ["Connection": "close"])
+        for lua in [WrkReport.luaScript(heavyPath: "/burn?us=2000", heavyShare: 0.05, headers: ["Connection": "close"]),
+                    WrkReport.luaScript(pipeline: 4)] {
         var depth = 0
         var topLevelFormats: [String] = []
         for line in lua.split(separator: "\n") {
@@ -131,6 +141,7 @@ struct WrkReportTests {
         }
         #expect(lua.contains("wrk.format("))
         #expect(topLevelFormats.isEmpty, "formatted before wrk.init: \(topLevelFormats)")
+        }
     }
 
     static let luac: String? = ["/usr/bin/luac", "/usr/local/bin/luac", "/usr/bin/luac5.1", "/usr/bin/luac5.4"]
@@ -139,7 +150,7 @@ struct WrkReportTests {
     @Test(.enabled(if: WrkReportTests.luac != nil, "luac is not installed"))
     func luaScriptIsValidLua() throws {
         let scripts = [WrkReport.luaScript(), WrkReport.luaScript(headers: ["Connection": "close"]),
-                       WrkReport.luaScript(heavyPath: "/burn?us=2000", heavyShare: 0.05)]
+                       WrkReport.luaScript(heavyPath: "/burn?us=2000", heavyShare: 0.05), WrkReport.luaScript(pipeline: 16)]
         for script in scripts {
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("benchkit-\(UUID().uuidString).lua")
             try script.write(to: file, atomically: true, encoding: .utf8)

@@ -62,6 +62,32 @@ import Testing
         #expect(report.contains("## Scenario `heavy-tail`"))
     }
 
+    /// pipelined under the pinned preset: 16 requests per write all answered, the CPUs
+    /// recorded in the method, and CPU per request charted as the headline.
+    @Test func pipelinedRunsPinnedAndLeadsWithCPUPerRequest() throws {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("bench-test-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let (status, _, stderr) = try runProduct("cluster-bench", [
+            "--binary", ServerProcess.binary, "--output", output.path, "--workers", "1", "--modes", "reuseport",
+            "--scenarios", "pipelined", "--rounds", "1", "--duration", "1", "--connections", "4", "--no-peers", "--pinned",
+        ], timeoutSeconds: 60)
+        #expect(status == 0, "\(stderr)")
+        let folders = try FileManager.default.contentsOfDirectory(atPath: output.path)
+        let dir = output.appendingPathComponent(try #require(folders.first))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("results.json"))) as? [String: Any])
+        let run = try #require((json["results"] as? [[String: Any]])?.first { $0["scenario"] as? String == "pipelined" })
+        #expect((run["requests_per_sec"] as? Double ?? 0) > 0)
+        #expect(run["cpu_us_per_request"] is Double)
+        let errors = try #require(run["errors"] as? Int)
+        #expect(errors == 0, "pipelined requests failed: \(run)")
+        let method = try #require(json["method"] as? [String])
+        let cpus = ProcessInfo.processInfo.activeProcessorCount
+        #expect(method.contains("CPU pinning: servers \(cpus - 1), wrk 0"), "\(method)")
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("cpu-pipelined.svg").path))
+        let report = try String(contentsOf: dir.appendingPathComponent("report.md"), encoding: .utf8)
+        #expect(report.contains("| configuration | µs CPU/req |"))
+    }
+
     @Test func badArgumentsAreRefusedWithAMessage() throws {
         let (status, _, stderr) = try runProduct("cluster-bench", ["--binary", "/nonexistent"], timeoutSeconds: 20)
         #expect(status != 0)
@@ -69,6 +95,9 @@ import Testing
         let (status2, _, stderr2) = try runProduct("cluster-bench", ["--binary", ServerProcess.binary, "--scenarios", "nope"], timeoutSeconds: 20)
         #expect(status2 != 0)
         #expect(stderr2.contains("unknown scenario"))
+        let (status3, _, stderr3) = try runProduct("cluster-bench", ["--binary", ServerProcess.binary, "--pinned", "--server-cpus", "1"], timeoutSeconds: 20)
+        #expect(status3 != 0)
+        #expect(stderr3.contains("--pinned sets the CPUs itself"))
     }
 }
 
