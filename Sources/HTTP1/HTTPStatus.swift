@@ -3,7 +3,9 @@ public struct HTTPStatus: Hashable, Sendable {
     public let code: Int
     public let reason: StaticString
 
+    /// `code` is three digits, 100 to 599 (RFC 9110 §15), which the response writer relies on.
     public init(code: Int, reason: StaticString) {
+        precondition((100...599).contains(code), "a status code has three digits, 100 to 599: \(code)")
         self.code = code
         self.reason = reason
     }

@@ -59,18 +59,24 @@ public struct RawBuffer {
     /// Appends a non-negative integer in decimal without allocating.
     @inline(__always)
     public mutating func appendDecimal(_ value: Int) {
+        count += Self.writeDecimal(value, at: tail(reserving: 20))
+    }
+
+    /// Writes a non-negative integer (negative ones as 0) in decimal at `dst`, which has room
+    /// for 20 digits; returns how many it wrote.
+    @inline(__always)
+    public static func writeDecimal(_ value: Int, at dst: UnsafeMutableRawPointer) -> Int {
         var v = UInt(max(0, value))
         var digits = 1
         var probe = v
         while probe >= 10 { probe /= 10; digits += 1 }
-        let dst = tail(reserving: digits)
         var i = digits
         repeat {
             i -= 1
             dst.storeBytes(of: UInt8(48 + v % 10), toByteOffset: i, as: UInt8.self)
             v /= 10
         } while i > 0
-        count += digits
+        return digits
     }
 
     /// Drops the first `n` bytes, moving the rest to the front.

@@ -47,28 +47,50 @@ public struct ResponseWriter {
     }
 
     /// The head of a response, shared by handlers and the loop's own error answers.
+    ///
+    /// Room for the whole head is reserved once and the pieces are stored through a cursor:
+    /// thirteen appends, each with its own capacity check and a call to memmove, were 6% of
+    /// the CPU of pipelined requests. A literal piece's copy has a constant length, which the
+    /// compiler turns into a few moves.
     @inline(__always)
     public static func writeHead(into out: inout RawBuffer, status: HTTPStatus, date: UnsafeRawPointer,
                                  contentType: StaticString, extraHeaders: StaticString, contentLength: Int,
                                  keepAlive: Bool, minorVersion: UInt8) {
-        out.append("HTTP/1.1 ")
-        out.appendDecimal(status.code)
-        out.append(byte: 32)
-        out.append(status.reason)
-        out.append("\r\nServer: uring-cluster\r\nDate: ")
-        out.append(UnsafeRawBufferPointer(start: date, count: HTTPDate.length))
-        out.append("\r\nContent-Type: ")
-        out.append(contentType)
-        out.append("\r\nContent-Length: ")
-        out.appendDecimal(contentLength)
+        // The literal pieces and 20 digits come to 126 bytes.
+        let most = 160 + status.reason.utf8CodeUnitCount + HTTPDate.length + contentType.utf8CodeUnitCount
+            + extraHeaders.utf8CodeUnitCount
+        let start = out.tail(reserving: most)
+        var p = start
+        p = put(p, "HTTP/1.1 ")
+        // 100...599: three digits.
+        p.storeBytes(of: 48 &+ UInt8(truncatingIfNeeded: status.code / 100), as: UInt8.self)
+        p.storeBytes(of: 48 &+ UInt8(truncatingIfNeeded: status.code / 10 % 10), toByteOffset: 1, as: UInt8.self)
+        p.storeBytes(of: 48 &+ UInt8(truncatingIfNeeded: status.code % 10), toByteOffset: 2, as: UInt8.self)
+        p.storeBytes(of: 32, toByteOffset: 3, as: UInt8.self)
+        p += 4
+        p = put(p, status.reason)
+        p = put(p, "\r\nServer: uring-cluster\r\nDate: ")
+        p.copyMemory(from: date, byteCount: HTTPDate.length)
+        p += HTTPDate.length
+        p = put(p, "\r\nContent-Type: ")
+        p = put(p, contentType)
+        p = put(p, "\r\nContent-Length: ")
+        p += RawBuffer.writeDecimal(contentLength, at: p)
         if !keepAlive {
-            out.append("\r\nConnection: close")
+            p = put(p, "\r\nConnection: close")
         } else if minorVersion == 0 {
-            out.append("\r\nConnection: keep-alive")
+            p = put(p, "\r\nConnection: keep-alive")
         }
-        out.append("\r\n")
-        out.append(extraHeaders)
-        out.append("\r\n")
+        p = put(p, "\r\n")
+        p = put(p, extraHeaders)
+        p = put(p, "\r\n")
+        out.count += p - start
+    }
+
+    @inline(__always)
+    static func put(_ p: UnsafeMutableRawPointer, _ s: StaticString) -> UnsafeMutableRawPointer {
+        p.copyMemory(from: s.utf8Start, byteCount: s.utf8CodeUnitCount)
+        return p + s.utf8CodeUnitCount
     }
 
     /// An error response with `Connection: close` and the reason as its body.
