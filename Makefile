@@ -40,9 +40,11 @@ check-tsan: setup
 # The standard benchmark suite: every mode and policy, 2 and 8 workers, nginx and Node's
 # cluster when installed, 4 scenarios, 3 interleaved rounds. Writes bench-results/<time>/.
 bench: build
+	bash tools/setup.sh bench
 	.build/release/cluster-bench
 
 bench-quick: build
+	bash tools/setup.sh bench
 	.build/release/cluster-bench --quick
 
 # Microbenchmarks of the parser, the hello path and the balance policies (time and
@@ -53,10 +55,12 @@ microbench: setup
 
 # Keep-alive hello world: uring-cluster (one process) beside nginx (one worker), see BENCHMARKS.md.
 bench-nginx: build
+	bash tools/setup.sh bench
 	bash tools/bench-vs-nginx.sh
 
 # The three distribution modes with 2 and 8 workers, keep-alive and connection-per-request.
 bench-modes: build
+	bash tools/setup.sh bench
 	python3 tools/bench-modes.py
 
 clean:

@@ -5,10 +5,12 @@ that applies. Server pinned to SERVER_CPU (1), wrk -t1 -c64 pinned to CLIENT_CPU
 ROUNDS (3) interleaved rounds of DURATION (5) s per configuration and scenario (keep-alive,
 and connection per request). Prints each round and the medians: req/s, server CPU per
 request (all processes, /proc utime+stime), and the primary's share per request.
+Scenarios: keepalive, churn (Connection: close), pipelined (16 GET / per write, wrk's
+Lua pipelining).
 
     tools/bench-handoff.py [BINARY]      (default .build/release/uring-cluster)
 Environment: CONFIGS="name name ..." to pick some, SCENARIOS="keepalive churn", OLD=binary
-to add an earlier build's round-robin and reuseport.
+to add an earlier build's alone, round-robin and reuseport.
 """
 import os, re, statistics, subprocess, sys, tempfile, time
 
@@ -35,7 +37,8 @@ if pick:
 # OLD=path adds that binary's round-robin and reuseport (a build before this change).
 OLD = os.environ.get("OLD")
 if OLD:
-    CONFIGS += [("old-rr", ["--workers", "1"], OLD), ("old-reuseport", ["--workers", "1", "--mode", "reuseport"], OLD)]
+    CONFIGS += [("old-alone", ["--workers", "0"], OLD), ("old-rr", ["--workers", "1"], OLD),
+                ("old-reuseport", ["--workers", "1", "--mode", "reuseport"], OLD)]
 # EXTRA="name:ENV=VALUE:args..." adds a configuration of BIN run with one environment variable.
 for extra in os.environ.get("EXTRA", "").split():
     name, env, *rest = extra.split(":")
@@ -56,6 +59,16 @@ http {{
   uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
   server {{ listen 127.0.0.1:{port}; location / {{ default_type text/plain; return 200 "hello world\\n"; }} }}
 }}
+"""
+
+# 16 requests per write; formatted in init(), after wrk has set the Host header.
+PIPELINE_LUA = """local batch
+init = function(args)
+  local r = {}
+  for i = 1, 16 do r[i] = wrk.format(nil, "/") end
+  batch = table.concat(r)
+end
+request = function() return batch end
 """
 
 def ticks(pid):
@@ -98,13 +111,21 @@ def run(name, args, binary, env, scenario, port):
             kids = children(p.pid)
             t0p, t0k = ticks(p.pid), sum(ticks(k) for k in kids)
             hdr = ["-H", "Connection: close"] if scenario == "churn" else []
+            if scenario == "pipelined":
+                script = os.path.join(scratch, "pipeline.lua")
+                with open(script, "w") as f:
+                    f.write(PIPELINE_LUA)
+                hdr = ["-s", script]
             out = subprocess.run(["taskset", "-c", CLIENT_CPU, "wrk", "-t1", "-c64", f"-d{DURATION}s"] + hdr
                                  + [f"http://127.0.0.1:{port}/"], capture_output=True, text=True).stdout
             t1p, t1k = ticks(p.pid), sum(ticks(k) for k in kids)
         finally:
             p.terminate()
             p.wait()
-    reqs = int(re.search(r"(\d+) requests in", out).group(1))
+    m = re.search(r"(\d+) requests in", out)
+    if not m:
+        sys.exit(f"{name} {scenario}: wrk printed no result:\n{out}")
+    reqs = int(m.group(1))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     errors = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     total = (t1p - t0p + t1k - t0k) / HZ * 1e6 / max(1, reqs)

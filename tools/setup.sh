@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building, testing and benchmarking need, only when it is missing:
-# Debian's liburing-dev (the io_uring library and header) and wrk (the load generator).
+# Debian's liburing-dev (the io_uring library and header) and wrk (the load generator);
+# with the argument `bench`, also nginx, the peer the benchmarks compare against.
 # Uses sudo when not root. Safe to run again: it does nothing when all is present.
 set -euo pipefail
 
@@ -8,6 +9,9 @@ missing=()
 [ -f /usr/include/liburing.h ] || missing+=(liburing-dev)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+if [ "${1:-}" = bench ]; then
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
