@@ -18,64 +18,67 @@ import URing
 // every turn: no message, no wake-up.
 
 public final class Primary {
+    // Mutable state is `@exclusivity(unchecked)`: only the primary's loop thread touches it,
+    // and Swift's run-time exclusivity checks (swift_beginAccess) came to 16 in route()
+    // alone, once per connection, and about 35 per connection in all (as HTTPServer's).
     public let settings: PrimarySettings
     let ring: Ring
     let board: LoadBoard
     let logger: Logger
-    var balancer: Balancer
-    var records: [WorkerRecord?]
-    var loads: [WorkerLoad]
-    var dirty: [Int] = []
+    @exclusivity(unchecked) var balancer: Balancer
+    @exclusivity(unchecked) var records: [WorkerRecord?]
+    @exclusivity(unchecked) var loads: [WorkerLoad]
+    @exclusivity(unchecked) var dirty: [Int] = []
     /// Records replaced in their slot while a channel operation was still in flight: kept
     /// (with their message buffers) until those operations complete.
-    var retired: [WorkerRecord] = []
-    var nextSerial: UInt32 = 0
+    @exclusivity(unchecked) var retired: [WorkerRecord] = []
+    @exclusivity(unchecked) var nextSerial: UInt32 = 0
     /// One past the highest worker slot ever used: policies look at slots below it.
-    var slotHighWater = 0
+    @exclusivity(unchecked) var slotHighWater = 0
     /// Connections accepted while no worker could take them.
-    var waiting: WaitingConnections
+    @exclusivity(unchecked) var waiting: WaitingConnections
     /// Descriptors acknowledged in this turn, to close (reused).
-    var closing: [Descriptor] = []
+    @exclusivity(unchecked) var closing: [Descriptor] = []
     /// Round-robin hand-offs go through the ring (decided at start: `HandoffPath`).
     let handoffThroughRing: Bool
     /// 503s for direct descriptors.
     let unavailable = UnavailableResponder(kind: PrimaryOperation.unavailable.rawValue)
     /// Slots of the primary's file table in use (accepted, not yet closed).
-    var directHeld = 0
+    @exclusivity(unchecked) var directHeld = 0
     /// Worker ring descriptors to close once nothing queued can still name them.
-    var releasedRings: [Int32] = []
-    var acknowledgementPollArmed = false
-    var backoff: RestartBackoff
+    @exclusivity(unchecked) var releasedRings: [Int32] = []
+    @exclusivity(unchecked) var acknowledgementPollArmed = false
+    @exclusivity(unchecked) var backoff: RestartBackoff
     /// Workers still to replace in a rolling restart, oldest first.
-    var rollingQueue: [WorkerRecord] = []
-    var rollingCurrent: WorkerRecord?
+    @exclusivity(unchecked) var rollingQueue: [WorkerRecord] = []
+    @exclusivity(unchecked) var rollingCurrent: WorkerRecord?
     /// Set when the primary stops because workers cannot start: run() then throws it.
-    var failure: String?
-    var killedAtShutdown = false
-    var uncleanExitAtShutdown = false
+    @exclusivity(unchecked) var failure: String?
+    @exclusivity(unchecked) var killedAtShutdown = false
+    @exclusivity(unchecked) var uncleanExitAtShutdown = false
     /// Workers that reported SIGTERM/SIGINT this turn (see workerAskedToLeave).
-    var leaveRequests: [WorkerRecord] = []
+    @exclusivity(unchecked) var leaveRequests: [WorkerRecord] = []
     /// SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGTTIN, SIGTTOU (and SIGPIPE, ignored), read on the ring.
     let signals: SignalReader
-    var listeners = ListenerRegistry()
+    @exclusivity(unchecked) var listeners = ListenerRegistry()
     /// Accepting in round-robin mode (and on a reuseport listener no worker serves).
-    var acceptor = Acceptor(kinds: PrimaryOperation.acceptor)
-    var running = true
-    var shuttingDown = false
+    @exclusivity(unchecked) var acceptor = Acceptor(kinds: PrimaryOperation.acceptor)
+    @exclusivity(unchecked) var running = true
+    @exclusivity(unchecked) var shuttingDown = false
     /// Shutdown's second step has come: the primary accepts no more and sweeps its queues.
-    var acceptingStopped = false
+    @exclusivity(unchecked) var acceptingStopped = false
     /// Shutdown's third step: the sweep is done, every worker is draining.
-    var workersDraining = false
+    @exclusivity(unchecked) var workersDraining = false
     /// 503 answers given (queue full or timed out, shutdown, final sweep).
-    var unavailableAnswers = 0
+    @exclusivity(unchecked) var unavailableAnswers = 0
 
     // Node's events.
-    var onFork: [(Worker) -> Void] = []
-    var onOnline: [(Worker) -> Void] = []
-    var onListening: [(Worker, UInt16) -> Void] = []
-    var onDisconnect: [(Worker) -> Void] = []
-    var onExit: [(Worker, ExitStatus) -> Void] = []
-    var onMessage: [(Worker, [UInt8]) -> Void] = []
+    @exclusivity(unchecked) var onFork: [(Worker) -> Void] = []
+    @exclusivity(unchecked) var onOnline: [(Worker) -> Void] = []
+    @exclusivity(unchecked) var onListening: [(Worker, UInt16) -> Void] = []
+    @exclusivity(unchecked) var onDisconnect: [(Worker) -> Void] = []
+    @exclusivity(unchecked) var onExit: [(Worker, ExitStatus) -> Void] = []
+    @exclusivity(unchecked) var onMessage: [(Worker, [UInt8]) -> Void] = []
 
     public init(settings: PrimarySettings) throws(SystemError) {
         self.settings = settings

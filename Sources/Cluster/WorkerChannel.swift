@@ -8,6 +8,7 @@ import URing
 /// and its acknowledgement position (messages) or the names it adopted (the ring) to the
 /// shared board.
 final class WorkerChannel: LoopExtension {
+    // Touched by the worker's loop thread only: no run-time exclusivity checks (HTTPServer).
     enum Operation: UInt8 {
         case receive = 128
         case send = 129
@@ -21,27 +22,27 @@ final class WorkerChannel: LoopExtension {
     /// SIGTERM and SIGINT, read on the ring (opened by `Cluster.serve`).
     let signals: SignalReader
     /// The channel to the primary broke or ended: no one will tell this worker to drain.
-    var primaryGone = false
+    @exclusivity(unchecked) var primaryGone = false
     let board: LoadBoard?
     let slot: Int
     let incoming = MessageBuffer(dataCapacity: ClusterMessage.maxSize)
     let outgoing = MessageBuffer(dataCapacity: ClusterMessage.maxSize)
-    var ring: Ring!
+    @exclusivity(unchecked) var ring: Ring!
     weak var server: (any ConnectionAdopting)?
-    var descriptors: [Int32] = []
+    @exclusivity(unchecked) var descriptors: [Int32] = []
     /// Which hand-offs this worker adopts or refuses, and the position it publishes.
-    var intake = HandoffIntake()
+    @exclusivity(unchecked) var intake = HandoffIntake()
     /// Refusal messages to send, in order (confirmations are counted, so order matters),
     /// before any user message.
-    var refusals: [[UInt8]] = []
+    @exclusivity(unchecked) var refusals: [[UInt8]] = []
     /// Hand-offs through the ring not yet named on the board (the primary's slots), and
     /// the slots they have in this ring's table, in the same order: adopted once named.
-    var acknowledgements: [UInt32] = []
-    var unnamed: [Int32] = []
-    var sendInFlight = false
+    @exclusivity(unchecked) var acknowledgements: [UInt32] = []
+    @exclusivity(unchecked) var unnamed: [Int32] = []
+    @exclusivity(unchecked) var sendInFlight = false
     /// User messages waiting to be sent to the primary.
-    var queued: [[UInt8]] = []
-    var onMessage: (([UInt8]) -> Void)?
+    @exclusivity(unchecked) var queued: [[UInt8]] = []
+    @exclusivity(unchecked) var onMessage: (([UInt8]) -> Void)?
 
     init(fd: Int32, signals: SignalReader, board: LoadBoard?, slot: Int) {
         self.fd = fd
