@@ -1,7 +1,9 @@
 /// How the primary picks a worker for each connection in round-robin mode (`--balance`).
 public enum BalancePolicy: String, CaseIterable, Sendable {
     /// Rotation that skips a worker whose load is clearly above the lightest one's, or that
-    /// has too many hand-offs it has not acknowledged (a stalled or stopped worker).
+    /// has too many hand-offs it has not acknowledged (a stalled or stopped worker), and
+    /// prefers workers that are not busy now (in a loop turn that has run for a while: a
+    /// long request).
     case loadAware = "load-aware"
     /// Strict rotation.
     case roundRobin = "round-robin"
@@ -24,12 +26,17 @@ public struct WorkerLoad: Equatable, Sendable {
     public var inflight: Int
     /// Connections handed over (or queued to be) and not yet acknowledged.
     public var unacknowledged: Int
+    /// In a loop turn that has lasted `Primary.busyTurnMicroseconds` or more: running a long
+    /// request now, so a connection handed to it waits for that request's end. The board's
+    /// counts say nothing of this: a worker publishes them when a turn ends.
+    public var busy: Bool
 
-    public init(eligible: Bool = true, active: Int = 0, inflight: Int = 0, unacknowledged: Int = 0) {
+    public init(eligible: Bool = true, active: Int = 0, inflight: Int = 0, unacknowledged: Int = 0, busy: Bool = false) {
         self.eligible = eligible
         self.active = active
         self.inflight = inflight
         self.unacknowledged = unacknowledged
+        self.busy = busy
     }
 
     /// The load `load-aware` and `p2c` compare.
@@ -63,14 +70,23 @@ public struct Balancer: Sendable {
         case .roundRobin:
             return rotate(workers) { _ in true }
         case .loadAware:
+            // Among the workers that are not busy now, when there are any; else among all.
+            let limitUnacked = maxUnacknowledged
             var minimum = Int.max
-            for w in workers where w.eligible && w.unacknowledged < maxUnacknowledged { minimum = min(minimum, w.load) }
+            var idleMinimum = Int.max
+            for w in workers where w.eligible && w.unacknowledged < limitUnacked {
+                minimum = min(minimum, w.load)
+                if !w.busy { idleMinimum = min(idleMinimum, w.load) }
+            }
             if minimum == Int.max {
                 // Every eligible worker is backed up: still never drop, take the lightest.
                 return lightest(workers)
             }
+            if idleMinimum != Int.max {
+                let limit = Self.threshold(minimum: idleMinimum)
+                return rotate(workers) { !$0.busy && $0.load <= limit && $0.unacknowledged < limitUnacked }
+            }
             let limit = Self.threshold(minimum: minimum)
-            let limitUnacked = maxUnacknowledged
             return rotate(workers) { $0.load <= limit && $0.unacknowledged < limitUnacked }
         case .leastConnections:
             var best: Int? = nil

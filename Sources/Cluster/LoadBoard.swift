@@ -44,6 +44,10 @@ public final class LoadBoard: @unchecked Sendable {
         case acksWritten
         /// Acknowledgements read from it (by the primary), cumulative.
         case acksRead
+        /// CLOCK_MONOTONIC in microseconds when the worker's current loop turn began; 0
+        /// between turns, while it waits for completions. A turn that has run long is a
+        /// long request in progress (`WorkerLoad.busy`).
+        case turnStarted
     }
 
     /// Entries in each worker's acknowledgement ring. A worker that finds it full keeps

@@ -106,7 +106,13 @@ extension Primary {
         loads[slot].active = board.load(slot, .active)
         loads[slot].inflight = board.load(slot, .inflight)
         loads[slot].unacknowledged = r.handoffs.outstanding
+        let turn = board.load(slot, .turnStarted)
+        loads[slot].busy = turn != 0 && Int(now / 1000) - turn >= Self.busyTurnMicroseconds
     }
+
+    /// A worker whose loop turn has lasted this long is busy (`WorkerLoad.busy`): a turn of
+    /// ordinary requests, even 64 connections' worth, takes a few hundred microseconds here.
+    static var busyTurnMicroseconds: Int { 1000 }
 
     /// Picks a worker for a connection and queues it; sent at the end of the turn. With no
     /// worker able to take it, it waits (bounded by queueLimit and queueTimeout, counted

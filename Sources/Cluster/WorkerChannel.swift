@@ -145,8 +145,13 @@ final class WorkerChannel: LoopExtension {
         queued.append(ClusterMessage.userFromWorker(bytes).encoded())
     }
 
+    func turnStarted(now: UInt64) {
+        board?.store(slot, .turnStarted, Int(now / 1000))
+    }
+
     func turnEnded() {
         if let board, let server {
+            board.store(slot, .turnStarted, 0)
             let c = server.counters
             board.store(slot, .connections, c.connections)
             board.store(slot, .active, c.active)

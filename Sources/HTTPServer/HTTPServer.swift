@@ -180,6 +180,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         while running {
             try ring.submitAndWait(1)
             now = monotonicNanoseconds()
+            loopExtension?.turnStarted(now: now)
             ring.drainCompletions { self.complete($0) }
             loopExtension?.turnEnded()
         }

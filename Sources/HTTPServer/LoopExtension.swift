@@ -8,8 +8,14 @@ public protocol LoopExtension: AnyObject {
     /// Called once when the loop starts, to submit the extension's first operations.
     func start(ring: Ring, server: any ConnectionAdopting)
     func complete(_ completion: Completion)
+    /// When a turn begins, before its completions are handled (`now`: CLOCK_MONOTONIC, ns).
+    func turnStarted(now: UInt64)
     /// After each turn's completions are handled: publish state, flush batched work.
     func turnEnded()
+}
+
+extension LoopExtension {
+    public func turnStarted(now: UInt64) {}
 }
 
 public enum LoopExtensionKinds {

@@ -234,6 +234,41 @@ struct LoadAwareTests {
         #expect(tally(b.picks(loads, count: 10), workers: 2) == [5, 5])
     }
 
+    @Test func aBusyWorkerIsSkippedWhileAnotherIsNotEvenWhenItIsLighter() {
+        var b = Balancer(policy: .loadAware)
+        // Worker 0 is in a long request: its published load is low (it publishes when a
+        // turn ends), but a connection handed to it would wait for the request.
+        let loads = [WorkerLoad(active: 1, busy: true), WorkerLoad(active: 6), WorkerLoad(active: 7)]
+        let counts = tally(b.picks(loads, count: 100), workers: 3)
+        #expect(counts == [0, 50, 50])
+    }
+
+    @Test func theThresholdIsTakenAmongTheWorkersThatAreNotBusy() {
+        var b = Balancer(policy: .loadAware)
+        // Lightest idle 8 → threshold 10: the idle 11 is skipped, the busy 0 too.
+        let loads = [WorkerLoad(busy: true), WorkerLoad(active: 8), WorkerLoad(active: 11), WorkerLoad(active: 10)]
+        #expect(tally(b.picks(loads, count: 60), workers: 4) == [0, 30, 0, 30])
+    }
+
+    @Test func whenEveryWorkerIsBusyTheUsualRulesApply() {
+        var b = Balancer(policy: .loadAware)
+        let loads = [WorkerLoad(busy: true), WorkerLoad(active: 10, busy: true), WorkerLoad(busy: true)]
+        #expect(tally(b.picks(loads, count: 100), workers: 3) == [50, 0, 50])
+    }
+
+    @Test func aBusyWorkerBackedUpWithHandoffsIsNotAnIdleChoice() {
+        var b = Balancer(policy: .loadAware, maxUnacknowledged: 4)
+        // The only idle worker has too many unacknowledged: the busy ones are used.
+        let loads = [WorkerLoad(unacknowledged: 4), WorkerLoad(active: 1, busy: true), WorkerLoad(active: 1, busy: true)]
+        #expect(tally(b.picks(loads, count: 10), workers: 3) == [0, 5, 5])
+    }
+
+    @Test func otherPoliciesIgnoreBusy() {
+        var b = Balancer(policy: .roundRobin)
+        let loads = [WorkerLoad(busy: true), WorkerLoad()]
+        #expect(tally(b.picks(loads, count: 10), workers: 2) == [5, 5])
+    }
+
     @Test func whenEveryEligibleWorkerIsBackedUpTheLightestIsChosen() {
         var b = Balancer(policy: .loadAware, maxUnacknowledged: 64)
         let loads = [WorkerLoad(unacknowledged: 70), WorkerLoad(unacknowledged: 65), ineligible, WorkerLoad(active: 3, unacknowledged: 64)]

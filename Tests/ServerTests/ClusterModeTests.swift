@@ -60,6 +60,30 @@ import Testing
         }
     }
 
+    /// load-aware: a worker in a long request is busy now, whatever its published load says
+    /// (a worker publishes when a loop turn ends), so new connections go to the other one.
+    /// Before, the busy worker still took connections until enough of them sat
+    /// unacknowledged in its queue, each waiting for the long request to end.
+    @Test(arguments: ["round-robin", "round-robin+message"])
+    func aWorkerInALongRequestGetsNoNewConnections(_ mode: String) throws {
+        let server = try ServerProcess(["--workers", "2", "--balance", "load-aware"] + modeArguments(mode))
+        let before = try clusterStats(server.port).workers.map(\.connections)
+        let long = try TestConnection(port: server.port, receiveTimeoutSeconds: 20)
+        try long.send("GET /burn?us=1500000 HTTP/1.1\r\nHost: t\r\n\r\n")
+        usleep(200_000)  // the burn has begun (it lasts 1.5 s)
+        for _ in 0..<10 {
+            let r = try fetch(server.port, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            #expect(r.status == 200)
+        }
+        #expect(long.readResponse()?.text == "burned\n")
+        let after = try clusterStats(server.port).workers.map(\.connections)
+        let added = zip(after, before).map { $0 - $1 }
+        // The long request's connection, the 10, and the last /stats: 12 in all. The busy
+        // worker has the long one and at most the /stats that came after its burn.
+        #expect(added.reduce(0, +) == 12, "\(added)")
+        #expect(added.min()! <= 2, "the busy worker took connections: \(added)")
+    }
+
     @Test func keepAliveConnectionsAreHandedOverToo() throws {
         let server = try ServerProcess(["--workers", "2"])
         let connections = try (0..<10).map { _ in try TestConnection(port: server.port) }
