@@ -126,11 +126,16 @@ struct HandoffLedger {
     /// The hand-off message completed. Delivered: its connections wait for acknowledgement.
     /// Not delivered: they are returned, to be routed elsewhere.
     mutating func sendCompleted(delivered: Bool, now: UInt64) -> [HeldConnection] {
-        let batch = sending
+        guard delivered else {
+            let batch = sending
+            sending = []
+            return batch
+        }
+        // Moved without a copy of `sending`: emptying an array whose buffer a copy shares
+        // allocates a new one, which was one allocation per hand-off message.
+        if unacknowledged.isEmpty && !sending.isEmpty { unacknowledgedSince = now }
+        for c in sending { unacknowledged.append(c) }
         sending.removeAll(keepingCapacity: true)
-        guard delivered else { return batch }
-        if unacknowledged.isEmpty && !batch.isEmpty { unacknowledgedSince = now }
-        for c in batch { unacknowledged.append(c) }
         return []
     }
 

@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Heap allocations per connection and per request, in the primary and in each worker of a
+running server, counted by an LD_PRELOAD counter (tools/alloc-count.c, built here with gcc).
+
+    tools/alloc-per-connection.py [BINARY] [SERVER ARGS...]
+        (default .build/release/uring-cluster, --workers 1)
+
+After a warm-up (every buffer and table grown once), wrk -t1 -c16 runs DURATION (3) s of
+Connection: close (one connection per request), then DURATION s of keep-alive; each process's
+count before and after is divided by the requests wrk completed.
+"""
+import os, re, subprocess, sys, tempfile, time
+
+BIN = sys.argv[1] if len(sys.argv) > 1 else ".build/release/uring-cluster"
+ARGS = sys.argv[2:] or ["--workers", "1"]
+DURATION = int(os.environ.get("DURATION", 3))
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+def counts(directory):
+    out = {}
+    for name in os.listdir(directory):
+        with open(os.path.join(directory, name), "rb") as f:
+            out[int(name)] = int.from_bytes(f.read(8), "little")
+    return out
+
+def wrk(port, seconds, close):
+    header = ["-H", "Connection: close"] if close else []
+    out = subprocess.run(["wrk", "-t1", "-c16", f"-d{seconds}s"] + header + [f"http://127.0.0.1:{port}/"],
+                         capture_output=True, text=True).stdout
+    return int(re.search(r"(\d+) requests in", out).group(1))
+
+with tempfile.TemporaryDirectory() as scratch:
+    library = os.path.join(scratch, "alloc-count.so")
+    subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", library, os.path.join(HERE, "alloc-count.c")], check=True)
+    directory = os.path.join(scratch, "counts")
+    os.mkdir(directory)
+    port = 18700 + os.getpid() % 200
+    env = dict(os.environ, ALLOC_COUNT_DIR=directory, LD_PRELOAD=library)
+    server = subprocess.Popen([BIN, "serve", "--port", str(port)] + ARGS, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if subprocess.run(["curl", "-sf", f"http://127.0.0.1:{port}/"], stdout=subprocess.DEVNULL).returncode == 0:
+                break
+            time.sleep(0.05)
+        wrk(port, 1, True)
+        wrk(port, 1, False)
+        def role(pid):
+            return "primary" if pid == server.pid and len(counts(directory)) > 1 else ("process" if pid == server.pid else f"worker {pid}")
+        for label, close in (("connection", True), ("request (keep-alive)", False)):
+            before = counts(directory)
+            requests = wrk(port, DURATION, close)
+            after = counts(directory)
+            for pid in sorted(after):
+                delta = after[pid] - before.get(pid, 0)
+                print(f"{role(pid):14} {delta / max(1, requests):8.3f} allocations per {label}"
+                      f"  ({delta} over {requests} requests)")
+    finally:
+        server.terminate()
+        server.wait()
