@@ -42,17 +42,9 @@ import Testing
     /// heavy-tail measures the cheap requests while a second wrk keeps /burn requests going:
     /// the server sees more connections than the measured wrk made.
     @Test func heavyTailRunsItsBackgroundBesideTheMeasuredLoad() throws {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("bench-test-\(UUID().uuidString.prefix(8))")
-        defer { try? FileManager.default.removeItem(at: output) }
-        let (status, _, stderr) = try runProduct("cluster-bench", [
-            "--binary", ServerProcess.binary, "--output", output.path, "--workers", "2", "--modes", "round-robin",
-            "--balances", "load-aware", "--scenarios", "heavy-tail", "--rounds", "1", "--duration", "2",
-            "--connections", "8", "--no-peers",
-        ], timeoutSeconds: 60)
-        #expect(status == 0, "\(stderr)")
-        let folders = try FileManager.default.contentsOfDirectory(atPath: output.path)
-        let dir = output.appendingPathComponent(try #require(folders.first))
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("results.json"))) as? [String: Any])
+        let (json, dir) = try benchRun(["--workers", "2", "--modes", "round-robin", "--balances", "load-aware",
+                                        "--scenarios", "heavy-tail", "--duration", "2", "--connections", "8"])
+        defer { try? FileManager.default.removeItem(at: dir.deletingLastPathComponent()) }
         let run = try #require((json["results"] as? [[String: Any]])?.first { $0["scenario"] as? String == "heavy-tail" })
         let measured = (run["requests_per_sec"] as? Double ?? 0) * 2
         let served = (run["per_worker_connections"] as? [Int] ?? []).reduce(0, +)
@@ -65,16 +57,9 @@ import Testing
     /// pipelined under the pinned preset: 16 requests per write all answered, the CPUs
     /// recorded in the method, and CPU per request charted as the headline.
     @Test func pipelinedRunsPinnedAndLeadsWithCPUPerRequest() throws {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("bench-test-\(UUID().uuidString.prefix(8))")
-        defer { try? FileManager.default.removeItem(at: output) }
-        let (status, _, stderr) = try runProduct("cluster-bench", [
-            "--binary", ServerProcess.binary, "--output", output.path, "--workers", "1", "--modes", "reuseport",
-            "--scenarios", "pipelined", "--rounds", "1", "--duration", "1", "--connections", "4", "--no-peers", "--pinned",
-        ], timeoutSeconds: 60)
-        #expect(status == 0, "\(stderr)")
-        let folders = try FileManager.default.contentsOfDirectory(atPath: output.path)
-        let dir = output.appendingPathComponent(try #require(folders.first))
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("results.json"))) as? [String: Any])
+        let (json, dir) = try benchRun(["--workers", "1", "--modes", "reuseport", "--scenarios", "pipelined",
+                                        "--duration", "1", "--connections", "4", "--pinned"])
+        defer { try? FileManager.default.removeItem(at: dir.deletingLastPathComponent()) }
         let run = try #require((json["results"] as? [[String: Any]])?.first { $0["scenario"] as? String == "pipelined" })
         #expect((run["requests_per_sec"] as? Double ?? 0) > 0)
         #expect(run["cpu_us_per_request"] is Double)
@@ -86,6 +71,19 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("cpu-pipelined.svg").path))
         let report = try String(contentsOf: dir.appendingPathComponent("report.md"), encoding: .utf8)
         #expect(report.contains("| configuration | µs CPU/req |"))
+    }
+
+    /// One round of cluster-bench with `arguments` (and no peers): its results.json and the
+    /// folder it wrote, inside a temporary folder the caller removes.
+    func benchRun(_ arguments: [String]) throws -> (json: [String: Any], dir: URL) {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("bench-test-\(UUID().uuidString.prefix(8))")
+        let (status, _, stderr) = try runProduct("cluster-bench", ["--binary", ServerProcess.binary, "--output", output.path,
+                                                                  "--rounds", "1", "--no-peers"] + arguments, timeoutSeconds: 60)
+        #expect(status == 0, "\(stderr)")
+        let folders = try FileManager.default.contentsOfDirectory(atPath: output.path)
+        let dir = output.appendingPathComponent(try #require(folders.first))
+        let data = try Data(contentsOf: dir.appendingPathComponent("results.json"))
+        return (try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any]), dir)
     }
 
     @Test func badArgumentsAreRefusedWithAMessage() throws {
