@@ -25,6 +25,14 @@ public func fuzzHead(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     // 1. The parser over the whole input, where it holds a complete head, against the oracle.
     let search = HeadParser.findEnd(input, start: 0, from: 0)
     check(search == ReferenceHeadParser.findEnd(input, start: 0, from: 0), "findEnd differs from the oracle")
+    // And from a start and a resume point the input chooses, where the first bytes are
+    // searched one at a time and the rest in blocks.
+    if size > 2 {
+        let start = Int(input[1]) % (size + 1)
+        let from = start + Int(input[2]) % (size - start + 1)
+        check(HeadParser.findEnd(input, start: start, from: from) == ReferenceHeadParser.findEnd(input, start: start, from: from),
+              "findEnd from \(start)/\(from) differs from the oracle")
+    }
     if case .found(let end) = search {
         let oracleFields = UnsafeMutableBufferPointer<HeaderField>.allocate(capacity: fields.count)
         oracleFields.initialize(repeating: HeaderField(name: .empty, value: .empty))

@@ -47,8 +47,8 @@ enum ByteScan {
     /// The index of the first byte of class `C` in `bytes[from..<end]`, or `end`.
     ///
     /// Blocks are not cut at `end`: a match found beyond it is read as none, which is the
-    /// same answer, and saves masking the last block of every search. (In a head every
-    /// search meets a CR before the end, so nothing past it is loaded there.)
+    /// same answer, and saves masking the last block of every search. A block may so read
+    /// up to 15 bytes past `end` (a pipelined request's), never past the buffer.
     @inline(__always)
     static func first<C: ByteClass>(_ c: C.Type, in bytes: UnsafeRawBufferPointer, from: Int, end: Int) -> Int {
         var i = from
