@@ -47,11 +47,11 @@ bench-quick: build
 	bash tools/setup.sh bench
 	.build/release/cluster-bench --quick
 
-# Microbenchmarks of the parser, the hello path and the balance policies (time and
-# allocations), built in their own folder so the normal build never includes them.
+# Microbenchmarks of the parser, the hello path, pipelined requests, the chunked decoder and
+# the balance policies (time and allocations, ordo-one/benchmark), in their own package
+# (Benchmarks/) so that the library and `make test` never resolve or build it.
 microbench: setup
-	URING_CLUSTER_BENCHMARKS=1 $(SWIFT) build -c release --scratch-path .build-bench --product uring-microbench
-	LD_PRELOAD=$$(find .build-bench -name libMallocInterposerSwift.so | head -1) .build-bench/release/uring-microbench
+	cd Benchmarks && $(SWIFT) package benchmark
 
 # Keep-alive hello world: uring-cluster (one process) beside nginx (one worker), see BENCHMARKS.md.
 bench-nginx: build

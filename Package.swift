@@ -1,6 +1,5 @@
 // swift-tools-version:6.0
 import PackageDescription
-import class Foundation.ProcessInfo
 
 // Layers, bottom to top: CLiburing (C shim) → URing (ring and system calls) →
 // HTTP1 (pure protocol: parser, state machine, response writer; no system calls) →
@@ -69,17 +68,3 @@ let package = Package(
         .testTarget(name: "ServerTests", dependencies: ["uring-cluster", "cluster-hello", "cluster-bench"]),
     ]
 )
-
-// Microbenchmarks (Benchmarks/Microbenchmarks) only when asked for, so that `make test` and
-// users of the library never build them or their dependency: `make microbench`.
-if ProcessInfo.processInfo.environment["URING_CLUSTER_BENCHMARKS"] != nil {
-    package.dependencies.append(.package(url: "https://github.com/ordo-one/malloc-interposer", from: "1.6.0"))
-    package.targets.append(.executableTarget(
-        name: "uring-microbench",
-        dependencies: [
-            "HTTP1", "HTTPServer", "Cluster", "URing",
-            .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
-        ],
-        path: "Benchmarks/Microbenchmarks"
-    ))
-}
