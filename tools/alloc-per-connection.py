@@ -45,15 +45,15 @@ with tempfile.TemporaryDirectory() as scratch:
             time.sleep(0.05)
         wrk(port, 1, True)
         wrk(port, 1, False)
-        def role(pid):
-            return "primary" if pid == server.pid and len(counts(directory)) > 1 else ("process" if pid == server.pid else f"worker {pid}")
         for label, close in (("connection", True), ("request (keep-alive)", False)):
             before = counts(directory)
             requests = wrk(port, DURATION, close)
             after = counts(directory)
+            alone = len(after) == 1
             for pid in sorted(after):
+                role = ("process" if alone else "primary") if pid == server.pid else f"worker {pid}"
                 delta = after[pid] - before.get(pid, 0)
-                print(f"{role(pid):14} {delta / max(1, requests):8.3f} allocations per {label}"
+                print(f"{role:14} {delta / max(1, requests):8.3f} allocations per {label}"
                       f"  ({delta} over {requests} requests)")
     finally:
         server.terminate()

@@ -82,12 +82,9 @@ public struct Balancer: Sendable {
                 // Every eligible worker is backed up: still never drop, take the lightest.
                 return lightest(workers)
             }
-            if idleMinimum != Int.max {
-                let limit = Self.threshold(minimum: idleMinimum)
-                return rotate(workers) { !$0.busy && $0.load <= limit && $0.unacknowledged < limitUnacked }
-            }
-            let limit = Self.threshold(minimum: minimum)
-            return rotate(workers) { $0.load <= limit && $0.unacknowledged < limitUnacked }
+            let busyToo = idleMinimum == Int.max
+            let limit = Self.threshold(minimum: busyToo ? minimum : idleMinimum)
+            return rotate(workers) { (busyToo || !$0.busy) && $0.load <= limit && $0.unacknowledged < limitUnacked }
         case .leastConnections:
             var best: Int? = nil
             for k in 0..<n {

@@ -1,16 +1,15 @@
 // Vectorised searches over request bytes, sixteen at a time with Swift's SIMD types.
 //
 // Each search compares a 16-byte block against a byte class in a few vector instructions
-// and takes the first lane that matched. Header
-// lines are 20 to 200 bytes, so most blocks match nothing and are passed over whole; the
-// byte-at-a-time loop they replace spent 3 to 4 ns per byte here.
+// and takes the first lane that matched. Header lines are 20 to 200 bytes, so most blocks
+// match nothing and are passed over whole; the byte-at-a-time loop they replace spent 3 to
+// 4 ns per byte here.
 //
 // A block is loaded only where all sixteen bytes lie inside the caller's buffer: near its
 // end the block is the buffer's last sixteen bytes, with the lanes before the search's
-// start masked off. Only a buffer
-// shorter than a block is classified one byte at a time, by the class's scalar form, so
-// both forms must agree: the head parser's differential test and fuzzer check the result
-// against a byte-at-a-time oracle.
+// start masked off. Only a buffer shorter than a block is classified one byte at a time, by
+// the class's scalar form, so both forms must agree: the head parser's differential test
+// and fuzzer check the result against a byte-at-a-time oracle.
 
 typealias ByteLanes = SIMD16<UInt8>
 
@@ -34,6 +33,12 @@ enum ByteScan {
     @inline(__always) static func any(_ m: SIMDMask<SIMD16<Int8>>) -> Bool {
         let words = unsafeBitCast(m, to: SIMD2<UInt64>.self)
         return words[0] | words[1] != 0
+    }
+
+    /// Lanes outside visible ASCII, 0x21...0x7E (SP, controls, DEL, obs-text): subtracting
+    /// 0x21 wraps every other byte to 0x5E or more. A stop in every class below.
+    @inline(__always) static func notVisible(_ v: ByteLanes) -> SIMDMask<SIMD16<Int8>> {
+        (v &- ByteLanes(repeating: 0x21)) .>= ByteLanes(repeating: 0x5E)
     }
 
     /// The lanes of a block loaded at `at` that come at or after `from`. (The lane numbers
@@ -84,8 +89,7 @@ enum LineFeed: ByteClass {
 /// DEL, obs-text), and `?`, where the query starts.
 enum TargetStop: ByteClass {
     @inline(__always) static func lanes(_ v: ByteLanes) -> SIMDMask<SIMD16<Int8>> {
-        // Visible ASCII is 0x21...0x7E: subtracting 0x21 wraps everything else to 0x5E or more.
-        (v &- ByteLanes(repeating: 0x21)) .>= ByteLanes(repeating: 0x5E) .| (v .== ByteLanes(repeating: 0x3F))
+        ByteScan.notVisible(v) .| (v .== ByteLanes(repeating: 0x3F))
     }
     @inline(__always) static func contains(_ c: UInt8) -> Bool {
         c &- 0x21 >= 0x5E || c == 0x3F
@@ -106,14 +110,13 @@ enum ValueStop: ByteClass {
 /// visible ASCII but for the delimiters `"(),/:;<=>?@[\\]{}`.
 enum TokenStop: ByteClass {
     @inline(__always) static func lanes(_ v: ByteLanes) -> SIMDMask<SIMD16<Int8>> {
-        let notVisible = (v &- ByteLanes(repeating: 0x21)) .>= ByteLanes(repeating: 0x5E)
         let quoteOrComma = (v .== ByteLanes(repeating: 0x22)) .| (v .== ByteLanes(repeating: 0x2C))
         let parens = (v & ByteLanes(repeating: 0xFE)) .== ByteLanes(repeating: 0x28)  // ( )
         let slash = v .== ByteLanes(repeating: 0x2F)
         let colonToAt = (v &- ByteLanes(repeating: 0x3A)) .< ByteLanes(repeating: 7)  // : ; < = > ? @
         let brackets = (v &- ByteLanes(repeating: 0x5B)) .< ByteLanes(repeating: 3)  // [ \ ]
         let braces = (v .== ByteLanes(repeating: 0x7B)) .| (v .== ByteLanes(repeating: 0x7D))
-        return notVisible .| quoteOrComma .| parens .| slash .| colonToAt .| brackets .| braces
+        return ByteScan.notVisible(v) .| quoteOrComma .| parens .| slash .| colonToAt .| brackets .| braces
     }
     @inline(__always) static func contains(_ c: UInt8) -> Bool { !HeadParser.isToken(c) }
 }
@@ -122,14 +125,13 @@ enum TokenStop: ByteClass {
 /// IP-literal, and a port): anything but unreserved, sub-delims, `%`, `:` and brackets.
 enum HostStop: ByteClass {
     @inline(__always) static func lanes(_ v: ByteLanes) -> SIMDMask<SIMD16<Int8>> {
-        let notVisible = (v &- ByteLanes(repeating: 0x21)) .>= ByteLanes(repeating: 0x5E)
         let quoteOrHash = (v & ByteLanes(repeating: 0xFE)) .== ByteLanes(repeating: 0x22)  // " #
         let slashOrLess = (v .== ByteLanes(repeating: 0x2F)) .| (v .== ByteLanes(repeating: 0x3C))
         let greaterToAt = (v &- ByteLanes(repeating: 0x3E)) .< ByteLanes(repeating: 3)  // > ? @
         let backslashCaretBacktick = (v .== ByteLanes(repeating: 0x5C)) .| (v .== ByteLanes(repeating: 0x5E))
             .| (v .== ByteLanes(repeating: 0x60))
         let braces = (v &- ByteLanes(repeating: 0x7B)) .< ByteLanes(repeating: 3)  // { | }
-        return notVisible .| quoteOrHash .| slashOrLess .| greaterToAt .| backslashCaretBacktick .| braces
+        return ByteScan.notVisible(v) .| quoteOrHash .| slashOrLess .| greaterToAt .| backslashCaretBacktick .| braces
     }
     @inline(__always) static func contains(_ c: UInt8) -> Bool {
         // The same set as a 128-bit map, for buffers shorter than a block.

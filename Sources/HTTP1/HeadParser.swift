@@ -47,14 +47,19 @@ public enum HeadParser {
     public static func findEnd(_ bytes: UnsafeRawBufferPointer, start: Int, from: Int) -> EndSearch {
         var i = max(from, start)
         let n = bytes.count
-        // The first bytes one at a time, until the two before the search are in the head.
-        while i < n && i < start &+ 3 {
+        // One byte at a time: a buffer too short for the blocks below, and otherwise the
+        // first bytes, until the two before the search are in the head.
+        let blocks = bytes.baseAddress != nil && n >= 18
+        let scalarEnd = blocks ? min(n, start &+ 3) : n
+        while i < scalarEnd {
             if bytes[i] == lf {
                 if i == start || bytes[i - 1] != cr { return .bareLF }
+                // "\r\n\r\n": the previous line was empty.
+                if i - start >= 3 && bytes[i - 2] == lf { return .found(end: i + 1) }
             }
             i += 1
         }
-        if let base = bytes.baseAddress, n >= 18 {
+        if blocks, let base = bytes.baseAddress {
             // Then sixteen LFs at a time, each beside the bytes 1 and 2 before it: an LF
             // must follow a CR, and the head ends at the first CRLF that follows an LF.
             // Near the end the block is the last sixteen bytes, with lanes already seen
@@ -74,15 +79,6 @@ public enum HeadParser {
                     return bare[lane] ? .bareLF : .found(end: at &+ lane &+ 1)
                 }
                 i = at &+ 16
-            }
-        } else {
-            while i < n {
-                if bytes[i] == lf {
-                    if i == start || bytes[i - 1] != cr { return .bareLF }
-                    // "\r\n\r\n": the previous line was empty.
-                    if i - start >= 3 && bytes[i - 2] == lf { return .found(end: i + 1) }
-                }
-                i += 1
             }
         }
         // Resume one byte back so that a CR at the very end is re-examined with its LF.

@@ -15,14 +15,13 @@ import URing
 // Hot-path rules: no allocation (buffers grow once per connection and are reused), no
 // class references or existentials per request (the handler is a generic parameter), one
 // syscall-free path from completion to response except the send itself.
-
 //
 // The loop's mutable state is `@exclusivity(unchecked)`: only the loop's thread touches it,
 // and Swift's run-time exclusivity check on a class's stored property (swift_beginAccess,
 // a thread-local access set) cost 3% of the CPU of pipelined requests here, at the
-// handler's call and the request counter alone. The price: an overlapping access is no longer caught
-// at run time. None exists in the loop; a handler must not replace `server.handler` from
-// inside its own `handle` call.
+// handler's call and the request counter alone. The price: an overlapping access is no
+// longer caught at run time. None exists in the loop; a handler must not replace
+// `server.handler` from inside its own `handle` call.
 
 public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     public let configuration: ServerConfiguration
