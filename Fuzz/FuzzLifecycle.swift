@@ -38,6 +38,7 @@ public func fuzzLifecycle(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         case 10: if run.receiveArmed { run.receiveFails() }
         case 11: run.drainIdle()
         case 12: run.completeShutdowns()
+        case 13: run.resumeAwaited()
         default: run.completeSend(limit: .max)
         }
         if run.released > 0 { break }
@@ -68,6 +69,8 @@ struct LifecycleRun {
     var shutdowns = 0
     var released = 0
     var dispatched = 0
+    /// An async handler's answer, outstanding (a path starting with "/a" answers later).
+    var awaited: (serial: UInt32, text: String, keepAlive: Bool)? = nil
     var wire: [UInt8] = []
 
     init() {
@@ -121,6 +124,13 @@ struct LifecycleRun {
                 check(body.upperBound <= request.bytes.count, "body outside the input")
                 var writer = ResponseWriter(out: output, date: date, isHead: false, minorVersion: head.minorVersion,
                                             keepAlive: head.keepAlive && !life.pointee.readClosed)
+                if request.path.count > 1 && request.path[1] == UInt8(ascii: "a") {
+                    check(awaited == nil, "two handlers awaited")
+                    awaited = (life.pointee.dispatchSerial, "r\(dispatched)\n", writer.keepAlive)
+                    dispatched += 1
+                    life.pointee.suspended(timeoutNanoseconds: 900, now: time)
+                    continue
+                }
                 writer.respond(.ok, text: "r\(dispatched)\n")
                 let delay: UInt64 = request.path.first == UInt8(ascii: "d") || request.query.count > 0 ? 700 : 0
                 dispatched += 1
@@ -143,7 +153,11 @@ struct LifecycleRun {
                 check(!closeInFlight && !closed, "closed twice")
                 check(shutdowns == 0, "closed with a shutdown in flight")
                 closeInFlight = true
+            case .abandonHandler:
+                check(awaited != nil, "abandoned a handler not awaited")
+                awaited = nil
             case .release:
+                check(awaited == nil, "released with a handler awaited")
                 check(!receiveArmed && sendInFlight == nil && !delayArmed && cancels == 0 && shutdowns == 0 && closed && released == 0,
                       "released with operations in flight, or twice")
                 released += 1
@@ -151,6 +165,16 @@ struct LifecycleRun {
             }
         }
         check(false, "next() never returned .none")
+    }
+
+    mutating func resumeAwaited() {
+        guard let handler = awaited, life.pointee.resumable(serial: handler.serial) else { return }
+        awaited = nil
+        var writer = ResponseWriter(out: output, date: date, isHead: false, minorVersion: 1,
+                                    keepAlive: handler.keepAlive && !life.pointee.readClosed)
+        writer.respond(.ok, text: handler.text)
+        life.pointee.resumed(keepAlive: writer.keepAlive, now: time)
+        perform()
     }
 
     mutating func deliver(_ bytes: UnsafeRawBufferPointer, final: Bool) {

@@ -10,8 +10,11 @@ import Glibc
 //       └──── peer gone, error, timeout, send stalled ─────────────────────▶ closing
 //
 // Rules that used to be spread as flags across the loop, each kept here in one place:
-// - Responses leave in request order. While a response is delayed, nothing after it is
-//   parsed, and a rejection can only be written after the responses before it.
+// - Responses leave in request order. While a response is delayed or awaited, nothing
+//   after it is parsed, and a rejection can only be written after the responses before it.
+// - An awaited response (an async handler's) has a deadline: when it passes, the client
+//   gets 504 and the handler is abandoned. A connection that closes while its handler is
+//   pending abandons it too; the loop cancels the handler's task on `.abandonHandler`.
 // - Read back-pressure (as SwiftNIO's pipelining handler): while the connection cannot
 //   answer (a delayed response, or more than `maxUnsentOutput` bytes not yet sent) and
 //   it holds `readAheadBytes` of unanswered input, its multishot receive is cancelled,
@@ -94,6 +97,9 @@ public struct ConnectionLifecycle {
         case close
         /// Nothing is in flight any more: free the slot.
         case release
+        /// The awaited handler will not be answered (its deadline passed, or the connection
+        /// is closing): cancel its task. Not an operation on the ring.
+        case abandonHandler
     }
 
     /// How a receive completion ended.
@@ -153,6 +159,14 @@ public struct ConnectionLifecycle {
     var dispatching = false
     /// A delayed response waits for its timer.
     public private(set) var pending = false
+    /// The dispatched request's handler answers later (`suspended`), by `awaitDeadline`.
+    public private(set) var awaiting = false
+    var awaitDeadline: UInt64 = 0
+    /// `.abandonHandler` is owed to the loop.
+    var abandonOwed = false
+    /// Counts dispatches, so that a late answer is matched to the request it was for
+    /// (`resumable`), never to a later one on the same connection.
+    public private(set) var dispatchSerial: UInt32 = 0
     var pendingKeepAlive = false
     var consumed = 0
     var dispatchMark = 0
@@ -192,6 +206,8 @@ public struct ConnectionLifecycle {
         peerSaidClose = false
         dispatching = false
         pending = false
+        awaiting = false
+        abandonOwed = false
         stalled = false
     }
 
@@ -214,7 +230,7 @@ public struct ConnectionLifecycle {
 
     /// The connection answers nothing now: a response waits, the handler has the request,
     /// or too much is unsent.
-    var blocked: Bool { pending || dispatching || unsentBytes >= settings.maxUnsentOutput }
+    var blocked: Bool { pending || dispatching || awaiting || unsentBytes >= settings.maxUnsentOutput }
 
     var canProcess: Bool {
         state == .open && !blocked && !closeAfterSend && !stalled && !input.isEmpty
@@ -226,6 +242,10 @@ public struct ConnectionLifecycle {
     // MARK: - What to do next
 
     public mutating func next(now: UInt64) -> Action {
+        if abandonOwed {
+            abandonOwed = false
+            return .abandonHandler
+        }
         switch state {
         case .released:
             return .none
@@ -247,7 +267,7 @@ public struct ConnectionLifecycle {
         while canProcess {
             if let action = processInput(now: now) { return action }
         }
-        if readClosed && !pending && !dispatching && (input.isEmpty || stalled) { closeAfterSend = true }
+        if readClosed && !pending && !dispatching && !awaiting && (input.isEmpty || stalled) { closeAfterSend = true }
         if !sending {
             if flightOffset < flight.count { return startSend(now: now) }
             if !output.isEmpty {
@@ -256,7 +276,7 @@ public struct ConnectionLifecycle {
                 swap(&output, &flight)
                 return startSend(now: now)
             }
-            if closeAfterSend && !pending && !dispatching {
+            if closeAfterSend && !pending && !dispatching && !awaiting {
                 if readClosed {
                     beginClosing()
                     return nextWhileClosing()
@@ -324,6 +344,7 @@ public struct ConnectionLifecycle {
             return nil
         case .dispatch(let head, let body, let used):
             dispatching = true
+            dispatchSerial &+= 1
             peerSaidClose = !head.keepAlive
             consumed = used
             dispatchMark = output.count
@@ -373,6 +394,10 @@ public struct ConnectionLifecycle {
     mutating func beginClosing() {
         guard state == .open || state == .lingering else { return }
         state = .closing
+        if awaiting {
+            awaiting = false
+            abandonOwed = true
+        }
         reader.close()
     }
 
@@ -397,6 +422,30 @@ public struct ConnectionLifecycle {
         }
         finishRequest(keepAlive: keepAlive, now: now)
         return true
+    }
+
+    /// The handler of the dispatched request will answer later, within `timeoutNanoseconds`
+    /// (an async handler's task). Whatever it wrote now is discarded: its response is
+    /// written when it resumes (`resumable`, then `resumed`).
+    public mutating func suspended(timeoutNanoseconds: UInt64, now: UInt64) {
+        precondition(dispatching, "suspended() without a dispatched request")
+        dispatching = false
+        output.count = dispatchMark
+        awaiting = true
+        awaitDeadline = now &+ timeoutNanoseconds
+    }
+
+    /// Whether the answer for dispatch `serial` may be written now (into `output`, then
+    /// `resumed`): its request is still the one awaited, and the connection still open.
+    public func resumable(serial: UInt32) -> Bool {
+        awaiting && serial == dispatchSerial && state == .open
+    }
+
+    /// The awaited response has been written to `output`.
+    public mutating func resumed(keepAlive: Bool, now: UInt64) {
+        precondition(awaiting, "resumed() without an awaited response")
+        awaiting = false
+        finishRequest(keepAlive: keepAlive, now: now)
     }
 
     mutating func finishRequest(keepAlive: Bool, now: UInt64) {
@@ -489,6 +538,14 @@ public struct ConnectionLifecycle {
     public mutating func tick(now: UInt64) {
         switch state {
         case .open:
+            if awaiting && now >= awaitDeadline {
+                // The handler overran: the client is told so, and the handler abandoned.
+                awaiting = false
+                abandonOwed = true
+                ResponseWriter.writeError(into: &output, status: .gatewayTimeout, date: date)
+                finishRequest(keepAlive: false, now: now)
+                return
+            }
             if sending {
                 // A client that stops reading must not hold a connection (or a drain)
                 // forever; the request timers do not run while our response goes out.
@@ -517,7 +574,7 @@ public struct ConnectionLifecycle {
     /// header timeout, which would outlast the primary's shutdown timeout).
     @discardableResult
     public mutating func closeIfIdle(now: UInt64, grace: UInt64, newGrace: UInt64) -> Bool {
-        guard state == .open, !sending, unsentBytes == 0, input.isEmpty, !pending, !dispatching,
+        guard state == .open, !sending, unsentBytes == 0, input.isEmpty, !pending, !dispatching, !awaiting,
               reader.phase == .idle else { return false }
         let since = reader.idleSince ?? reader.phaseStart
         guard now &- since >= (reader.requestCount == 0 ? newGrace : grace) else { return false }
@@ -528,7 +585,7 @@ public struct ConnectionLifecycle {
     /// Frees the buffers of a keep-alive connection idle for `idleReleaseNanoseconds`:
     /// nothing is unsent, in flight or held, and no request is under way.
     mutating func releaseIfIdle(now: UInt64) {
-        guard settings.idleReleaseNanoseconds > 0, !sending, !pending, !dispatching, unsentBytes == 0,
+        guard settings.idleReleaseNanoseconds > 0, !sending, !pending, !dispatching, !awaiting, unsentBytes == 0,
               input.isEmpty, held.isEmpty, let since = reader.idleSince,
               now &- since >= settings.idleReleaseNanoseconds,
               input.capacity | output.capacity | flight.capacity | held.capacity | fields.capacity != 0 else { return }

@@ -99,6 +99,79 @@ struct ConnectionLifecycleTests {
         #expect(d.violations.isEmpty, "\(d.violations)")
     }
 
+    @Test func anAwaitedResponseHoldsLaterRequestsAndIsAnsweredInOrder() {
+        let d = LifecycleDriver(settings: .init(maxUnsentOutput: 1024, readAheadBytes: 256, lingerNanoseconds: 500,
+                                                sendStallNanoseconds: 2_000))
+        d.deliver(get("/a", id: 0) + get("/await", id: 1) + get("/b", id: 2))
+        d.settle()
+        #expect(d.answered == ["/a id=0"], "the response before the awaited one leaves at once")
+        #expect(d.awaitedHandler != nil)
+        // Reading pauses once enough waits behind the awaited response.
+        var sent = 2
+        while d.receiveArmed && d.cancelsInFlight == 0 {
+            sent += 1
+            d.deliver(get("/x", id: sent))
+        }
+        d.completeCancels()
+        #expect(d.answered == ["/a id=0"], "nothing after the awaited response goes out before it")
+        #expect(d.resumeAwaited())
+        d.settle()
+        #expect(d.answered == ["/a id=0", "/await id=1", "/b id=2"] + (3...sent).map { "/x id=\($0)" })
+        #expect(d.receiveArmed, "reading resumes once the connection caught up")
+        #expect(d.abandoned == 0)
+        #expect(d.violations.isEmpty, "\(d.violations)")
+    }
+
+    @Test func anAwaitedResponsePastItsDeadlineIs504AndItsHandlerAbandoned() {
+        let d = LifecycleDriver()
+        d.awaitTimeout = 1_000
+        let serial = d.life.pointee.dispatchSerial &+ 1
+        d.deliver(get("/await", id: 1) + get("/b", id: 2))
+        d.tick(at: 999)
+        #expect(d.abandoned == 0 && d.wire.isEmpty, "not before its deadline")
+        d.tick(at: 1_000)
+        #expect(d.abandoned == 1)
+        d.settle()
+        #expect(d.answered == ["504"], "the client is told, and the connection closes after it")
+        #expect(!d.life.pointee.resumable(serial: serial), "a late answer is refused")
+        #expect(d.violations.isEmpty, "\(d.violations)")
+    }
+
+    @Test func aConnectionThatClosesWhileAwaitingAbandonsItsHandlerOnce() {
+        let d = LifecycleDriver()
+        d.deliver(get("/await", id: 1))
+        d.receiveFails()
+        #expect(d.abandoned == 1)
+        d.settle()
+        #expect(d.released == 1)
+        #expect(!d.resumeAwaited(), "the answer has nowhere to go")
+        #expect(d.violations.isEmpty, "\(d.violations)")
+    }
+
+    @Test func aPeerThatHalfClosesWhileAwaitingStillGetsItsAnswer() {
+        let d = LifecycleDriver()
+        d.deliver(get("/await", id: 1))
+        d.peerCloses()
+        #expect(d.abandoned == 0 && d.released == 0)
+        #expect(d.resumeAwaited())
+        d.settle()
+        #expect(d.answered == ["/await id=1"])
+        #expect(d.released == 1)
+        #expect(d.violations.isEmpty, "\(d.violations)")
+    }
+
+    @Test func anAnswerForAnEarlierRequestIsNotTakenForALaterOne() {
+        let d = LifecycleDriver()
+        d.deliver(get("/await", id: 1))
+        let first = d.life.pointee.dispatchSerial
+        #expect(d.resumeAwaited())
+        d.settle()
+        d.deliver(get("/await", id: 2))
+        #expect(!d.life.pointee.resumable(serial: first))
+        #expect(d.life.pointee.resumable(serial: first &+ 1))
+        #expect(d.violations.isEmpty, "\(d.violations)")
+    }
+
     /// A client that sends large requests and never reads: answering stops above the
     /// unsent-output bound and reading pauses, so neither buffer grows without bound.
     @Test func aClientThatNeverReadsIsNotBufferedWithoutBound() {
@@ -330,7 +403,10 @@ struct ConnectionLifecycleTests {
         var script: [UInt8] = []
         var expected: [String] = []
         for i in 0..<Int(rng.next() % 12 + 1) {
-            switch rng.next() % 4 {
+            switch rng.next() % 5 {
+            case 4:
+                script += Array(get("/await", id: i).utf8)
+                expected.append("/await id=\(i)")
             case 0:
                 let body = String(repeating: "z", count: Int(rng.next() % 300))
                 script += Array(post("/p", body: body, id: i).utf8)
@@ -349,7 +425,8 @@ struct ConnectionLifecycleTests {
         for _ in 0..<20_000 {
             if d.released > 0 { break }
             if d.cancelsInFlight == 0 { deliveredDuringCancel = 0 }
-            switch rng.next() % 7 {
+            switch rng.next() % 8 {
+            case 7: d.resumeAwaited()
             case 0, 1:
                 // The kernel may still deliver a read or so after a cancel was submitted.
                 guard d.receiveArmed, deliveredDuringCancel < 1 else { break }
@@ -369,13 +446,14 @@ struct ConnectionLifecycleTests {
             }
             let life = d.life.pointee
             if offset == script.count && !closeEarly && d.sendInFlight == nil && !d.delayArmed && d.cancelsInFlight == 0
-                && life.unsentBytes == 0 && life.state == .open && !life.pending && life.input.isEmpty { break }
+                && life.unsentBytes == 0 && life.state == .open && !life.pending && !life.awaiting && life.input.isEmpty { break }
         }
         // Every answered request is the next one in order, and with the peer still there, all are.
         let got = d.answered
         #expect(Array(expected.prefix(got.count)) == got, "seed \(seed)")
         if !closeEarly { #expect(got.count == expected.count, "seed \(seed): \(got.count) of \(expected.count) answered") }
         if closeEarly { #expect(d.released == 1, "seed \(seed): a closed peer's connection is released") }
+        if !closeEarly { #expect(d.abandoned == 0, "seed \(seed): no handler is abandoned on a connection that stays") }
         #expect(d.released <= 1)
         #expect(d.violations.isEmpty, "seed \(seed): \(d.violations)")
         #expect(d.maxInput <= settings.readAheadBytes + 1_200, "seed \(seed): input grew to \(d.maxInput)")

@@ -38,6 +38,14 @@ final class LifecycleDriver {
     var delayForPath: (String) -> UInt64 = { $0.hasPrefix("/delay") ? 1_000 : 0 }
     /// A handler that answers `keepAlive: false` for this path.
     var closingPath = "/close"
+    /// Paths whose handler answers later (`suspended`), when the test calls `resumeAwaited`.
+    var awaitPrefix = "/await"
+    /// How long an awaited handler may take.
+    var awaitTimeout: UInt64 = 5_000
+    /// The awaited answer's serial and text, while one is outstanding in the handler.
+    private(set) var awaitedHandler: (serial: UInt32, text: String, keepAlive: Bool)? = nil
+    /// Handlers the lifecycle abandoned (`.abandonHandler`).
+    private(set) var abandoned = 0
 
     init(settings: ConnectionLifecycle.Settings = ConnectionLifecycle.Settings(lingerNanoseconds: 500, sendStallNanoseconds: 2_000),
          limits: HTTPLimits = HTTPLimits(), timeouts: HTTPTimeouts = TestConnection.timeouts,
@@ -132,8 +140,14 @@ final class LifecycleDriver {
                 check(!closeInFlight && !closed, "closed twice")
                 check(shutdownsInFlight == 0, "closed with a shutdown in flight (its slot could be reused under it)")
                 closeInFlight = true
+            case .abandonHandler:
+                note("abandonHandler")
+                check(awaitedHandler != nil, "abandoned a handler that was not awaited")
+                abandoned += 1
+                awaitedHandler = nil
             case .release:
                 note("release")
+                check(awaitedHandler == nil, "released with a handler still awaited")
                 check(!receiveArmed && sendInFlight == nil && !delayArmed && cancelsInFlight == 0 && shutdownsInFlight == 0 && closed,
                       "released with operations in flight")
                 released += 1
@@ -153,6 +167,12 @@ final class LifecycleDriver {
         if let id = request.header("x-id") { text += " id=" + String(decoding: id, as: UTF8.self) }
         if request.body.count > 0 { text += " body=" + String(decoding: request.body, as: UTF8.self) }
         text += "\n"
+        if path.hasPrefix(awaitPrefix) {
+            check(awaitedHandler == nil, "two handlers awaited on one connection")
+            awaitedHandler = (life.pointee.dispatchSerial, text, writer.keepAlive)
+            life.pointee.suspended(timeoutNanoseconds: awaitTimeout, now: now)
+            return
+        }
         writer.respond(.ok, text: text)
         life.pointee.handled(keepAlive: writer.keepAlive, delayNanoseconds: delayForPath(path), now: now)
     }
@@ -238,6 +258,21 @@ final class LifecycleDriver {
         delayArmed = false
         life.pointee.delayCompleted(now: now)
         run()
+    }
+
+    /// The awaited handler answers (as its task would, on the loop). Returns whether the
+    /// lifecycle took the answer. `serial` defaults to the awaited request's.
+    @discardableResult
+    func resumeAwaited(serial: UInt32? = nil) -> Bool {
+        guard let handler = awaitedHandler else { return false }
+        guard life.pointee.resumable(serial: serial ?? handler.serial) else { return false }
+        awaitedHandler = nil
+        var writer = ResponseWriter(out: output, date: date, isHead: false, minorVersion: 1,
+                                    keepAlive: handler.keepAlive && !life.pointee.readClosed)
+        writer.respond(.ok, text: handler.text)
+        life.pointee.resumed(keepAlive: writer.keepAlive, now: now)
+        run()
+        return true
     }
 
     func completeClose() {
