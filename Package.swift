@@ -4,12 +4,14 @@ import PackageDescription
 // Layers, bottom to top: CLiburing (C shim) → URing (ring and system calls) →
 // HTTP1 (pure protocol: parser, state machine, response writer; no system calls) →
 // HTTPServer (the per-process event loop) → Cluster (primary, workers, IPC, balancing) →
-// uring-cluster (the CLI).
+// uring-cluster (the CLI). Web (router, typed requests and responses, async handlers)
+// sits on HTTPServer, beside Cluster: an application is served by one or by many.
 let package = Package(
     name: "uring-cluster",
     platforms: [.macOS(.v13)],
     products: [
-        .library(name: "UringCluster", targets: ["Cluster", "HTTPServer", "HTTP1", "URing"]),
+        .library(name: "UringCluster", targets: ["Web", "Cluster", "HTTPServer", "HTTP1", "URing"]),
+        .library(name: "WebTesting", targets: ["WebTesting"]),
         .executable(name: "uring-cluster", targets: ["uring-cluster"]),
     ],
     dependencies: [
@@ -37,6 +39,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The application framework: typed requests and responses, a router, async handlers.
+        .target(name: "Web", dependencies: ["HTTPServer", "HTTP1"]),
+        // For tests of applications: a loopback client and a live server on port 0.
+        .target(name: "WebTesting", dependencies: ["HTTPServer", "HTTP1", "URing"]),
         .executableTarget(
             name: "uring-cluster",
             dependencies: [
@@ -65,6 +71,7 @@ let package = Package(
         .testTarget(name: "URingTests", dependencies: ["URing", "CLiburing", .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
-        .testTarget(name: "ServerTests", dependencies: ["uring-cluster", "cluster-hello", "cluster-bench"]),
+        .testTarget(name: "WebTests", dependencies: ["Web", "WebTesting", "HTTPServer", "HTTP1", "URing"]),
+        .testTarget(name: "ServerTests", dependencies: ["uring-cluster", "cluster-hello", "cluster-bench", "WebTesting"]),
     ]
 )

@@ -7,7 +7,7 @@ public struct Request {
     /// The bytes `head` and `fields` index into.
     public let bytes: UnsafeRawBufferPointer
     public let fields: UnsafeBufferPointer<HeaderField>
-    let bodyRange: ByteRange
+    public let bodyRange: ByteRange
 
     public init(head: RequestHead, bytes: UnsafeRawBufferPointer, fields: UnsafeBufferPointer<HeaderField>, body: ByteRange) {
         self.head = head

@@ -24,12 +24,26 @@ public struct ResponseWriter {
     @inline(__always)
     public mutating func respond(_ status: HTTPStatus, contentType: StaticString = "text/plain",
                                  extraHeaders: StaticString = "", body: UnsafeRawBufferPointer) {
+        respond(status, contentType: Self.bytes(contentType), headerLines: Self.bytes(extraHeaders), body: body)
+    }
+
+    /// Writes a complete response with run-time pieces: `contentType` is the field's value,
+    /// `headerLines` are whole lines, each ending in CRLF, already checked (a `HeaderLines`'
+    /// bytes). Neither is copied anywhere but into the output.
+    @inline(__always)
+    public mutating func respond(_ status: HTTPStatus, contentType: UnsafeRawBufferPointer,
+                                 headerLines: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer) {
         precondition(!hasResponded, "a request gets one response")
         hasResponded = true
         Self.writeHead(into: &out.pointee, status: status, date: date, contentType: contentType,
-                       extraHeaders: extraHeaders, contentLength: body.count,
+                       extraHeaders: headerLines, contentLength: body.count,
                        keepAlive: keepAlive, minorVersion: minorVersion)
-        if !isHead { out.pointee.append(body) }
+        if !isHead && status.code != 204 && status.code != 304 { out.pointee.append(body) }
+    }
+
+    @inline(__always)
+    static func bytes(_ s: StaticString) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount)
     }
 
     @inline(__always)
@@ -54,11 +68,10 @@ public struct ResponseWriter {
     /// compiler turns into a few moves.
     @inline(__always)
     public static func writeHead(into out: inout RawBuffer, status: HTTPStatus, date: UnsafeRawPointer,
-                                 contentType: StaticString, extraHeaders: StaticString, contentLength: Int,
-                                 keepAlive: Bool, minorVersion: UInt8) {
+                                 contentType: UnsafeRawBufferPointer, extraHeaders: UnsafeRawBufferPointer,
+                                 contentLength: Int, keepAlive: Bool, minorVersion: UInt8) {
         // The literal pieces and 20 digits come to 126 bytes.
-        let most = 160 + status.reason.utf8CodeUnitCount + HTTPDate.length + contentType.utf8CodeUnitCount
-            + extraHeaders.utf8CodeUnitCount
+        let most = 160 + status.reason.utf8CodeUnitCount + HTTPDate.length + contentType.count + extraHeaders.count
         let start = out.tail(reserving: most)
         var p = start
         p = put(p, "HTTP/1.1 ")
@@ -72,10 +85,14 @@ public struct ResponseWriter {
         p = put(p, "\r\nServer: uring-cluster\r\nDate: ")
         p.copyMemory(from: date, byteCount: HTTPDate.length)
         p += HTTPDate.length
-        p = put(p, "\r\nContent-Type: ")
-        p = put(p, contentType)
-        p = put(p, "\r\nContent-Length: ")
-        p += RawBuffer.writeDecimal(contentLength, at: p)
+        // 204 and 304 have no content to describe: RFC 9110 §8.6 forbids a Content-Length
+        // in a 204, and one in a 304 would have to be the selected representation's.
+        if status.code != 204 && status.code != 304 {
+            p = put(p, "\r\nContent-Type: ")
+            p = put(p, contentType)
+            p = put(p, "\r\nContent-Length: ")
+            p += RawBuffer.writeDecimal(contentLength, at: p)
+        }
         if !keepAlive {
             p = put(p, "\r\nConnection: close")
         } else if minorVersion == 0 {
@@ -88,6 +105,13 @@ public struct ResponseWriter {
     }
 
     @inline(__always)
+    static func put(_ p: UnsafeMutableRawPointer, _ bytes: UnsafeRawBufferPointer) -> UnsafeMutableRawPointer {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return p }
+        p.copyMemory(from: base, byteCount: bytes.count)
+        return p + bytes.count
+    }
+
+    @inline(__always)
     static func put(_ p: UnsafeMutableRawPointer, _ s: StaticString) -> UnsafeMutableRawPointer {
         p.copyMemory(from: s.utf8Start, byteCount: s.utf8CodeUnitCount)
         return p + s.utf8CodeUnitCount
@@ -95,7 +119,7 @@ public struct ResponseWriter {
 
     /// An error response with `Connection: close` and the reason as its body.
     public static func writeError(into out: inout RawBuffer, status: HTTPStatus, date: UnsafeRawPointer) {
-        writeHead(into: &out, status: status, date: date, contentType: "text/plain", extraHeaders: "",
+        writeHead(into: &out, status: status, date: date, contentType: bytes("text/plain"), extraHeaders: bytes(""),
                   contentLength: status.reason.utf8CodeUnitCount + 1, keepAlive: false, minorVersion: 1)
         out.append(status.reason)
         out.append(byte: 10)

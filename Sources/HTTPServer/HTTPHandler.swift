@@ -8,6 +8,12 @@ public enum HandlerOutcome: Equatable, Sendable {
     /// passed (a ring timeout, not a sleep: other connections go on meanwhile). Later
     /// pipelined requests on the same connection wait behind it, to keep responses in order.
     case delay(nanoseconds: UInt64)
+    /// Nothing is written now: the response comes later, through `context.pendingResponse`
+    /// (`PendingResponse.respond`), from a task on the loop's executor. If it has not come
+    /// within `timeoutNanoseconds` (0: the configuration's `handlerTimeoutNanoseconds`),
+    /// the client gets 504 and the task registered with the ticket is cancelled, as it is
+    /// when the connection closes first. Later pipelined requests wait behind it.
+    case pending(timeoutNanoseconds: UInt64 = 0)
 }
 
 /// Counters of one server process, as `/stats` reports them.
@@ -25,10 +31,32 @@ public struct ServerCounters: Sendable, Equatable {
     public init() {}
 }
 
-/// What the loop lends a handler besides the request: read-only state of the process.
+/// What the loop lends a handler besides the request: read-only state of the process, and
+/// the means to answer later.
 public struct HandlerContext {
     public let counters: ServerCounters
-    public init(counters: ServerCounters) { self.counters = counters }
+    /// The loop that dispatched the request (nil for a handler called outside a server,
+    /// as the microbenchmarks do). Unowned: the context lives only during the call.
+    unowned(unsafe) let host: (any PendingResponseHost)?
+    let slot: PendingResponse.Slot
+
+    public init(counters: ServerCounters) {
+        self.counters = counters
+        host = nil
+        slot = PendingResponse.Slot(index: 0, generation: 0, serial: 0)
+    }
+
+    init(counters: ServerCounters, host: any PendingResponseHost, slot: PendingResponse.Slot) {
+        self.counters = counters
+        self.host = host
+        self.slot = slot
+    }
+
+    /// The ticket for answering this request later; return `.pending` from `handle`.
+    /// Nil outside a server.
+    public var pendingResponse: PendingResponse? {
+        host.map { PendingResponse(host: $0, slot: slot) }
+    }
 }
 
 /// Serves requests. The server is generic over its handler, so calls are direct (no

@@ -122,6 +122,11 @@ extension HTTPServer {
                 counters.active -= 1
                 ring.close(s.pointee.file, userData: userData(.close, index))
                 s.pointee.file = .none
+            case .abandonHandler:
+                if let request = awaited.removeValue(forKey: UInt32(index)) {
+                    counters.inflight -= 1
+                    request.task?.cancel()
+                }
             case .release:
                 freeSlots[freeCount] = UInt32(index)
                 freeCount += 1
@@ -159,7 +164,18 @@ extension HTTPServer {
         var writer = ResponseWriter(out: ConnectionSlot.output(of: s), date: date, isHead: head.method == .head,
                                     minorVersion: head.minorVersion,
                                     keepAlive: head.keepAlive && !s.pointee.lifecycle.readClosed && !draining)
-        let outcome = handler.handle(request, &writer, HandlerContext(counters: counters))
+        let context = HandlerContext(counters: counters, host: self,
+                                     slot: PendingResponse.Slot(index: UInt32(index), generation: s.pointee.generation,
+                                                                serial: s.pointee.lifecycle.dispatchSerial))
+        let outcome = handler.handle(request, &writer, context)
+        if case .pending(let timeout) = outcome {
+            s.pointee.lifecycle.suspended(timeoutNanoseconds: timeout > 0 ? timeout : configuration.handlerTimeoutNanoseconds,
+                                          now: now)
+            counters.inflight += 1
+            awaited[UInt32(index)] = AwaitedRequest(isHead: head.method == .head, minorVersion: head.minorVersion,
+                                                    keepAlive: head.keepAlive)
+            return
+        }
         if !writer.hasResponded {
             writer.respond(.internalServerError, body: "handler wrote no response\n")
         }
@@ -172,6 +188,8 @@ extension HTTPServer {
             if s.pointee.lifecycle.handled(keepAlive: writer.keepAlive, delayNanoseconds: nanoseconds, now: now) {
                 counters.requests += 1
             }
+        case .pending:
+            break
         }
     }
 }

@@ -60,6 +60,11 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     @exclusivity(unchecked) var draining = false
     /// The drain's last sweep of the listeners has been made (stopIfDrained).
     @exclusivity(unchecked) var finalSweepDone = false
+    /// The executor of this loop's thread: async handlers' tasks run on it (PendingResponse).
+    public let executor: RingExecutor
+    /// Requests whose handler answers later, by slot index: what their answer's head needs,
+    /// and the task to cancel if it is abandoned. Touched on the async path only.
+    @exclusivity(unchecked) var awaited: [UInt32: AwaitedRequest] = [:]
     /// How long a keep-alive connection may be idle during a drain before it is closed.
     public var drainIdleGraceNanoseconds: UInt64 = 100_000_000
     /// How long a connection that has sent nothing yet may stay open during a drain. Default 1 s.
@@ -69,6 +74,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         self.configuration = configuration
         self.handler = handler
         ring = try Ring(entries: configuration.ringEntries)
+        executor = try RingExecutor()
         buffers = try BufferRing(ring: ring, groupID: Self.bufferGroup,
                                  count: configuration.receiveBufferCount,
                                  bufferSize: configuration.receiveBufferSize)
@@ -175,14 +181,24 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     public func stop() { running = false }
 
     /// Runs the loop on the calling thread until `stop()`.
+    ///
+    /// Each turn ends with the executor's jobs (async handlers' tasks), after the ring's
+    /// completions; while jobs remain, the next turn reaps completions without waiting.
     public func run() throws(SystemError) {
+        executor.bindToCurrentThread()
+        executor.wake.arm(ring, userData: UserData(kind: OperationKind.wake.rawValue))
         armTick()
         loopExtension?.start(ring: ring, server: self)
         while running {
-            try ring.submitAndWait(1)
+            if executor.hasJobs {
+                ring.submitAndGetEvents()
+            } else {
+                try ring.submitAndWait(1)
+            }
             now = monotonicNanoseconds()
             loopExtension?.turnStarted(now: now)
             ring.drainCompletions { self.complete($0) }
+            executor.runJobs()
             loopExtension?.turnEnded()
         }
         ring.submit()
@@ -207,6 +223,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
             unavailable.complete(c)
             stopIfDrained()
         case .shutdown: shutdownFinished(ud)
+        case .wake: executor.wake.arm(ring, userData: ud)
         case nil: break
         }
     }

@@ -39,6 +39,10 @@ public struct ServerConfiguration: Sendable {
     /// table, and the only kind a primary can hand over through the ring. Where the kernel
     /// refuses a file table, process descriptors are used. Default on.
     public var directDescriptors = true
+    /// How long a handler that answers later (`HandlerOutcome.pending`) may take before the
+    /// client gets 504 and the handler's task is cancelled. Default 60 s (nginx's
+    /// proxy_read_timeout).
+    public var handlerTimeoutNanoseconds: UInt64 = 60_000_000_000
     /// The id reported in /stats (a worker's index in a cluster).
     public var workerID: Int = 0
 

@@ -112,6 +112,14 @@ public final class Ring {
     /// Entries prepared and not yet taken by the kernel.
     public var hasUnsubmitted: Bool { io_uring_sq_ready(ring) > 0 }
 
+    /// Submits what is queued and reaps what is ready, without waiting: for a turn that has
+    /// other work queued (RingExecutor's jobs). With DEFER_TASKRUN a completion is produced
+    /// only inside io_uring_enter with GETEVENTS, which this makes.
+    @inline(__always)
+    public func submitAndGetEvents() {
+        _ = io_uring_submit_and_get_events(ring)
+    }
+
     /// Submits what is queued without waiting.
     @inline(__always)
     public func submit() {

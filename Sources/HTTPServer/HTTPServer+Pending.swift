@@ -1,0 +1,48 @@
+import HTTP1
+import URing
+
+// Responses given later: a handler returned `.pending`, and its task, on this loop's
+// executor, answers through a PendingResponse. The connection's lifecycle holds the rules
+// (what waits behind it, the deadline, abandoning on close); this file keeps the little the
+// answer's head needs and the task to cancel, and writes the answer when it comes.
+
+/// What the server keeps of a request whose handler answers later.
+struct AwaitedRequest {
+    var isHead: Bool
+    var minorVersion: UInt8
+    var keepAlive: Bool
+    var task: Task<Void, Never>? = nil
+}
+
+extension HTTPServer: PendingResponseHost {
+    func resume(_ slot: PendingResponse.Slot, _ write: (inout ResponseWriter) -> Void) -> Bool {
+        let index = Int(slot.index)
+        guard index < slotHighWater, slots[index].generation == slot.generation,
+              slots[index].lifecycle.resumable(serial: slot.serial),
+              let request = awaited.removeValue(forKey: slot.index) else { return false }
+        counters.inflight -= 1
+        let s = slots + index
+        var writer = ResponseWriter(out: ConnectionSlot.output(of: s), date: date, isHead: request.isHead,
+                                    minorVersion: request.minorVersion,
+                                    keepAlive: request.keepAlive && !s.pointee.lifecycle.readClosed && !draining)
+        write(&writer)
+        if !writer.hasResponded {
+            writer.respond(.internalServerError, body: "handler wrote no response\n")
+        }
+        s.pointee.lifecycle.resumed(keepAlive: writer.keepAlive, now: now)
+        counters.requests += 1
+        perform(index)
+        return true
+    }
+
+    func register(_ task: Task<Void, Never>, for slot: PendingResponse.Slot) {
+        let index = Int(slot.index)
+        guard index < slotHighWater, slots[index].generation == slot.generation,
+              slots[index].lifecycle.resumable(serial: slot.serial),
+              awaited[slot.index] != nil else {
+            task.cancel()
+            return
+        }
+        awaited[slot.index]!.task = task
+    }
+}

@@ -1,0 +1,143 @@
+import FoundationEssentials
+import HTTP1
+
+/// A response built as a value: status, Content-Type, header fields given at run time and
+/// a body. What an async handler returns, and what a synchronous one may write
+/// (`ResponseWriter.respond(_:)`). Building one allocates (the body and the fields are
+/// arrays); a synchronous handler that must not allocate writes static pieces straight to
+/// its ResponseWriter instead.
+public struct Response: Sendable {
+    public var status: HTTPStatus
+    /// The Content-Type field's value.
+    public private(set) var contentType: String
+    public private(set) var headers = HeaderLines()
+    public var body: [UInt8]
+
+    public init(status: HTTPStatus = .ok, contentType: String = "text/plain; charset=utf-8", body: [UInt8] = []) {
+        self.status = status
+        self.contentType = contentType
+        self.body = body
+    }
+
+    /// A text body.
+    public static func text(_ text: String, status: HTTPStatus = .ok) -> Response {
+        Response(status: status, body: Array(text.utf8))
+    }
+
+    /// A JSON body, encoded with `encoder` (`Content-Type: application/json`).
+    public static func json<T: Encodable>(_ value: T, status: HTTPStatus = .ok,
+                                          encoder: JSONEncoder = JSONEncoder()) throws(HTTPError) -> Response {
+        do {
+            return Response(status: status, contentType: "application/json", body: Array(try encoder.encode(value)))
+        } catch {
+            throw HTTPError(.internalServerError, "the response could not be encoded as JSON")
+        }
+    }
+
+    /// No body (204, 304, or any status whose meaning is enough).
+    public static func empty(_ status: HTTPStatus = .noContent) -> Response {
+        Response(status: status, contentType: "text/plain", body: [])
+    }
+
+    /// `status` with a Location field (201, 3xx).
+    public static func redirect(to location: String, status: HTTPStatus = .found) throws(HeaderLines.Invalid) -> Response {
+        try Response.empty(status).header("Location", location)
+    }
+
+    /// This response with one more header field. A Content-Type given here replaces the
+    /// response's; the fields the server writes itself, and any name or value that could
+    /// split the response (CR, LF, NUL), are refused.
+    public func header(_ name: String, _ value: String) throws(HeaderLines.Invalid) -> Response {
+        var copy = self
+        try copy.addHeader(name, value)
+        return copy
+    }
+
+    public mutating func addHeader(_ name: String, _ value: String) throws(HeaderLines.Invalid) {
+        if HeaderLines.equalsIgnoringCase(name, "content-type") {
+            try setContentType(value)
+        } else {
+            try headers.add(name, value)
+        }
+    }
+
+    public mutating func setContentType(_ value: String) throws(HeaderLines.Invalid) {
+        try HeaderLines.check(value: value, of: "Content-Type")
+        contentType = value
+    }
+}
+
+/// An error a handler throws to answer with a status: the router writes it as
+/// `{"error": message}` with that status.
+public struct HTTPError: Error, Sendable, Equatable {
+    public var status: HTTPStatus
+    public var message: String
+
+    public init(_ status: HTTPStatus, _ message: String = "") {
+        self.status = status
+        self.message = message.isEmpty ? String(describing: status.reason) : message
+    }
+
+    /// The response for any error a handler threw: an HTTPError's own status, 400 for a
+    /// header a handler could not set from the request's data, 500 for anything else
+    /// (without its text, which may hold what a client must not see).
+    static func response(for error: any Error) -> Response {
+        let e: HTTPError
+        switch error {
+        case let http as HTTPError: e = http
+        default: e = HTTPError(.internalServerError, "internal error")
+        }
+        return e.response
+    }
+
+    var response: Response {
+        Response(status: status, contentType: "application/json", body: Array(JSONErrorText.object(message).utf8))
+    }
+}
+
+enum JSONErrorText {
+    /// `{"error": "…"}` with the message escaped as a JSON string.
+    static func object(_ message: String) -> String {
+        var out = "{\"error\":\""
+        for scalar in message.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\"}\n"
+    }
+
+    /// A short description of a decoding failure, safe to show the client.
+    static func describe(_ error: any Error) -> String {
+        guard let e = error as? DecodingError else { return "malformed JSON" }
+        switch e {
+        case .keyNotFound(let key, _): return "missing field '\(key.stringValue)'"
+        case .typeMismatch(_, let c), .valueNotFound(_, let c):
+            return "wrong type at '\(c.codingPath.map(\.stringValue).joined(separator: "."))'"
+        case .dataCorrupted: return "malformed JSON"
+        @unknown default: return "malformed JSON"
+        }
+    }
+}
+
+extension ResponseWriter {
+    /// Writes a built response.
+    public mutating func respond(_ response: Response) {
+        var contentType = response.contentType
+        contentType.withUTF8 { type in
+            response.headers.bytes.withUnsafeBytes { lines in
+                response.body.withUnsafeBytes { body in
+                    respond(response.status, contentType: UnsafeRawBufferPointer(type), headerLines: lines, body: body)
+                }
+            }
+        }
+    }
+}
