@@ -13,8 +13,9 @@ import Glibc
 // - Responses leave in request order. While a response is delayed or awaited, nothing
 //   after it is parsed, and a rejection can only be written after the responses before it.
 // - An awaited response (an async handler's) has a deadline: when it passes, the client
-//   gets 504 and the handler is abandoned. A connection that closes while its handler is
-//   pending abandons it too; the loop cancels the handler's task on `.abandonHandler`.
+//   gets 504 and the handler is abandoned. A connection that closes (or whose client ends
+//   its side) while its handler is pending abandons it too; the loop cancels the
+//   handler's task on `.abandonHandler`.
 // - Read back-pressure (as SwiftNIO's pipelining handler): while the connection cannot
 //   answer (a delayed response, or more than `maxUnsentOutput` bytes not yet sent) and
 //   it holds `readAheadBytes` of unanswered input, its multishot receive is cancelled,
@@ -489,7 +490,10 @@ public struct ConnectionLifecycle {
         case .endOfInput:
             guard state == .open || state == .lingering else { return }
             readClosed = true
-            if state == .lingering { beginClosing() }
+            // A client that closes while its handler is awaited has given up on the answer:
+            // the handler is abandoned (its task cancelled), as nginx finalizes such a
+            // request with 499. A delayed response, which costs nothing to finish, still goes.
+            if state == .lingering || awaiting { beginClosing() }
         case .noBuffers, .cancelled:
             break
         case .failed:

@@ -164,17 +164,25 @@ extension HTTPServer {
         var writer = ResponseWriter(out: ConnectionSlot.output(of: s), date: date, isHead: head.method == .head,
                                     minorVersion: head.minorVersion,
                                     keepAlive: head.keepAlive && !s.pointee.lifecycle.readClosed && !draining)
-        let context = HandlerContext(counters: counters, host: self,
-                                     slot: PendingResponse.Slot(index: UInt32(index), generation: s.pointee.generation,
-                                                                serial: s.pointee.lifecycle.dispatchSerial))
+        let dispatch = PendingResponse.Slot(index: UInt32(index), generation: s.pointee.generation,
+                                            serial: s.pointee.lifecycle.dispatchSerial)
+        let context = HandlerContext(counters: counters, host: self, slot: dispatch)
+        currentDispatch = dispatch
         let outcome = handler.handle(request, &writer, context)
+        currentDispatch.serial = 0
         if case .pending(let timeout) = outcome {
             s.pointee.lifecycle.suspended(timeoutNanoseconds: timeout > 0 ? timeout : configuration.handlerTimeoutNanoseconds,
                                           now: now)
             counters.inflight += 1
             awaited[UInt32(index)] = AwaitedRequest(isHead: head.method == .head, minorVersion: head.minorVersion,
-                                                    keepAlive: head.keepAlive)
+                                                    keepAlive: head.keepAlive, task: taskOfDispatch)
+            taskOfDispatch = nil
             return
+        }
+        if let task = taskOfDispatch {
+            // Registered, but the handler answered now: nothing will take its answer.
+            task.cancel()
+            taskOfDispatch = nil
         }
         if !writer.hasResponded {
             writer.respond(.internalServerError, body: "handler wrote no response\n")

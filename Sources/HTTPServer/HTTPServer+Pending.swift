@@ -36,6 +36,12 @@ extension HTTPServer: PendingResponseHost {
     }
 
     func register(_ task: Task<Void, Never>, for slot: PendingResponse.Slot) {
+        if slot.serial != 0 && slot == currentDispatch {
+            // From inside the handler's call: kept until it returns `.pending`.
+            taskOfDispatch?.cancel()
+            taskOfDispatch = task
+            return
+        }
         let index = Int(slot.index)
         guard index < slotHighWater, slots[index].generation == slot.generation,
               slots[index].lifecycle.resumable(serial: slot.serial),

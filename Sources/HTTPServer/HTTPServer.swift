@@ -65,6 +65,11 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     /// Requests whose handler answers later, by slot index: what their answer's head needs,
     /// and the task to cancel if it is abandoned. Touched on the async path only.
     @exclusivity(unchecked) var awaited: [UInt32: AwaitedRequest] = [:]
+    /// The task a handler registered (`PendingResponse.cancelling`) during its own call,
+    /// before the loop knows whether it returned `.pending`.
+    @exclusivity(unchecked) var taskOfDispatch: Task<Void, Never>? = nil
+    /// The dispatch whose handler is being called (serial 0: none).
+    @exclusivity(unchecked) var currentDispatch = PendingResponse.Slot(index: 0, generation: 0, serial: 0)
     /// How long a keep-alive connection may be idle during a drain before it is closed.
     public var drainIdleGraceNanoseconds: UInt64 = 100_000_000
     /// How long a connection that has sent nothing yet may stay open during a drain. Default 1 s.

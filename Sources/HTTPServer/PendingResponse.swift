@@ -10,7 +10,7 @@ import URing
 /// be used after the server is gone (its tasks are cancelled before then: a stopping loop
 /// closes every connection, which abandons their handlers).
 public struct PendingResponse: @unchecked Sendable {
-    struct Slot {
+    struct Slot: Equatable {
         var index: UInt32
         var generation: UInt32
         var serial: UInt32

@@ -20,7 +20,7 @@ public struct Application: HTTPHandler, Sendable {
     }
 
     public mutating func handle(_ request: Request, _ response: inout ResponseWriter, _ context: HandlerContext) -> HandlerOutcome {
-        switch routes.match(method: request.method, path: request.path) {
+        switch routes.match(method: request.method, path: request.path, pathOffset: request.head.path.lowerBound) {
         case .route(let index, let parameters):
             let request = HTTPRequest(request, parameters: parameters)
             switch routes.routes[index].handler {

@@ -22,6 +22,18 @@ public struct RouteParameters: @unchecked Sendable {
 
     mutating func removeLast() { count -= 1 }
 
+    /// Moves every range by `offset` bytes (from the path's bytes to the request's).
+    mutating func shift(by offset: Int) {
+        guard offset != 0 else { return }
+        withUnsafeMutableBytes(of: &ranges) { raw in
+            for i in 0..<count {
+                var r = raw.load(fromByteOffset: i * MemoryLayout<ByteRange>.stride, as: ByteRange.self)
+                r.start += Int32(truncatingIfNeeded: offset)
+                raw.storeBytes(of: r, toByteOffset: i * MemoryLayout<ByteRange>.stride, as: ByteRange.self)
+            }
+        }
+    }
+
     subscript(i: Int) -> ByteRange {
         precondition(i < count)
         return withUnsafeBytes(of: ranges) { $0.load(fromByteOffset: i * MemoryLayout<ByteRange>.stride, as: ByteRange.self) }

@@ -167,11 +167,14 @@ final class FrozenRoutes: @unchecked Sendable {
         case notFound
     }
 
-    func match(method: HTTPMethod, path: UnsafeRawBufferPointer) -> Match {
+    /// The route for `path`; its parameters' ranges are offsets into the bytes `path`
+    /// starts `pathOffset` bytes into (the request's).
+    func match(method: HTTPMethod, path: UnsafeRawBufferPointer, pathOffset: Int = 0) -> Match {
         var parameters = RouteParameters()
         var served = -1
         let route = walk(node: 0, path: path, at: 0, method: method, parameters: &parameters, served: &served)
         if route >= 0 {
+            parameters.shift(by: pathOffset)
             // Unowned, without a retain: `routes` lives as long as this table.
             parameters.names = routes.withUnsafeBufferPointer { $0[route].names }
             return .route(route, parameters)

@@ -63,8 +63,16 @@ struct ResponseWriterTests {
     }
 
     @Test func emptyBodyHasContentLengthZero() {
-        let text = Self.written { $0.respond(.noContent, body: "" as StaticString) }
-        #expect(text == Self.head("HTTP/1.1 204 No Content", length: 0))
+        let text = Self.written { $0.respond(.ok, body: "" as StaticString) }
+        #expect(text == Self.head("HTTP/1.1 200 OK", length: 0))
+    }
+
+    /// RFC 9110 §8.6: no Content-Length in a 204; a 304's would have to describe the
+    /// representation it stands for. Neither carries a body, whatever the handler gave.
+    @Test(arguments: [HTTPStatus.noContent, .notModified])
+    func noContentAndNotModifiedHaveNoContentFieldsAndNoBody(_ status: HTTPStatus) {
+        let text = Self.written { $0.respond(status, body: "stray" as StaticString) }
+        #expect(text == "HTTP/1.1 \(status.code) \(status.reason)\r\nServer: uring-cluster\r\nDate: \(Self.dateText)\r\n\r\n")
     }
 
     @Test func headOmitsTheBodyButKeepsContentLength() {
