@@ -3,7 +3,7 @@ SWIFT ?= swift
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup build run test fuzz check-asan check-tsan bench bench-quick microbench bench-nginx bench-modes clean
+.PHONY: setup build run test fuzz check-asan check-tsan bench bench-quick microbench bench-nginx bench-modes bench-framework clean
 
 setup:
 	@bash tools/setup.sh
@@ -62,6 +62,12 @@ bench-nginx: build
 bench-modes: build
 	bash tools/setup.sh bench
 	python3 tools/bench-modes.py
+
+# The framework beside Hummingbird 2, route by route (Examples/web-routes and
+# Benchmarks/HummingbirdPeer, a package of its own that only this target builds).
+bench-framework: build
+	cd Benchmarks/HummingbirdPeer && $(SWIFT) build -c release
+	python3 tools/bench-framework.py
 
 clean:
 	rm -rf .build .build-fuzz .build-asan .build-tsan

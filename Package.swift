@@ -60,6 +60,16 @@ let package = Package(
             dependencies: ["Cluster", "HTTPServer", "HTTP1", "URing"],
             path: "Examples/cluster-hello"
         ),
+        .executableTarget(
+            name: "notes-api",
+            dependencies: ["Web", "Cluster", "HTTP1", "URing"],
+            path: "Examples/notes-api"
+        ),
+        .executableTarget(
+            name: "web-routes",
+            dependencies: ["Web", "HTTPServer", "HTTP1", "URing"],
+            path: "Examples/web-routes"
+        ),
         // The benchmark harness: its pure part (statistics, wrk's JSON, reports, charts) is a
         // library so that it is tested; the executable runs servers and wrk.
         .target(name: "BenchKit"),
@@ -72,6 +82,6 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
         .testTarget(name: "WebTests", dependencies: ["Web", "WebTesting", "HTTPServer", "HTTP1", "URing"]),
-        .testTarget(name: "ServerTests", dependencies: ["uring-cluster", "cluster-hello", "cluster-bench", "WebTesting"]),
+        .testTarget(name: "ServerTests", dependencies: ["uring-cluster", "cluster-hello", "cluster-bench", "notes-api", "WebTesting"]),
     ]
 )

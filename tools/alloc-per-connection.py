@@ -9,33 +9,20 @@ After a warm-up (every buffer and table grown once), wrk -t1 -c16 runs DURATION 
 Connection: close (one connection per request), then DURATION s of keep-alive; each process's
 count before and after is divided by the requests wrk completed.
 """
-import os, re, subprocess, sys, tempfile, time
+import os, subprocess, sys, tempfile, time
+from benchlib import alloc_counter, alloc_counts, wrk as wrk_run
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else ".build/release/uring-cluster"
 ARGS = sys.argv[2:] or ["--workers", "1"]
 DURATION = int(os.environ.get("DURATION", 3))
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-def counts(directory):
-    out = {}
-    for name in os.listdir(directory):
-        with open(os.path.join(directory, name), "rb") as f:
-            out[int(name)] = int.from_bytes(f.read(8), "little")
-    return out
 
 def wrk(port, seconds, close):
-    header = ["-H", "Connection: close"] if close else []
-    out = subprocess.run(["wrk", "-t1", "-c16", f"-d{seconds}s"] + header + [f"http://127.0.0.1:{port}/"],
-                         capture_output=True, text=True).stdout
-    return int(re.search(r"(\d+) requests in", out).group(1))
+    return wrk_run(f"http://127.0.0.1:{port}/", seconds, connections=16,
+                   extra=["-H", "Connection: close"] if close else [])["requests"]
 
 with tempfile.TemporaryDirectory() as scratch:
-    library = os.path.join(scratch, "alloc-count.so")
-    subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", library, os.path.join(HERE, "alloc-count.c")], check=True)
-    directory = os.path.join(scratch, "counts")
-    os.mkdir(directory)
+    env, directory = alloc_counter(scratch)
     port = 18700 + os.getpid() % 200
-    env = dict(os.environ, ALLOC_COUNT_DIR=directory, LD_PRELOAD=library)
     server = subprocess.Popen([BIN, "serve", "--port", str(port)] + ARGS, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -46,9 +33,9 @@ with tempfile.TemporaryDirectory() as scratch:
         wrk(port, 1, True)
         wrk(port, 1, False)
         for label, close in (("connection", True), ("request (keep-alive)", False)):
-            before = counts(directory)
+            before = alloc_counts(directory)
             requests = wrk(port, DURATION, close)
-            after = counts(directory)
+            after = alloc_counts(directory)
             alone = len(after) == 1
             for pid in sorted(after):
                 role = ("process" if alone else "primary") if pid == server.pid else f"worker {pid}"

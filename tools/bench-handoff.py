@@ -13,13 +13,13 @@ Environment: CONFIGS="name name ..." to pick some, SCENARIOS="keepalive churn", 
 to add an earlier build's alone, round-robin and reuseport.
 """
 import os, re, statistics, subprocess, sys, tempfile, time
+from benchlib import HZ, children, ticks, wrk
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else ".build/release/uring-cluster"
 ROUNDS = int(os.environ.get("ROUNDS", 3))
 DURATION = int(os.environ.get("DURATION", 5))
 SERVER_CPU = os.environ.get("SERVER_CPU", "1")
 CLIENT_CPU = os.environ.get("CLIENT_CPU", "0")
-HZ = os.sysconf("SC_CLK_TCK")
 
 CONFIGS = [
     ("nginx", None),
@@ -71,19 +71,6 @@ end
 request = function() return batch end
 """
 
-def ticks(pid):
-    try:
-        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-        return int(f[11]) + int(f[12])
-    except OSError:
-        return 0
-
-def children(pid):
-    try:
-        return [int(x) for x in open(f"/proc/{pid}/task/{pid}/children").read().split()]
-    except OSError:
-        return []
-
 def start(args, port, scratch, binary, env):
     if args is None:
         conf = os.path.join(scratch, "nginx.conf")
@@ -116,18 +103,12 @@ def run(name, args, binary, env, scenario, port):
                 with open(script, "w") as f:
                     f.write(PIPELINE_LUA)
                 hdr = ["-s", script]
-            out = subprocess.run(["taskset", "-c", CLIENT_CPU, "wrk", "-t1", "-c64", f"-d{DURATION}s"] + hdr
-                                 + [f"http://127.0.0.1:{port}/"], capture_output=True, text=True).stdout
+            result = wrk(f"http://127.0.0.1:{port}/", DURATION, cpu=CLIENT_CPU, extra=hdr)
             t1p, t1k = ticks(p.pid), sum(ticks(k) for k in kids)
         finally:
             p.terminate()
             p.wait()
-    m = re.search(r"(\d+) requests in", out)
-    if not m:
-        sys.exit(f"{name} {scenario}: wrk printed no result:\n{out}")
-    reqs = int(m.group(1))
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    errors = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    reqs, rps, errors = result["requests"], result["rps"], result["errors"]
     total = (t1p - t0p + t1k - t0k) / HZ * 1e6 / max(1, reqs)
     primary = (t1p - t0p) / HZ * 1e6 / max(1, reqs) if kids else 0.0
     return rps, total, primary, errors

@@ -96,6 +96,11 @@ static inline unsigned CLiburing_MFD_CLOEXEC(void) { return 0x0001U; }
 static inline int CLiburing_pidfd_open(int pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 static inline int CLiburing_pidfd_getfd(int pidfd, int targetfd) { return (int)syscall(SYS_pidfd_getfd, pidfd, targetfd, 0); }
 
+// posix_spawn_file_actions_addchdir_np (glibc 2.29) is declared only under _GNU_SOURCE
+// (the same trap): defined in shim.c, which sets it.
+#include <spawn.h>
+int CLiburing_spawn_add_chdir(posix_spawn_file_actions_t *actions, const char *path);
+
 // prctl is variadic: Swift cannot call it.
 static inline int CLiburing_set_parent_death_signal(int sig) {
     return prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0UL, 0UL, 0UL);

@@ -1,3 +1,4 @@
+import FoundationEssentials
 import Glibc
 import HTTP1
 import HTTPServer
@@ -19,7 +20,11 @@ import URing
 /// In the primary, `fork()` starts workers and `run()` runs the primary's ring until they
 /// have all exited. In a worker, `serve` asks the primary for the port (the primary owns
 /// every listener), then serves on the worker's own ring.
-public final class Cluster {
+///
+/// A Cluster is used on the thread that created it (the program's main thread, which
+/// runs the primary's or the worker's loop); async handlers on that loop may call it,
+/// since they run on the same thread (`request` checks).
+public final class Cluster: @unchecked Sendable {
     /// This process's worker slot (0-based), or nil in the primary.
     public let workerSlot: Int?
     public var isPrimary: Bool { workerSlot == nil }
@@ -27,10 +32,9 @@ public final class Cluster {
     /// The worker's id (1-based, as `Worker.id` in the primary), or nil in the primary.
     public var workerID: Int? { workerSlot.map { $0 + 1 } }
     public let logger: Logger
-    let settings: PrimarySettings
+    public private(set) var settings: PrimarySettings
     var primaryStorage: Primary?
     var channel: WorkerChannel?
-    var workerMessageHandlers: [([UInt8]) -> Void] = []
     var earlyMessages: [[UInt8]] = []
     /// In a worker, this process as a `Worker` (Node's `cluster.worker`); nil in the primary.
     public let worker: Worker?
@@ -60,6 +64,14 @@ public final class Cluster {
     }
 
     // MARK: - Primary
+
+    /// Node's `cluster.setupPrimary`: the settings workers are started with (the program,
+    /// its arguments, environment and working directory), the distribution mode and the
+    /// balance policy (Node's `schedulingPolicy`). Before the first `fork()` only.
+    public func setupPrimary(_ configure: (inout PrimarySettings) -> Void) {
+        precondition(primaryStorage == nil, "setupPrimary comes before the first fork()")
+        configure(&settings)
+    }
 
     /// The primary's machinery; in a worker, a clear error (only the primary forks and runs).
     func primary() throws(SystemError) -> Primary {
@@ -96,32 +108,103 @@ public final class Cluster {
     public var stoppedCleanly: Bool { primaryStorage?.stoppedCleanly ?? false }
 
     // The primary's events. In a worker they never fire (as in Node), so registering them
-    // there is allowed and does nothing; `onMessage` is the exception (below).
-    public func onFork(_ f: @escaping (Worker) -> Void) { try? primary().onFork.append(f) }
-    public func onOnline(_ f: @escaping (Worker) -> Void) { try? primary().onOnline.append(f) }
-    public func onListening(_ f: @escaping (Worker, UInt16) -> Void) { try? primary().onListening.append(f) }
-    public func onDisconnect(_ f: @escaping (Worker) -> Void) { try? primary().onDisconnect.append(f) }
-    public func onExit(_ f: @escaping (Worker, ExitStatus) -> Void) { try? primary().onExit.append(f) }
+    // there is allowed and does nothing; `onMessage` is the exception (below). Each worker
+    // has the same events of its own (`Worker.onExit`...), which fire first.
+    public func onFork(_ f: @escaping (Worker) -> Void) { onEvent { w, e in if case .fork = e { f(w) } } }
+    public func onOnline(_ f: @escaping (Worker) -> Void) { onEvent { w, e in if case .online = e { f(w) } } }
+    public func onListening(_ f: @escaping (Worker, UInt16) -> Void) { onEvent { w, e in if case .listening(let p) = e { f(w, p) } } }
+    public func onDisconnect(_ f: @escaping (Worker) -> Void) { onEvent { w, e in if case .disconnect = e { f(w) } } }
+    public func onExit(_ f: @escaping (Worker, ExitStatus) -> Void) { onEvent { w, e in if case .exit(let s) = e { f(w, s) } } }
+
+    /// Every event of every worker, in the primary.
+    public func onEvent(_ f: @escaping (Worker, WorkerEvent) -> Void) {
+        guard isPrimary else { return }
+        try? primary().events.add(f)
+    }
+
     /// A user message: in the primary, from a worker; in a worker, from the primary, with
     /// `worker` being this process (`Cluster.worker`).
     public func onMessage(_ f: @escaping (Worker, [UInt8]) -> Void) {
         if let me = worker {
-            onPrimaryMessage { f(me, $0) }
+            me.events.add { w, e in if case .message(let b) = e { f(w, b) } }
         } else {
-            try? primary().onMessage.append(f)
+            onEvent { w, e in if case .message(let b) = e { f(w, b) } }
         }
     }
+
+    /// User messages that decode as JSON into `T` (others are left to other handlers).
+    public func onMessage<T: Decodable>(_ type: T.Type, _ f: @escaping (Worker, T) -> Void) {
+        onMessage { worker, bytes in
+            if let value = try? JSONDecoder().decode(T.self, from: Data(bytes)) { f(worker, value) }
+        }
+    }
+
+    /// In the primary: answers workers' `request(_:)`s of type `Request` (matched by the
+    /// type's name) with `handler`'s reply, encoded as JSON. A handler that throws is a
+    /// `ClusterRequestError.failed` in the worker. Runs on the primary's loop: keep it quick.
+    public func onRequest<Request: Decodable, Reply: Encodable>(
+        _ type: Request.Type, _ handler: @escaping (Worker, Request) throws -> Reply
+    ) {
+        guard isPrimary else { return }
+        try? primary().requestHandlers[Self.requestName(Request.self)] = { worker, bytes in
+            let request = try JSONDecoder().decode(Request.self, from: Data(bytes))
+            return Array(try JSONEncoder().encode(try handler(worker, request)))
+        }
+    }
+
+    static func requestName<T>(_ type: T.Type) -> String { String(describing: type) }
 
     // MARK: - Worker
 
     /// In a worker: handles user messages from the primary.
     public func onPrimaryMessage(_ f: @escaping ([UInt8]) -> Void) {
-        workerMessageHandlers.append(f)
+        onMessage { _, bytes in f(bytes) }
     }
 
     /// Hands a message from the primary to every handler registered in this worker.
     func deliverFromPrimary(_ bytes: [UInt8]) {
-        for f in workerMessageHandlers { f(bytes) }
+        if let me = worker { me.events.emit(.message(bytes), me) }
+    }
+
+    /// In a serving worker, from an async handler: asks the primary, and awaits its
+    /// reply (Node has no such call; this is the request/response that its documentation
+    /// builds from messages). The primary answers with its `onRequest` handler for
+    /// `Request`. Throws `ClusterRequestError` (timed out, no handler, the handler failed,
+    /// the primary gone) or CancellationError when the awaiting task is cancelled.
+    /// Request and reply are each at most `ClusterMessage.maxSize` bytes of JSON.
+    public func request<Request: Encodable, Reply: Decodable>(
+        _ request: Request, expecting: Reply.Type = Reply.self, timeout: Duration = .seconds(5)
+    ) async throws -> Reply {
+        guard let channel, let executor = channel.server?.executor else { throw ClusterRequestError.notAWorker }
+        precondition(executor.isOnLoopThread, "Cluster.request is called from a task on the worker's loop")
+        let name = Self.requestName(Request.self)
+        let payload: [UInt8]
+        do {
+            payload = Array(try JSONEncoder().encode(request))
+        } catch {
+            throw ClusterRequestError.unsendable("\(Request.self) could not be encoded as JSON: \(error)")
+        }
+        guard payload.count + name.utf8.count + 11 <= ClusterMessage.maxSize else {
+            throw ClusterRequestError.unsendable("\(payload.count) bytes; at most \(ClusterMessage.maxSize) fit in a message")
+        }
+        let (seconds, attoseconds) = timeout.components
+        let nanoseconds = UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+        let id = channel.requests.newID()
+        let link = ChannelLink(channel: channel)
+        let bytes = try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                channel.request(id: id, name: name, payload: payload, timeoutNanoseconds: nanoseconds,
+                                continuation: continuation)
+            }
+        } onCancel: {
+            // Any thread may cancel: the table is the loop's, so the cancel goes there.
+            Task(executorPreference: executor) { link.channel.requests.cancel(id: id) }
+        }
+        do {
+            return try JSONDecoder().decode(Reply.self, from: Data(bytes))
+        } catch {
+            throw ClusterRequestError.badReply("\(error)")
+        }
     }
 
     /// In a worker: sends a user message to the primary.

@@ -1,3 +1,4 @@
+import FoundationEssentials
 import Glibc
 import URing
 
@@ -23,6 +24,9 @@ import URing
 //                                             exit; sweep 1: first serve what the listeners'
 //                                             queues hold, at a cluster stop)
 //   0x10 user  payload bytes             0x90 user payload bytes
+//   0x11 request u64 id, u16 name length, 0x91 reply u64 id, u8 outcome, payload bytes
+//        name bytes, payload bytes            (outcome 0: the reply; 1: no handler for the
+//                                             name; 2: the handler failed, payload its text)
 
 public enum ClusterMessage: Equatable, Sendable {
     case online
@@ -37,11 +41,30 @@ public enum ClusterMessage: Equatable, Sendable {
     case drain(sweep: Bool)
     case userFromWorker([UInt8])
     case userFromPrimary([UInt8])
+    /// A worker asks the primary something and awaits the `reply` with the same id.
+    /// `name` says which handler answers (the request type's name).
+    case request(id: UInt64, name: String, payload: [UInt8])
+    case reply(id: UInt64, outcome: ReplyOutcome, payload: [UInt8])
+
+    public enum ReplyOutcome: UInt8, Sendable {
+        case answered = 0
+        case noHandler = 1
+        case failed = 2
+    }
 
     /// Largest message, user payloads included (well inside a socketpair's buffer).
     public static let maxSize = 64 * 1024
     /// Largest user payload: a message less its type byte.
     public static let maxUserPayload = maxSize - 1
+
+    /// A user message's JSON payload.
+    static func json<T: Encodable>(_ value: T) throws(SystemError) -> [UInt8] {
+        do {
+            return Array(try JSONEncoder().encode(value))
+        } catch {
+            throw SystemError("send(\(T.self) could not be encoded as JSON: \(error))", Errno(rawValue: EINVAL))
+        }
+    }
 
     /// The clear error for a user message that cannot travel in one packet.
     static func checkUserPayload(_ count: Int) throws(SystemError) {
@@ -52,13 +75,15 @@ public enum ClusterMessage: Equatable, Sendable {
 
     enum Tag: UInt8 {
         case online = 0x01, listen = 0x02, listening = 0x03, refused = 0x05, leaving = 0x06, userFromWorker = 0x10
-        case listenReply = 0x81, handoff = 0x82, drain = 0x83, userFromPrimary = 0x90
+        case request = 0x11
+        case listenReply = 0x81, handoff = 0x82, drain = 0x83, userFromPrimary = 0x90, reply = 0x91
     }
 
     public func encoded() -> [UInt8] {
         var out: [UInt8] = []
         func u16(_ v: UInt16) { out += [UInt8(v & 0xff), UInt8(v >> 8)] }
         func u32(_ v: UInt32) { for k in 0..<4 { out.append(UInt8(truncatingIfNeeded: v >> (8 * UInt32(k)))) } }
+        func u64(_ v: UInt64) { u32(UInt32(truncatingIfNeeded: v)); u32(UInt32(truncatingIfNeeded: v >> 32)) }
         switch self {
         case .online: out.append(Tag.online.rawValue)
         case .listen(let host, let port): out.append(Tag.listen.rawValue); u16(port); out += Array(host.utf8)
@@ -74,6 +99,18 @@ public enum ClusterMessage: Equatable, Sendable {
         case .leaving: out.append(Tag.leaving.rawValue)
         case .userFromWorker(let b): out.append(Tag.userFromWorker.rawValue); out += b
         case .userFromPrimary(let b): out.append(Tag.userFromPrimary.rawValue); out += b
+        case .request(let id, let name, let payload):
+            out.append(Tag.request.rawValue)
+            u64(id)
+            let n = Array(name.utf8.prefix(Int(UInt16.max)))
+            u16(UInt16(n.count))
+            out += n
+            out += payload
+        case .reply(let id, let outcome, let payload):
+            out.append(Tag.reply.rawValue)
+            u64(id)
+            out.append(outcome.rawValue)
+            out += payload
         }
         return out
     }
@@ -105,6 +142,13 @@ public enum ClusterMessage: Equatable, Sendable {
         case .leaving: return .leaving
         case .userFromWorker: return .userFromWorker(Array(b[1...]))
         case .userFromPrimary: return .userFromPrimary(Array(b[1...]))
+        case .request:
+            guard let low = u32(1), let high = u32(5), let n = u16(9), 11 + Int(n) <= b.count else { return nil }
+            return .request(id: UInt64(high) << 32 | UInt64(low), name: String(decoding: b[11..<(11 + Int(n))], as: UTF8.self),
+                            payload: Array(b[(11 + Int(n))...]))
+        case .reply:
+            guard let low = u32(1), let high = u32(5), b.count >= 10, let outcome = ReplyOutcome(rawValue: b[9]) else { return nil }
+            return .reply(id: UInt64(high) << 32 | UInt64(low), outcome: outcome, payload: Array(b[10...]))
         }
     }
 

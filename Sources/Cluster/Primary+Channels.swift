@@ -28,7 +28,7 @@ extension Primary {
         switch message {
         case .online:
             logger.debug("Worker \(r.worker.pid) online")
-            for f in onOnline { f(r.worker) }
+            emit(.online, r.worker)
         case .listen(let host, let port):
             listenRequested(r, host: host, port: port)
         case .listening(let port, let ringNumber):
@@ -37,7 +37,7 @@ extension Primary {
             loads[r.slot].eligible = !r.draining
             board.store(r.slot, .state, WorkerState.listening.rawValue)
             logger.debug("Worker \(r.worker.pid) listening on port \(port)")
-            for f in onListening { f(r.worker, port) }
+            emit(.listening(port: port), r.worker)
             workerBecameReady(r)
         case .refused(let position, let count):
             refuse(r, position: Int(position), count: Int(count))
@@ -46,8 +46,10 @@ extension Primary {
             // primary's own SIGTERM among them, when the whole group got the signal).
             leaveRequests.append(r)
         case .userFromWorker(let bytes):
-            for f in onMessage { f(r.worker, bytes) }
-        case .listenReply, .handoff, .drain, .userFromPrimary, nil:
+            emit(.message(bytes), r.worker)
+        case .request(let id, let name, let payload):
+            answer(r, id: id, name: name, payload: payload)
+        case .listenReply, .handoff, .drain, .userFromPrimary, .reply, nil:
             logger.notice("worker \(r.worker.pid) sent an unexpected message; ignored")
         }
     }
@@ -109,6 +111,28 @@ extension Primary {
         startSend(r)
     }
 
+    /// A worker's request: the handler registered for its name answers at once, on this
+    /// loop; a missing handler or one that throws is an error reply, never silence.
+    func answer(_ r: WorkerRecord, id: UInt64, name: String, payload: [UInt8]) {
+        let reply: ClusterMessage
+        if let handler = requestHandlers[name] {
+            do {
+                let bytes = try handler(r.worker, payload)
+                if bytes.count + 10 > ClusterMessage.maxSize {
+                    reply = .reply(id: id, outcome: .failed, payload: Array("the reply is \(bytes.count) bytes; at most \(ClusterMessage.maxSize - 10) fit in a message".utf8))
+                } else {
+                    reply = .reply(id: id, outcome: .answered, payload: bytes)
+                }
+            } catch {
+                reply = .reply(id: id, outcome: .failed, payload: Array(String(describing: error).utf8.prefix(1024)))
+            }
+        } else {
+            reply = .reply(id: id, outcome: .noHandler, payload: Array(name.utf8.prefix(1024)))
+        }
+        enqueueControl(r, reply.encoded(), nil)
+        startSend(r)
+    }
+
     /// Node's worker.disconnect(): the worker drains and exits, and is not replaced.
     func disconnect(_ worker: Worker) {
         guard let r = records[worker.id - 1], r.worker === worker, worker.isConnected else { return }
@@ -121,7 +145,7 @@ extension Primary {
         r.worker.isConnected = false
         loads[r.slot].eligible = false
         logger.debug("Worker \(r.worker.pid) disconnected")
-        for f in onDisconnect { f(r.worker) }
+        emit(.disconnect, r.worker)
         Socket.shutdown(r.channel, .both)
         closeChannelIfIdle(r)
     }

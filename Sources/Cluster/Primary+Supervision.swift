@@ -109,7 +109,7 @@ extension Primary {
         for (_, fd) in record.control { if let fd, !listeners.isOwned(fd) { closeDescriptor(fd) } }
         record.control.removeAll()
         if record.worker.isConnected { channelClosed(record) }
-        for f in onExit { f(worker, status) }
+        emit(.exit(status), worker)
 
         if rollingCurrent === record {
             rollingCurrent = nil

@@ -72,13 +72,10 @@ public final class Primary {
     /// 503 answers given (queue full or timed out, shutdown, final sweep).
     @exclusivity(unchecked) var unavailableAnswers = 0
 
-    // Node's events.
-    @exclusivity(unchecked) var onFork: [(Worker) -> Void] = []
-    @exclusivity(unchecked) var onOnline: [(Worker) -> Void] = []
-    @exclusivity(unchecked) var onListening: [(Worker, UInt16) -> Void] = []
-    @exclusivity(unchecked) var onDisconnect: [(Worker) -> Void] = []
-    @exclusivity(unchecked) var onExit: [(Worker, ExitStatus) -> Void] = []
-    @exclusivity(unchecked) var onMessage: [(Worker, [UInt8]) -> Void] = []
+    // Node's events: the cluster's handlers (each worker has its own too).
+    @exclusivity(unchecked) var events = EventHandlers()
+    /// Answers to workers' requests (`Cluster.onRequest`), by request name.
+    @exclusivity(unchecked) var requestHandlers: [String: (Worker, [UInt8]) throws -> [UInt8]] = [:]
 
     public init(settings: PrimarySettings) throws(SystemError) {
         self.settings = settings
@@ -104,6 +101,12 @@ public final class Primary {
         signals = try SignalReader([SIGCHLD, SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGTTIN, SIGTTOU])
     }
 
+    /// Tells the worker's own handlers of `event`, then the cluster's.
+    func emit(_ event: WorkerEvent, _ worker: Worker) {
+        worker.events.emit(event, worker)
+        events.emit(event, worker)
+    }
+
     /// Every worker the primary started, dead ones included.
     public var workers: [Worker] { records.compactMap { $0?.worker } }
 
@@ -124,7 +127,8 @@ public final class Primary {
         worker.primary = self
         let pid: pid_t
         do throws(SystemError) {
-            pid = try Spawner.spawnWorker(slot: slot, channel: theirs, board: board.fd, extraEnvironment: environment)
+            pid = try Spawner.spawnWorker(slot: slot, channel: theirs, board: board.fd, settings: settings,
+                                          extraEnvironment: environment)
         } catch {
             closeDescriptor(mine)
             closeDescriptor(theirs)
@@ -143,7 +147,7 @@ public final class Primary {
         slotHighWater = max(slotHighWater, slot + 1)
         loads[slot] = WorkerLoad(eligible: false)
         logger.debug("Worker \(pid) forked (id \(worker.id))")
-        for f in onFork { f(worker) }
+        emit(.fork, worker)
         armReceive(record)
         return record
     }

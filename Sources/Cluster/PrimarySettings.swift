@@ -1,5 +1,15 @@
 /// The settings a primary runs with.
 public struct PrimarySettings: Sendable {
+    /// The program workers run (Node's `exec`); nil: this program again (/proc/self/exe).
+    /// Another program must be one that serves as a cluster worker (calls `Cluster.serve`).
+    public var executable: String? = nil
+    /// The workers' arguments, the program's name first (Node's `args`, with argv[0]);
+    /// nil: this process's own.
+    public var arguments: [String]? = nil
+    /// Variables added to every worker's environment (each `fork(environment:)` adds its own).
+    public var environment: [String: String] = [:]
+    /// The workers' working directory (Node's `cwd`); nil: the primary's.
+    public var workingDirectory: String? = nil
     public var mode: DistributionMode = .roundRobin
     public var balance: BalancePolicy = .loadAware
     /// Round-robin mode's hand-off: through the ring where possible (`auto`), or forced.

@@ -3,7 +3,8 @@ import URing
 
 /// Starts a worker by executing this program again (posix_spawn of /proc/self/exe with the
 /// same arguments), never by fork() of a running Swift process: the runtime's threads and
-/// locks do not survive a fork, an exec starts clean.
+/// locks do not survive a fork, an exec starts clean. `setupPrimary` may name another
+/// program, other arguments, more environment and a working directory.
 ///
 /// The child gets its channel end as descriptor 3 and the load board as descriptor 4, and
 /// learns its role from the environment (`WorkerEnvironment`). Its signal mask and the
@@ -13,7 +14,8 @@ enum Spawner {
     static let channelFD: Int32 = 3
     static let boardFD: Int32 = 4
 
-    static func spawnWorker(slot: Int, channel: Int32, board: Int32, extraEnvironment: [String: String]) throws(SystemError) -> pid_t {
+    static func spawnWorker(slot: Int, channel: Int32, board: Int32, settings: PrimarySettings,
+                            extraEnvironment: [String: String]) throws(SystemError) -> pid_t {
         // posix_spawn's dup2 onto the same number would keep FD_CLOEXEC: move the sources
         // above the target numbers first.
         let channelHigh = try syscall("fcntl(F_DUPFD_CLOEXEC)") { fcntl(channel, F_DUPFD_CLOEXEC, 10) }
@@ -26,6 +28,9 @@ enum Spawner {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, channelHigh, channelFD)
         posix_spawn_file_actions_adddup2(&actions, boardHigh, boardFD)
+        if let directory = settings.workingDirectory {
+            try ProcessControl.addWorkingDirectory(&actions, directory)
+        }
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -40,6 +45,7 @@ enum Spawner {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
         var environment = ProcessEnvironment.current()
+        for (k, v) in settings.environment { environment[k] = v }
         for (k, v) in extraEnvironment { environment[k] = v }
         environment[WorkerEnvironment.slot] = String(slot)
         environment[WorkerEnvironment.channel] = String(channelFD)
@@ -47,14 +53,15 @@ enum Spawner {
         environment[WorkerEnvironment.primaryPID] = String(getpid())
         let envStrings = environment.map { "\($0.key)=\($0.value)" }
 
-        let arguments = CommandLine.arguments
+        let arguments = settings.arguments ?? CommandLine.arguments
+        let program = settings.executable ?? "/proc/self/exe"
         var pid: pid_t = 0
         let rc = withCStrings(arguments) { argv in
             withCStrings(envStrings) { envp in
-                posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, argv, envp)
+                posix_spawn(&pid, program, &actions, &attributes, argv, envp)
             }
         }
-        if rc != 0 { throw SystemError("posix_spawn", Errno(rawValue: rc)) }
+        if rc != 0 { throw SystemError("posix_spawn(\(program))", Errno(rawValue: rc)) }
         return pid
     }
 

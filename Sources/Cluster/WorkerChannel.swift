@@ -43,6 +43,9 @@ final class WorkerChannel: LoopExtension {
     /// User messages waiting to be sent to the primary.
     @exclusivity(unchecked) var queued: [[UInt8]] = []
     @exclusivity(unchecked) var onMessage: (([UInt8]) -> Void)?
+    /// Requests to the primary awaiting their reply (RequestTable).
+    @exclusivity(unchecked) var requests = RequestTable()
+    @exclusivity(unchecked) var now: UInt64 = 0
 
     init(fd: Int32, signals: SignalReader, board: LoadBoard?, slot: Int) {
         self.fd = fd
@@ -87,8 +90,7 @@ final class WorkerChannel: LoopExtension {
             sendInFlight = false
             if c.result < 0 {
                 // The primary is gone: finish what is in progress and leave.
-                primaryGone = true
-                server?.drain(sweepingListeners: true)
+                lostPrimary()
             }
         case .signal: signalArrived(c)
         case .handoff:
@@ -109,8 +111,7 @@ final class WorkerChannel: LoopExtension {
     func received(_ result: Int32) {
         guard result > 0 else {
             // The primary closed the channel or is gone: finish what is in progress and leave.
-            primaryGone = true
-            server?.drain(sweepingListeners: true)
+            lostPrimary()
             return
         }
         incoming.receivedDescriptors(into: &descriptors)
@@ -134,6 +135,9 @@ final class WorkerChannel: LoopExtension {
         case .userFromPrimary(let bytes):
             for d in descriptors { closeDescriptor(d) }
             onMessage?(bytes)
+        case .reply(let id, let outcome, let payload):
+            for d in descriptors { closeDescriptor(d) }
+            requests.replied(id: id, outcome: outcome, payload: payload)
         default:
             for d in descriptors { closeDescriptor(d) }
         }
@@ -145,11 +149,31 @@ final class WorkerChannel: LoopExtension {
         queued.append(ClusterMessage.userFromWorker(bytes).encoded())
     }
 
+    /// Sends a request to the primary; `continuation` gets the reply's payload, or the
+    /// error that ended the wait. On the loop's thread.
+    func request(id: UInt64, name: String, payload: [UInt8], timeoutNanoseconds: UInt64,
+                 continuation: CheckedContinuation<[UInt8], any Error>) {
+        if primaryGone {
+            continuation.resume(throwing: ClusterRequestError.primaryGone)
+            return
+        }
+        guard requests.add(id: id, deadline: now &+ timeoutNanoseconds, continuation) else { return }
+        queued.append(ClusterMessage.request(id: id, name: name, payload: payload).encoded())
+    }
+
+    func lostPrimary() {
+        primaryGone = true
+        requests.failAll(ClusterRequestError.primaryGone)
+        server?.drain(sweepingListeners: true)
+    }
+
     func turnStarted(now: UInt64) {
+        self.now = now
         board?.store(slot, .turnStarted, Int(now / 1000))
     }
 
     func turnEnded() {
+        requests.expire(now: now)
         if let board, let server {
             board.store(slot, .turnStarted, 0)
             let c = server.counters

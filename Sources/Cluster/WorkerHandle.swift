@@ -1,3 +1,4 @@
+import FoundationEssentials
 import Glibc
 import URing
 
@@ -16,8 +17,28 @@ public final class Worker: @unchecked Sendable {
     weak var primary: Primary?
     /// In a worker process, `Cluster.worker` (this process itself): its channel to the primary.
     weak var channel: WorkerChannel?
+    /// This worker's own handlers (Node's `worker.on(...)`).
+    var events = EventHandlers()
 
     init(id: Int) { self.id = id }
+
+    // Node's per-worker events. In the primary they are about this worker; in a worker
+    // process, on `Cluster.worker`, only `onMessage` fires (messages from the primary).
+    public func onOnline(_ f: @escaping () -> Void) { events.add { _, e in if case .online = e { f() } } }
+    public func onListening(_ f: @escaping (UInt16) -> Void) { events.add { _, e in if case .listening(let p) = e { f(p) } } }
+    public func onDisconnect(_ f: @escaping () -> Void) { events.add { _, e in if case .disconnect = e { f() } } }
+    public func onExit(_ f: @escaping (ExitStatus) -> Void) { events.add { _, e in if case .exit(let s) = e { f(s) } } }
+    public func onMessage(_ f: @escaping ([UInt8]) -> Void) { events.add { _, e in if case .message(let b) = e { f(b) } } }
+
+    /// Messages that decode as JSON into `T`; others are left to other handlers.
+    public func onMessage<T: Decodable>(_ type: T.Type, _ f: @escaping (T) -> Void) {
+        onMessage { bytes in if let value = try? JSONDecoder().decode(T.self, from: Data(bytes)) { f(value) } }
+    }
+
+    /// Sends `value` encoded as JSON (see `send(_:)` for the limits).
+    public func send<T: Encodable>(_ value: T) throws(SystemError) {
+        try send(ClusterMessage.json(value))
+    }
 
     /// Sends a user message: in the primary, to this worker (its `onMessage` receives it);
     /// in a worker, on `Cluster.worker`, to the primary (as Node's `process.send`). Works

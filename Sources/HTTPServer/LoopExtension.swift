@@ -31,6 +31,8 @@ public protocol ConnectionAdopting: AnyObject {
     /// Serves connections accepted on a listening socket.
     func addListener(_ fd: Int32)
     var counters: ServerCounters { get }
+    /// The loop's executor (where async handlers' tasks run).
+    var executor: RingExecutor { get }
     /// Ends the loop after the current turn.
     func stop()
     /// Finishes what is in progress, accepts nothing new, then ends the loop. With

@@ -5,6 +5,13 @@ import Glibc
 /// layer above URing needs the C shim.
 public enum ProcessControl {
     /// The signal this process gets when its parent dies (prctl PR_SET_PDEATHSIG).
+    /// Adds a chdir to a posix_spawn's file actions (glibc's addchdir_np): the child starts
+    /// in `path`, or fails to start when it cannot enter it.
+    public static func addWorkingDirectory(_ actions: inout posix_spawn_file_actions_t, _ path: String) throws(SystemError) {
+        let rc = CLiburing_spawn_add_chdir(&actions, path)
+        if rc != 0 { throw SystemError("posix_spawn_file_actions_addchdir_np(\(path))", Errno(rawValue: rc)) }
+    }
+
     public static func setParentDeathSignal(_ signal: Int32) throws(SystemError) {
         try syscall("prctl(PR_SET_PDEATHSIG)") { CLiburing_set_parent_death_signal(signal) }
     }

@@ -37,6 +37,12 @@ struct ClusterMessageTests {
         .userFromWorker(Array("hello".utf8)),
         .userFromPrimary([]),
         .userFromPrimary([0xff, 0x00, 0x81]),
+        .request(id: 0, name: "", payload: []),
+        .request(id: UInt64.max, name: "NoteRequest", payload: Array(#"{"text":"é"}"#.utf8)),
+        .request(id: 1 << 40, name: "ü", payload: [0, 1, 2]),
+        .reply(id: 7, outcome: .answered, payload: Array("{}".utf8)),
+        .reply(id: UInt64.max, outcome: .noHandler, payload: []),
+        .reply(id: 3, outcome: .failed, payload: Array("boom".utf8)),
     ]
 
     @Test(arguments: everyCase)
@@ -60,7 +66,7 @@ struct ClusterMessageTests {
         // One representative per case name, so a new case cannot slip past the round trip.
         func name(_ m: ClusterMessage) -> String { String(describing: m).prefix { $0 != "(" }.description }
         let names = Set(Self.everyCase.map(name))
-        #expect(names == ["online", "listen", "listening", "refused", "listenReply", "handoff", "drain", "leaving", "userFromWorker", "userFromPrimary"])
+        #expect(names == ["online", "listen", "listening", "refused", "listenReply", "handoff", "drain", "leaving", "userFromWorker", "userFromPrimary", "request", "reply"])
     }
 
     @Test func wireLayoutIsTagThenLittleEndianIntegers() {
@@ -74,6 +80,9 @@ struct ClusterMessageTests {
         #expect(ClusterMessage.listenReply(port: 8080, errno: -98).encoded() == [0x81, 0x90, 0x1f, 0x9e, 0xff, 0xff, 0xff])
         #expect(ClusterMessage.handoff(count: 3).encoded() == [0x82, 3, 0, 0, 0])
         #expect(ClusterMessage.userFromPrimary([]).encoded() == [0x90])
+        #expect(ClusterMessage.request(id: 0x0102, name: "ab", payload: [7]).encoded()
+                == [0x11, 2, 1, 0, 0, 0, 0, 0, 0, 2, 0, 0x61, 0x62, 7])
+        #expect(ClusterMessage.reply(id: 5, outcome: .failed, payload: [9]).encoded() == [0x91, 5, 0, 0, 0, 0, 0, 0, 0, 2, 9])
     }
 
     @Test func listenHostKeepsNonASCIIBytes() {
@@ -86,7 +95,7 @@ struct ClusterMessageTests {
     }
 
     @Test func unknownTagsDecodeToNil() {
-        let known: Set<UInt8> = [0x01, 0x02, 0x03, 0x05, 0x06, 0x10, 0x81, 0x82, 0x83, 0x90]
+        let known: Set<UInt8> = [0x01, 0x02, 0x03, 0x05, 0x06, 0x10, 0x11, 0x81, 0x82, 0x83, 0x90, 0x91]
         for tag in UInt8.min...UInt8.max where !known.contains(tag) {
             #expect(Self.decode([tag]) == nil, "tag \(tag)")
             #expect(Self.decode([tag, 1, 2, 3, 4, 5, 6, 7]) == nil, "tag \(tag)")
@@ -99,6 +108,8 @@ struct ClusterMessageTests {
         .listenReply(port: 9, errno: -13),
         .handoff(count: 4),
         .drain(sweep: true),
+        .reply(id: 1, outcome: .answered, payload: []),
+        .request(id: 2, name: "name", payload: []),
     ])
     func truncatedFixedSizeBodiesDecodeToNil(_ message: ClusterMessage) {
         let bytes = message.encoded()

@@ -28,9 +28,14 @@ final class ServerProcess {
     }
 
     /// Starts `uring-cluster serve --port 0 ARGUMENTS` and waits for its ready line.
-    init(_ arguments: [String], environment: [String: String] = [:]) throws {
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["serve", "--port", "0"] + arguments
+    convenience init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        try self.init(program: Self.binary, ["serve", "--port", "0"] + arguments, environment: environment)
+    }
+
+    /// Starts another program of this package that prints the same ready line (an example).
+    init(program: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+        process.executableURL = URL(fileURLWithPath: program)
+        process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
         process.environment = env
