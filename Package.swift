@@ -40,7 +40,7 @@ let package = Package(
             ]
         ),
         // The application framework: typed requests and responses, a router, async handlers.
-        .target(name: "Web", dependencies: ["HTTPServer", "HTTP1"]),
+        .target(name: "Web", dependencies: ["HTTPServer", "HTTP1", "URing", .product(name: "Logging", package: "swift-log")]),
         // For tests of applications: a loopback client and a live server on port 0.
         .target(name: "WebTesting", dependencies: ["HTTPServer", "HTTP1", "URing"]),
         .executableTarget(

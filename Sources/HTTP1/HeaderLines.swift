@@ -54,7 +54,7 @@ public struct HeaderLines: Sendable, Equatable {
     }
 
     /// RFC 9110 §5.6.2's tchar.
-    static func isTokenByte(_ b: UInt8) -> Bool {
+    public static func isTokenByte(_ b: UInt8) -> Bool {
         switch b {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             return true

@@ -10,6 +10,14 @@ public struct ResponseWriter {
     /// Whether the connection stays open; a handler may set it to false.
     public var keepAlive: Bool
     public private(set) var hasResponded = false
+    /// Header lines added to whatever response is written (whole lines ending in CRLF,
+    /// checked, and alive until the response is written): how a middleware adds a field
+    /// (CORS's) to every response without building one. Empty by default.
+    public var addedHeaderLines = UnsafeRawBufferPointer(start: nil, count: 0)
+    /// The status written, and the body's length (0 before `respond`): what a request log
+    /// reports.
+    public private(set) var statusCode = 0
+    public private(set) var bodyCount = 0
 
     public init(out: UnsafeMutablePointer<RawBuffer>, date: UnsafeRawPointer, isHead: Bool,
                 minorVersion: UInt8, keepAlive: Bool) {
@@ -35,8 +43,10 @@ public struct ResponseWriter {
                                  headerLines: UnsafeRawBufferPointer, body: UnsafeRawBufferPointer) {
         precondition(!hasResponded, "a request gets one response")
         hasResponded = true
+        statusCode = status.code
+        bodyCount = body.count
         Self.writeHead(into: &out.pointee, status: status, date: date, contentType: contentType,
-                       extraHeaders: headerLines, contentLength: body.count,
+                       extraHeaders: headerLines, addedHeaders: addedHeaderLines, contentLength: body.count,
                        keepAlive: keepAlive, minorVersion: minorVersion)
         if !isHead && status.code != 204 && status.code != 304 { out.pointee.append(body) }
     }
@@ -69,9 +79,11 @@ public struct ResponseWriter {
     @inline(__always)
     public static func writeHead(into out: inout RawBuffer, status: HTTPStatus, date: UnsafeRawPointer,
                                  contentType: UnsafeRawBufferPointer, extraHeaders: UnsafeRawBufferPointer,
+                                 addedHeaders: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
                                  contentLength: Int, keepAlive: Bool, minorVersion: UInt8) {
         // The literal pieces and 20 digits come to 126 bytes.
         let most = 160 + status.reason.utf8CodeUnitCount + HTTPDate.length + contentType.count + extraHeaders.count
+            + addedHeaders.count
         let start = out.tail(reserving: most)
         var p = start
         p = put(p, "HTTP/1.1 ")
@@ -100,6 +112,7 @@ public struct ResponseWriter {
         }
         p = put(p, "\r\n")
         p = put(p, extraHeaders)
+        p = put(p, addedHeaders)
         p = put(p, "\r\n")
         out.count += p - start
     }

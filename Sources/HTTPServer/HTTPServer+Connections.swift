@@ -168,14 +168,25 @@ extension HTTPServer {
                                             serial: s.pointee.lifecycle.dispatchSerial)
         let context = HandlerContext(counters: counters, host: self, slot: dispatch)
         currentDispatch = dispatch
+        currentRequest = AwaitedRequest(isHead: head.method == .head, minorVersion: head.minorVersion, keepAlive: head.keepAlive)
         let outcome = handler.handle(request, &writer, context)
         currentDispatch.serial = 0
+        if let keepAlive = answeredInCall {
+            // Its task answered before the handler returned: complete now, as a sync answer.
+            answeredInCall = nil
+            taskOfDispatch = nil
+            precondition(!writer.hasResponded, "a request gets one response (its writer and its ticket both answered)")
+            s.pointee.lifecycle.handled(keepAlive: keepAlive, now: now)
+            counters.requests += 1
+            return
+        }
         if case .pending(let timeout) = outcome {
             s.pointee.lifecycle.suspended(timeoutNanoseconds: timeout > 0 ? timeout : configuration.handlerTimeoutNanoseconds,
                                           now: now)
             counters.inflight += 1
-            awaited[UInt32(index)] = AwaitedRequest(isHead: head.method == .head, minorVersion: head.minorVersion,
-                                                    keepAlive: head.keepAlive, task: taskOfDispatch)
+            var request = currentRequest
+            request.task = taskOfDispatch
+            awaited[UInt32(index)] = request
             taskOfDispatch = nil
             return
         }

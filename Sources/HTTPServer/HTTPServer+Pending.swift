@@ -17,10 +17,26 @@ struct AwaitedRequest {
 extension HTTPServer: PendingResponseHost {
     func resume(_ slot: PendingResponse.Slot, _ write: (inout ResponseWriter) -> Void) -> Bool {
         let index = Int(slot.index)
+        if slot.serial != 0 && slot == currentDispatch {
+            // Inside the handler's own call (its task has not suspended once): written now,
+            // completed by `answer` when the handler returns.
+            guard answeredInCall == nil else { return false }
+            answeredInCall = self.write(index, currentRequest, write)
+            return true
+        }
         guard index < slotHighWater, slots[index].generation == slot.generation,
               slots[index].lifecycle.resumable(serial: slot.serial),
               let request = awaited.removeValue(forKey: slot.index) else { return false }
         counters.inflight -= 1
+        let keepAlive = self.write(index, request, write)
+        slots[index].lifecycle.resumed(keepAlive: keepAlive, now: now)
+        counters.requests += 1
+        perform(index)
+        return true
+    }
+
+    /// Writes an answer into the connection's output; returns its keep-alive decision.
+    func write(_ index: Int, _ request: AwaitedRequest, _ write: (inout ResponseWriter) -> Void) -> Bool {
         let s = slots + index
         var writer = ResponseWriter(out: ConnectionSlot.output(of: s), date: date, isHead: request.isHead,
                                     minorVersion: request.minorVersion,
@@ -29,10 +45,7 @@ extension HTTPServer: PendingResponseHost {
         if !writer.hasResponded {
             writer.respond(.internalServerError, body: "handler wrote no response\n")
         }
-        s.pointee.lifecycle.resumed(keepAlive: writer.keepAlive, now: now)
-        counters.requests += 1
-        perform(index)
-        return true
+        return writer.keepAlive
     }
 
     func register(_ task: Task<Void, Never>, for slot: PendingResponse.Slot) {

@@ -68,8 +68,13 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     /// The task a handler registered (`PendingResponse.cancelling`) during its own call,
     /// before the loop knows whether it returned `.pending`.
     @exclusivity(unchecked) var taskOfDispatch: Task<Void, Never>? = nil
-    /// The dispatch whose handler is being called (serial 0: none).
+    /// The dispatch whose handler is being called (serial 0: none), and what its answer's
+    /// head needs.
     @exclusivity(unchecked) var currentDispatch = PendingResponse.Slot(index: 0, generation: 0, serial: 0)
+    @exclusivity(unchecked) var currentRequest = AwaitedRequest(isHead: false, minorVersion: 1, keepAlive: true)
+    /// A pending response answered before its handler returned (a task started with
+    /// `Task.immediate` that never suspended): its keep-alive decision.
+    @exclusivity(unchecked) var answeredInCall: Bool? = nil
     /// How long a keep-alive connection may be idle during a drain before it is closed.
     public var drainIdleGraceNanoseconds: UInt64 = 100_000_000
     /// How long a connection that has sent nothing yet may stay open during a drain. Default 1 s.

@@ -1,72 +1,107 @@
 import HTTP1
 import HTTPServer
+import URing
 
-/// An application: a router served as an `HTTPHandler`, by one server
-/// (`HTTPServer(configuration:handler:)`) or by every worker of a cluster
+/// An application: a router, and the middleware around it, served as an `HTTPHandler` by
+/// one server (`HTTPServer(configuration:handler:)`) or by every worker of a cluster
 /// (`cluster.serve(application, port:)`).
 ///
 /// A synchronous route runs in the handler call. An async route's request is copied
-/// (`HTTPRequest.owned()`), and its handler runs in a task on the loop's executor; its
-/// response is written when the task returns, in order with the connection's other
-/// responses. If it has not returned by the server's `handlerTimeoutNanoseconds`, the
-/// client gets 504 and the task is cancelled, as it is when the client goes away first.
-/// An error a handler throws becomes its response (`HTTPError`: its status; anything else:
-/// 500).
-public struct Application: HTTPHandler, Sendable {
+/// (`HTTPRequest.owned()`) and its handler started at once, on this thread: one that never
+/// suspends answers within the call; one that does resumes on the loop's executor, and its
+/// response is written when it returns, in order with the connection's other responses.
+/// If it has not returned by the server's `handlerTimeoutNanoseconds`, the client gets 504
+/// and the task is cancelled, as it is when the client goes away first. An error a handler
+/// throws becomes its response (`HTTPError`: its status; anything else: 500).
+public struct Application<M: Middleware>: HTTPHandler, Sendable {
     let routes: FrozenRoutes
+    public let middleware: M
 
-    public init(router: Router) {
+    public init(router: Router, middleware: M) {
         routes = router.table.frozen()
+        self.middleware = middleware
     }
 
     public mutating func handle(_ request: Request, _ response: inout ResponseWriter, _ context: HandlerContext) -> HandlerOutcome {
+        let timed = middleware.measuresTime
+        let start = timed ? monotonicNanoseconds() : 0
+        var view = HTTPRequest(request, parameters: RouteParameters())
+        if middleware.receive(view, &response) {
+            finish(view, response, start: start, timed: timed)
+            return .done
+        }
         switch routes.match(method: request.method, path: request.path, pathOffset: request.head.path.lowerBound) {
         case .route(let index, let parameters):
-            let request = HTTPRequest(request, parameters: parameters)
+            view.parameters = parameters
             switch routes.routes[index].handler {
             case .sync(let handler):
                 do {
-                    try handler(request, &response)
+                    try handler(view, &response)
                 } catch {
                     if !response.hasResponded { response.respond(HTTPError.response(for: error)) }
                 }
-                return .done
             case .async(let handler):
-                return Self.start(handler, request, &response, context)
+                return startTask(handler, view, &response, context, start: start, timed: timed)
             }
         case .methodNotAllowed(let node):
             routes.allowLines[node].withUnsafeBytes { allow in
                 response.respond(.methodNotAllowed, contentType: ResponseText.plain, headerLines: allow,
                                  body: ResponseText.methodNotAllowed)
             }
-            return .done
         case .notFound:
             response.respond(.notFound, body: "Not Found\n")
-            return .done
         }
+        finish(view, response, start: start, timed: timed)
+        return .done
     }
 
-    /// Starts an async handler's task on the loop's executor; its answer comes through the
-    /// pending response.
-    static func start(_ handler: @escaping @Sendable (HTTPRequest) async throws -> Response, _ request: HTTPRequest,
-                      _ response: inout ResponseWriter, _ context: HandlerContext) -> HandlerOutcome {
+    @inline(__always)
+    func finish(_ request: HTTPRequest, _ response: ResponseWriter, start: UInt64, timed: Bool) {
+        middleware.completed(CompletedRequest(request: request, status: response.statusCode, bodyBytes: response.bodyCount,
+                                              startNanoseconds: start, endNanoseconds: timed ? monotonicNanoseconds() : 0))
+    }
+
+    /// Starts an async handler's task; its answer comes through the pending response.
+    func startTask(_ handler: @escaping @Sendable (HTTPRequest) async throws -> Response, _ request: HTTPRequest,
+               _ response: inout ResponseWriter, _ context: HandlerContext, start: UInt64, timed: Bool) -> HandlerOutcome {
         guard let ticket = context.pendingResponse else {
             response.respond(.internalServerError, body: "an async route needs a server to run on\n")
             return .done
         }
         let owned = request.owned()
-        let task = Task(executorPreference: ticket.executor) {
+        let added = AddedLines(bytes: response.addedHeaderLines)
+        let app = self
+        // Immediate: the handler runs now, on this thread, until it first suspends; one
+        // that never does answers within this call, with no trip through the executor.
+        // After a suspension it resumes on the loop's executor.
+        let task = Task.immediate(executorPreference: ticket.executor) {
             let answer: Response
             do {
                 answer = try await handler(owned)
             } catch {
                 answer = HTTPError.response(for: error)
             }
-            ticket.respond { $0.respond(answer) }
+            ticket.respond { writer in
+                writer.addedHeaderLines = added.bytes
+                writer.respond(answer)
+                app.finish(owned, writer, start: start, timed: timed)
+            }
         }
         ticket.cancelling(task)
         return .pending()
     }
+}
+
+extension Application where M == NoMiddleware {
+    public init(router: Router) {
+        self.init(router: router, middleware: NoMiddleware())
+    }
+}
+
+/// A middleware's added header lines, carried into an async handler's answer: they point
+/// into memory the middleware keeps for its whole life.
+struct AddedLines: @unchecked Sendable {
+    let bytes: UnsafeRawBufferPointer
 }
 
 enum ResponseText {
