@@ -39,6 +39,7 @@ public func fuzzLifecycle(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         case 11: run.drainIdle()
         case 12: run.completeShutdowns()
         case 13: run.resumeAwaited()
+        case 14: run.streamStep(Int(op >> 4))
         default: run.completeSend(limit: .max)
         }
         if run.released > 0 { break }
@@ -71,6 +72,8 @@ struct LifecycleRun {
     var dispatched = 0
     /// An async handler's answer, outstanding (a path starting with "/a" answers later).
     var awaited: (serial: UInt32, text: String, keepAlive: Bool)? = nil
+    /// The awaited answer is streamed (its parts are `s` bytes, its end names the request).
+    var waitingForRoom = false
     var wire: [UInt8] = []
 
     init() {
@@ -153,7 +156,11 @@ struct LifecycleRun {
                 check(!closeInFlight && !closed, "closed twice")
                 check(shutdowns == 0, "closed with a shutdown in flight")
                 closeInFlight = true
+            case .streamRoom:
+                check(life.pointee.streaming && waitingForRoom, "room for a stream that did not wait")
+                waitingForRoom = false
             case .abandonHandler:
+                waitingForRoom = false
                 check(awaited != nil, "abandoned a handler not awaited")
                 awaited = nil
             case .release:
@@ -165,6 +172,43 @@ struct LifecycleRun {
             }
         }
         check(false, "next() never returned .none")
+    }
+
+    /// One step of a streamed answer: its head, a part, or its end (which carries the
+    /// request's name, so the order check still sees it).
+    mutating func streamStep(_ kind: Int) {
+        guard let handler = awaited else { return }
+        if life.pointee.resumable(serial: handler.serial) {
+            output.pointee.append("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            life.pointee.beginStream()
+        } else if life.pointee.streamWritable(serial: handler.serial) {
+            if kind < 12 {
+                guard !waitingForRoom else { return }
+                let n = 1 + kind * 100
+                output.pointee.appendHex(n)
+                output.pointee.append("\r\n")
+                for _ in 0..<n { output.pointee.append(byte: UInt8(ascii: "s")) }
+                output.pointee.append("\r\n")
+                if life.pointee.streamIsFull {
+                    life.pointee.waitForRoom()
+                    waitingForRoom = true
+                }
+            } else {
+                awaited = nil
+                waitingForRoom = false
+                // A last part that names the request as a plain answer's body does ("rN\n"
+                // after a blank line), so that the order check finds it; its framing is not
+                // what is checked here.
+                output.pointee.append("\r\n\r\n")
+                var text = handler.text
+                text.withUTF8 { output.pointee.append(UnsafeRawBufferPointer($0)) }
+                output.pointee.append("0\r\n\r\n")
+                life.pointee.endStream(keepAlive: handler.keepAlive, now: time)
+            }
+        } else {
+            return
+        }
+        perform()
     }
 
     mutating func resumeAwaited() {

@@ -16,6 +16,10 @@ import Glibc
 //   gets 504 and the handler is abandoned. A connection that closes (or whose client ends
 //   its side) while its handler is pending abandons it too; the loop cancels the
 //   handler's task on `.abandonHandler`.
+// - A streamed response (an awaited one whose body comes in parts) holds everything after
+//   it too. Its writer waits while more than `maxUnsentOutput` is unsent, and is told
+//   (`.streamRoom`) once less than half of that is: the body's producer never runs ahead
+//   of the client by more than that bound.
 // - Read back-pressure (as SwiftNIO's pipelining handler): while the connection cannot
 //   answer (a delayed response, or more than `maxUnsentOutput` bytes not yet sent) and
 //   it holds `readAheadBytes` of unanswered input, its multishot receive is cancelled,
@@ -101,6 +105,8 @@ public struct ConnectionLifecycle {
         /// The awaited handler will not be answered (its deadline passed, or the connection
         /// is closing): cancel its task. Not an operation on the ring.
         case abandonHandler
+        /// A streamed response's writer that waited for room may write again.
+        case streamRoom
     }
 
     /// How a receive completion ended.
@@ -165,6 +171,10 @@ public struct ConnectionLifecycle {
     var awaitDeadline: UInt64 = 0
     /// `.abandonHandler` is owed to the loop.
     var abandonOwed = false
+    /// The awaited response is being streamed (`beginStream` to `endStream`).
+    public private(set) var streaming = false
+    /// Its writer waits for the unsent output to drain (`.streamRoom` is owed).
+    var roomWanted = false
     /// Counts dispatches, so that a late answer is matched to the request it was for
     /// (`resumable`), never to a later one on the same connection.
     public private(set) var dispatchSerial: UInt32 = 0
@@ -209,6 +219,8 @@ public struct ConnectionLifecycle {
         pending = false
         awaiting = false
         abandonOwed = false
+        streaming = false
+        roomWanted = false
         stalled = false
     }
 
@@ -231,7 +243,7 @@ public struct ConnectionLifecycle {
 
     /// The connection answers nothing now: a response waits, the handler has the request,
     /// or too much is unsent.
-    var blocked: Bool { pending || dispatching || awaiting || unsentBytes >= settings.maxUnsentOutput }
+    var blocked: Bool { pending || dispatching || awaiting || streaming || unsentBytes >= settings.maxUnsentOutput }
 
     var canProcess: Bool {
         state == .open && !blocked && !closeAfterSend && !stalled && !input.isEmpty
@@ -265,10 +277,14 @@ public struct ConnectionLifecycle {
             operationsInFlight += 1
             return .armDelay(nanoseconds: ns)
         }
+        if roomWanted && unsentBytes < settings.maxUnsentOutput / 2 {
+            roomWanted = false
+            return .streamRoom
+        }
         while canProcess {
             if let action = processInput(now: now) { return action }
         }
-        if readClosed && !pending && !dispatching && !awaiting && (input.isEmpty || stalled) { closeAfterSend = true }
+        if readClosed && !pending && !dispatching && !awaiting && !streaming && (input.isEmpty || stalled) { closeAfterSend = true }
         if !sending {
             if flightOffset < flight.count { return startSend(now: now) }
             if !output.isEmpty {
@@ -277,7 +293,7 @@ public struct ConnectionLifecycle {
                 swap(&output, &flight)
                 return startSend(now: now)
             }
-            if closeAfterSend && !pending && !dispatching && !awaiting {
+            if closeAfterSend && !pending && !dispatching && !awaiting && !streaming {
                 if readClosed {
                     beginClosing()
                     return nextWhileClosing()
@@ -395,8 +411,10 @@ public struct ConnectionLifecycle {
     mutating func beginClosing() {
         guard state == .open || state == .lingering else { return }
         state = .closing
-        if awaiting {
+        if awaiting || streaming {
             awaiting = false
+            streaming = false
+            roomWanted = false
             abandonOwed = true
         }
         reader.close()
@@ -449,6 +467,36 @@ public struct ConnectionLifecycle {
         finishRequest(keepAlive: keepAlive, now: now)
     }
 
+    /// The awaited response's head is written (into `output`) and its body will follow in
+    /// parts (`output` appends), until `endStream`.
+    public mutating func beginStream() {
+        precondition(awaiting, "beginStream() without an awaited response")
+        awaiting = false
+        streaming = true
+    }
+
+    /// Whether the stream for dispatch `serial` may write now.
+    public func streamWritable(serial: UInt32) -> Bool {
+        streaming && serial == dispatchSerial && state == .open
+    }
+
+    /// Whether the stream's writer should wait before it writes more.
+    public var streamIsFull: Bool { unsentBytes >= settings.maxUnsentOutput }
+
+    /// The stream's writer waits: `.streamRoom` comes when less than half the bound is unsent.
+    public mutating func waitForRoom() {
+        precondition(streaming, "waitForRoom() without a stream")
+        roomWanted = true
+    }
+
+    /// The stream's last part is written.
+    public mutating func endStream(keepAlive: Bool, now: UInt64) {
+        precondition(streaming, "endStream() without a stream")
+        streaming = false
+        roomWanted = false
+        finishRequest(keepAlive: keepAlive, now: now)
+    }
+
     mutating func finishRequest(keepAlive: Bool, now: UInt64) {
         if reader.phase == .dispatched { reader.responded(keepAlive: keepAlive, now: now) }
         input.consume(consumed)
@@ -493,7 +541,7 @@ public struct ConnectionLifecycle {
             // A client that closes while its handler is awaited has given up on the answer:
             // the handler is abandoned (its task cancelled), as nginx finalizes such a
             // request with 499. A delayed response, which costs nothing to finish, still goes.
-            if state == .lingering || awaiting { beginClosing() }
+            if state == .lingering || awaiting || streaming { beginClosing() }
         case .noBuffers, .cancelled:
             break
         case .failed:
@@ -578,7 +626,7 @@ public struct ConnectionLifecycle {
     /// header timeout, which would outlast the primary's shutdown timeout).
     @discardableResult
     public mutating func closeIfIdle(now: UInt64, grace: UInt64, newGrace: UInt64) -> Bool {
-        guard state == .open, !sending, unsentBytes == 0, input.isEmpty, !pending, !dispatching, !awaiting,
+        guard state == .open, !sending, unsentBytes == 0, input.isEmpty, !pending, !dispatching, !awaiting, !streaming,
               reader.phase == .idle else { return false }
         let since = reader.idleSince ?? reader.phaseStart
         guard now &- since >= (reader.requestCount == 0 ? newGrace : grace) else { return false }
@@ -589,7 +637,7 @@ public struct ConnectionLifecycle {
     /// Frees the buffers of a keep-alive connection idle for `idleReleaseNanoseconds`:
     /// nothing is unsent, in flight or held, and no request is under way.
     mutating func releaseIfIdle(now: UInt64) {
-        guard settings.idleReleaseNanoseconds > 0, !sending, !pending, !dispatching, !awaiting, unsentBytes == 0,
+        guard settings.idleReleaseNanoseconds > 0, !sending, !pending, !dispatching, !awaiting, !streaming, unsentBytes == 0,
               input.isEmpty, held.isEmpty, let since = reader.idleSince,
               now &- since >= settings.idleReleaseNanoseconds,
               input.capacity | output.capacity | flight.capacity | held.capacity | fields.capacity != 0 else { return }

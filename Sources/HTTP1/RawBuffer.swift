@@ -62,6 +62,19 @@ public struct RawBuffer {
         count += Self.writeDecimal(value, at: tail(reserving: 20))
     }
 
+    /// Appends a non-negative integer in lowercase hexadecimal (a chunk's size line).
+    public mutating func appendHex(_ value: Int) {
+        let v = UInt(max(0, value))
+        var digits = 1
+        while digits < 16 && v >> (4 * UInt(digits)) != 0 { digits += 1 }
+        let p = tail(reserving: 16)
+        for i in 0..<digits {
+            let nibble = UInt8(truncatingIfNeeded: v >> (4 * UInt(digits - 1 - i))) & 0xF
+            p.storeBytes(of: nibble < 10 ? 48 + nibble : 87 + nibble, toByteOffset: i, as: UInt8.self)
+        }
+        count += digits
+    }
+
     /// Writes a non-negative integer (negative ones as 0) in decimal at `dst`, which has room
     /// for 20 digits; returns how many it wrote.
     @inline(__always)

@@ -46,7 +46,7 @@ public struct ResponseWriter {
         statusCode = status.code
         bodyCount = body.count
         Self.writeHead(into: &out.pointee, status: status, date: date, contentType: contentType,
-                       extraHeaders: headerLines, addedHeaders: addedHeaderLines, contentLength: body.count,
+                       extraHeaders: headerLines, addedHeaders: addedHeaderLines, framing: .contentLength(body.count),
                        keepAlive: keepAlive, minorVersion: minorVersion)
         if !isHead && status.code != 204 && status.code != 304 { out.pointee.append(body) }
     }
@@ -80,7 +80,7 @@ public struct ResponseWriter {
     public static func writeHead(into out: inout RawBuffer, status: HTTPStatus, date: UnsafeRawPointer,
                                  contentType: UnsafeRawBufferPointer, extraHeaders: UnsafeRawBufferPointer,
                                  addedHeaders: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
-                                 contentLength: Int, keepAlive: Bool, minorVersion: UInt8) {
+                                 framing: BodyFraming, keepAlive: Bool, minorVersion: UInt8) {
         // The literal pieces and 20 digits come to 126 bytes.
         let most = 160 + status.reason.utf8CodeUnitCount + HTTPDate.length + contentType.count + extraHeaders.count
             + addedHeaders.count
@@ -102,8 +102,16 @@ public struct ResponseWriter {
         if status.code != 204 && status.code != 304 {
             p = put(p, "\r\nContent-Type: ")
             p = put(p, contentType)
-            p = put(p, "\r\nContent-Length: ")
-            p += RawBuffer.writeDecimal(contentLength, at: p)
+            switch framing {
+            case .contentLength(let n):
+                p = put(p, "\r\nContent-Length: ")
+                p += RawBuffer.writeDecimal(n, at: p)
+            case .chunked:
+                p = put(p, "\r\nTransfer-Encoding: chunked")
+            case .none:
+                // Delimited by the close (an HTTP/1.0 client's stream): no length field.
+                break
+            }
         }
         if !keepAlive {
             p = put(p, "\r\nConnection: close")
@@ -133,7 +141,7 @@ public struct ResponseWriter {
     /// An error response with `Connection: close` and the reason as its body.
     public static func writeError(into out: inout RawBuffer, status: HTTPStatus, date: UnsafeRawPointer) {
         writeHead(into: &out, status: status, date: date, contentType: bytes("text/plain"), extraHeaders: bytes(""),
-                  contentLength: status.reason.utf8CodeUnitCount + 1, keepAlive: false, minorVersion: 1)
+                  framing: .contentLength(status.reason.utf8CodeUnitCount + 1), keepAlive: false, minorVersion: 1)
         out.append(status.reason)
         out.append(byte: 10)
     }

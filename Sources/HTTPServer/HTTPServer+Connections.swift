@@ -126,6 +126,12 @@ extension HTTPServer {
                 if let request = awaited.removeValue(forKey: UInt32(index)) {
                     counters.inflight -= 1
                     request.task?.cancel()
+                    request.roomWaiter?.resume(throwing: CancellationError())
+                }
+            case .streamRoom:
+                if let waiter = awaited[UInt32(index)]?.roomWaiter {
+                    awaited[UInt32(index)]!.roomWaiter = nil
+                    waiter.resume()
                 }
             case .release:
                 freeSlots[freeCount] = UInt32(index)

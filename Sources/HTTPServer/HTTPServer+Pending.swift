@@ -12,6 +12,12 @@ struct AwaitedRequest {
     var minorVersion: UInt8
     var keepAlive: Bool
     var task: Task<Void, Never>? = nil
+    /// A streamed answer's framing, once its head is written.
+    var framing: BodyFraming? = nil
+    /// Bytes a Content-Length stream still owes.
+    var remaining = 0
+    /// A stream writer waiting for the unsent output to drain.
+    var roomWaiter: CheckedContinuation<Void, any Error>? = nil
 }
 
 extension HTTPServer: PendingResponseHost {
@@ -46,6 +52,118 @@ extension HTTPServer: PendingResponseHost {
             writer.respond(.internalServerError, body: "handler wrote no response\n")
         }
         return writer.keepAlive
+    }
+
+    func isInCall(_ slot: PendingResponse.Slot) -> Bool { slot.serial != 0 && slot == currentDispatch }
+
+    /// The slot's index when its awaited response can start a stream.
+    func awaitedIndex(_ slot: PendingResponse.Slot) -> Int? {
+        let index = Int(slot.index)
+        guard index < slotHighWater, slots[index].generation == slot.generation,
+              slots[index].lifecycle.resumable(serial: slot.serial), awaited[slot.index] != nil else { return nil }
+        return index
+    }
+
+    /// The slot's index while its stream may write.
+    func streamIndex(_ slot: PendingResponse.Slot) -> Int? {
+        let index = Int(slot.index)
+        guard index < slotHighWater, slots[index].generation == slot.generation,
+              slots[index].lifecycle.streamWritable(serial: slot.serial), awaited[slot.index] != nil else { return nil }
+        return index
+    }
+
+    func beginStream(_ slot: PendingResponse.Slot, status: HTTPStatus, contentType: UnsafeRawBufferPointer,
+                     headerLines: UnsafeRawBufferPointer, addedLines: UnsafeRawBufferPointer, contentLength: Int?) -> Bool {
+        guard let index = awaitedIndex(slot) else { return false }
+        var request = awaited[slot.index]!
+        let s = slots + index
+        var keepAlive = request.keepAlive && !s.pointee.lifecycle.readClosed && !draining
+        let framing: BodyFraming
+        if let contentLength {
+            framing = .contentLength(contentLength)
+            request.remaining = contentLength
+        } else if request.minorVersion >= 1 {
+            framing = .chunked
+        } else {
+            // HTTP/1.0 has no chunked coding: the body ends with the connection.
+            framing = .none
+            keepAlive = false
+        }
+        request.framing = framing
+        request.keepAlive = keepAlive
+        ResponseWriter.writeHead(into: &ConnectionSlot.output(of: s).pointee, status: status, date: date,
+                                 contentType: contentType, extraHeaders: headerLines, addedHeaders: addedLines,
+                                 framing: framing, keepAlive: keepAlive, minorVersion: request.minorVersion)
+        awaited[slot.index] = request
+        s.pointee.lifecycle.beginStream()
+        perform(index)
+        return true
+    }
+
+    func writeStream(_ slot: PendingResponse.Slot, _ bytes: UnsafeRawBufferPointer) -> PendingResponse.StreamWrite {
+        guard let index = streamIndex(slot) else { return .gone }
+        let request = awaited[slot.index]!
+        let out = ConnectionSlot.output(of: slots + index)
+        if !request.isHead && bytes.count > 0 {
+            switch request.framing {
+            case .some(.chunked):
+                out.pointee.appendHex(bytes.count)
+                out.pointee.append("\r\n")
+                out.pointee.append(bytes)
+                out.pointee.append("\r\n")
+            case .some(.contentLength):
+                guard bytes.count <= request.remaining else {
+                    // More than it said: the framing cannot be kept; the connection closes.
+                    slots[index].lifecycle.abort()
+                    perform(index)
+                    return .gone
+                }
+                awaited[slot.index]!.remaining -= bytes.count
+                out.pointee.append(bytes)
+            case .some(.none), nil:
+                out.pointee.append(bytes)
+            }
+        }
+        perform(index)
+        return streamIndex(slot) == nil ? .gone : .written(full: slots[index].lifecycle.streamIsFull)
+    }
+
+    func waitForRoom(_ slot: PendingResponse.Slot, _ continuation: CheckedContinuation<Void, any Error>) {
+        guard let index = streamIndex(slot) else {
+            continuation.resume(throwing: CancellationError())
+            return
+        }
+        guard slots[index].lifecycle.streamIsFull else {
+            continuation.resume()
+            return
+        }
+        awaited[slot.index]!.roomWaiter = continuation
+        slots[index].lifecycle.waitForRoom()
+    }
+
+    func endStream(_ slot: PendingResponse.Slot) -> Bool {
+        guard let index = streamIndex(slot), let request = awaited[slot.index] else { return false }
+        if case .some(.contentLength) = request.framing, request.remaining > 0, !request.isHead {
+            // Fewer bytes than it said: only the close can tell the client.
+            slots[index].lifecycle.abort()
+            perform(index)
+            return false
+        }
+        if case .some(.chunked) = request.framing, !request.isHead {
+            ConnectionSlot.output(of: slots + index).pointee.append("0\r\n\r\n")
+        }
+        awaited.removeValue(forKey: slot.index)
+        counters.inflight -= 1
+        counters.requests += 1
+        slots[index].lifecycle.endStream(keepAlive: request.keepAlive, now: now)
+        perform(index)
+        return true
+    }
+
+    func abortStream(_ slot: PendingResponse.Slot) {
+        guard let index = streamIndex(slot) ?? awaitedIndex(slot) else { return }
+        slots[index].lifecycle.abort()
+        perform(index)
     }
 
     func register(_ task: Task<Void, Never>, for slot: PendingResponse.Slot) {

@@ -44,10 +44,71 @@ public struct PendingResponse: @unchecked Sendable {
     }
 }
 
+extension PendingResponse {
+    /// Whether the handler's own call is still under way (its task has not suspended):
+    /// a stream starts only after it returns (`Task.yield()` first).
+    public var isInHandlerCall: Bool { host.isInCall(slot) }
+
+    public enum StreamWrite: Equatable, Sendable {
+        /// Taken; `full`: more than the connection's bound is unsent, so wait for room
+        /// (`waitForRoom`) before writing more.
+        case written(full: Bool)
+        /// The connection is gone (or the body outgrew its Content-Length): stop.
+        case gone
+    }
+
+    /// Answers with a head now and a body in parts: `contentLength` when it is known,
+    /// else chunked (HTTP/1.1), or delimited by the close (HTTP/1.0). The pieces are as
+    /// for `ResponseWriter.respond(_:contentType:headerLines:body:)`. Returns false when
+    /// the request is no longer awaited. Not from inside the handler's own call.
+    public func startStream(_ status: HTTPStatus, contentType: UnsafeRawBufferPointer, headerLines: UnsafeRawBufferPointer,
+                            addedHeaderLines: UnsafeRawBufferPointer, contentLength: Int?) -> Bool {
+        precondition(host.executor.isOnLoopThread && !isInHandlerCall, "startStream on the loop, after the handler returned")
+        return host.beginStream(slot, status: status, contentType: contentType, headerLines: headerLines,
+                                addedLines: addedHeaderLines, contentLength: contentLength)
+    }
+
+    /// Appends a part of the body (copied into the connection's output at once).
+    public func write(_ bytes: UnsafeRawBufferPointer) -> StreamWrite {
+        precondition(host.executor.isOnLoopThread, "PendingResponse.write off the loop's thread")
+        return host.writeStream(slot, bytes)
+    }
+
+    /// Returns once less than half the connection's bound is unsent; throws
+    /// CancellationError when the connection goes first.
+    public func waitForRoom() async throws {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+            host.waitForRoom(slot, c)
+        }
+    }
+
+    /// The body is complete. False when the connection closed instead (gone already, or a
+    /// Content-Length body that came up short).
+    @discardableResult
+    public func finishStream() -> Bool {
+        precondition(host.executor.isOnLoopThread, "PendingResponse.finishStream off the loop's thread")
+        return host.endStream(slot)
+    }
+
+    /// The body cannot be finished (its producer failed): the connection closes, which is
+    /// the only way left to tell the client.
+    public func abortStream() {
+        precondition(host.executor.isOnLoopThread, "PendingResponse.abortStream off the loop's thread")
+        host.abortStream(slot)
+    }
+}
+
 /// What a loop offers its pending responses (HTTPServer). A protocol so that the ticket
 /// need not name the server's handler type; called only on the async path.
 protocol PendingResponseHost: AnyObject {
     var executor: RingExecutor { get }
     func resume(_ slot: PendingResponse.Slot, _ write: (inout ResponseWriter) -> Void) -> Bool
     func register(_ task: Task<Void, Never>, for slot: PendingResponse.Slot)
+    func isInCall(_ slot: PendingResponse.Slot) -> Bool
+    func beginStream(_ slot: PendingResponse.Slot, status: HTTPStatus, contentType: UnsafeRawBufferPointer,
+                     headerLines: UnsafeRawBufferPointer, addedLines: UnsafeRawBufferPointer, contentLength: Int?) -> Bool
+    func writeStream(_ slot: PendingResponse.Slot, _ bytes: UnsafeRawBufferPointer) -> PendingResponse.StreamWrite
+    func waitForRoom(_ slot: PendingResponse.Slot, _ continuation: CheckedContinuation<Void, any Error>)
+    func endStream(_ slot: PendingResponse.Slot) -> Bool
+    func abortStream(_ slot: PendingResponse.Slot)
 }

@@ -81,6 +81,10 @@ public struct Application<M: Middleware>: HTTPHandler, Sendable {
             } catch {
                 answer = HTTPError.response(for: error)
             }
+            if let produce = answer.stream {
+                await app.stream(answer, produce, owned, ticket, added, start: start, timed: timed)
+                return
+            }
             ticket.respond { writer in
                 writer.addedHeaderLines = added.bytes
                 writer.respond(answer)
@@ -89,6 +93,34 @@ public struct Application<M: Middleware>: HTTPHandler, Sendable {
         }
         ticket.cancelling(task)
         return .pending()
+    }
+}
+
+extension Application {
+    /// Writes a streamed answer: its head, then each part its producer gives.
+    func stream(_ answer: Response, _ produce: @Sendable (BodyWriter) async throws -> Void, _ request: HTTPRequest,
+                _ ticket: PendingResponse, _ added: AddedLines, start: UInt64, timed: Bool) async {
+        // A stream starts after the handler's call has returned (the connection's answer
+        // is then awaited): a producer that did not suspend yet yields once.
+        if ticket.isInHandlerCall { await Task.yield() }
+        var contentType = answer.contentType
+        let started = contentType.withUTF8 { type in
+            answer.headers.bytes.withUnsafeBytes { lines in
+                ticket.startStream(answer.status, contentType: UnsafeRawBufferPointer(type), headerLines: lines,
+                                   addedHeaderLines: added.bytes, contentLength: answer.streamLength)
+            }
+        }
+        guard started else { return }
+        var ok = true
+        do {
+            try await produce(BodyWriter(ticket: ticket))
+            ok = ticket.finishStream()
+        } catch {
+            ticket.abortStream()
+            ok = false
+        }
+        middleware.completed(CompletedRequest(request: request, status: ok ? answer.status.code : 0, bodyBytes: 0,
+                                              startNanoseconds: start, endNanoseconds: timed ? monotonicNanoseconds() : 0))
     }
 }
 

@@ -12,11 +12,30 @@ public struct Response: Sendable {
     public private(set) var contentType: String
     public private(set) var headers = HeaderLines()
     public var body: [UInt8]
+    /// A body written in parts by an async route (`Response.stream`), instead of `body`.
+    public private(set) var stream: (@Sendable (BodyWriter) async throws -> Void)? = nil
+    /// A stream's length when it is known beforehand (sent as Content-Length; else chunked).
+    public private(set) var streamLength: Int? = nil
 
     public init(status: HTTPStatus = .ok, contentType: String = "text/plain; charset=utf-8", body: [UInt8] = []) {
         self.status = status
         self.contentType = contentType
         self.body = body
+    }
+
+    /// A body produced in parts, written across loop turns as `produce` gives them, with
+    /// back-pressure: `BodyWriter.write` waits while the client is more than the
+    /// connection's bound behind. Chunked, unless `contentLength` is given (then the
+    /// parts must add up to it exactly, or the connection is closed). An async route only.
+    /// If `produce` throws after the head went out, the connection is closed: the only
+    /// way left to tell the client that the body is incomplete.
+    public static func stream(status: HTTPStatus = .ok, contentType: String = "application/octet-stream",
+                              contentLength: Int? = nil,
+                              _ produce: @escaping @Sendable (BodyWriter) async throws -> Void) -> Response {
+        var r = Response(status: status, contentType: contentType)
+        r.stream = produce
+        r.streamLength = contentLength
+        return r
     }
 
     /// A text body.

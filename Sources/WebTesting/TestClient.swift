@@ -67,13 +67,49 @@ public final class TestClient {
                     let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
                     headers[name] = headers[name].map { $0 + ", " + value } ?? value
                 }
-                let length = (isHead || status == 100) ? 0 : Int(headers["content-length"] ?? "0") ?? 0
+                let noBody = isHead || status == 100 || status == 204 || status == 304
+                if !noBody, headers["transfer-encoding"]?.lowercased() == "chunked" {
+                    guard let (body, used) = readChunked(from: end + 4) else { return nil }
+                    pending.removeFirst(used)
+                    return TestResponse(status: status, headers: headers, body: body)
+                }
+                if !noBody && headers["content-length"] == nil {
+                    // Delimited by the close (an HTTP/1.0 stream).
+                    while fill() {}
+                    let body = Array(pending[(end + 4)...])
+                    pending.removeAll()
+                    return TestResponse(status: status, headers: headers, body: body)
+                }
+                let length = noBody ? 0 : Int(headers["content-length"] ?? "0") ?? 0
                 while pending.count < end + 4 + length { if !fill() { return nil } }
                 let body = Array(pending[(end + 4)..<(end + 4 + length)])
                 pending.removeFirst(end + 4 + length)
                 return TestResponse(status: status, headers: headers, body: body)
             }
             if !fill() { return nil }
+        }
+    }
+
+    /// A chunked body from `start` (RFC 9112 §7.1, no trailers): the body and where it ends;
+    /// nil when the connection ends first or a size line is malformed.
+    private func readChunked(from start: Int) -> ([UInt8], Int)? {
+        var body: [UInt8] = []
+        var position = start
+        while true {
+            // The size line.
+            var lineEnd = position
+            while true {
+                while lineEnd + 1 >= pending.count { if !fill() { return nil } }
+                if pending[lineEnd] == 13 && pending[lineEnd + 1] == 10 { break }
+                lineEnd += 1
+            }
+            guard let size = Int(String(decoding: pending[position..<lineEnd], as: UTF8.self)
+                                   .split(separator: ";").first ?? "", radix: 16) else { return nil }
+            position = lineEnd + 2
+            while pending.count < position + size + 2 { if !fill() { return nil } }
+            if size == 0 { return (body, position + 2) }
+            body.append(contentsOf: pending[position..<(position + size)])
+            position += size + 2
         }
     }
 

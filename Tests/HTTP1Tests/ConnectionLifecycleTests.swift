@@ -162,6 +162,42 @@ struct ConnectionLifecycleTests {
         #expect(d.violations.isEmpty, "\(d.violations)")
     }
 
+    @Test func aStreamHoldsLaterRequestsAndItsWriterWaitsForRoom() {
+        let d = LifecycleDriver(settings: .init(maxUnsentOutput: 1024, readAheadBytes: 256, lingerNanoseconds: 500,
+                                                sendStallNanoseconds: 2_000))
+        d.deliver(get("/await", id: 1) + get("/b", id: 2))
+        d.beginStream()
+        #expect(d.life.pointee.streaming)
+        var parts = 0
+        while !d.streamPart(300) { parts += 1 }
+        #expect(parts < 4, "the writer is told to wait once the bound is reached")
+        #expect(d.roomSignals == 0)
+        // The client reads: room comes once less than half the bound is unsent.
+        d.completeSend(limit: 200)
+        d.completeSend(limit: 900)
+        #expect(d.roomSignals == 1)
+        d.endStream()
+        d.settle()
+        let wire = d.wireText
+        #expect(wire.hasPrefix("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n12c\r\n"))
+        #expect(wire.contains("0\r\n\r\nHTTP/1.1 200 OK"), "the next response follows the stream's end")
+        #expect(d.answered.last == "/b id=2")
+        #expect(d.violations.isEmpty, "\(d.violations)")
+    }
+
+    @Test func aConnectionThatClosesMidStreamAbandonsItsProducer() {
+        let d = LifecycleDriver()
+        d.deliver(get("/await", id: 1))
+        d.beginStream()
+        d.streamPart(10)
+        d.receiveFails()
+        #expect(d.abandoned == 1)
+        #expect(!d.life.pointee.streaming)
+        d.settle()
+        #expect(d.released == 1)
+        #expect(d.violations.isEmpty, "\(d.violations)")
+    }
+
     @Test func anAnswerForAnEarlierRequestIsNotTakenForALaterOne() {
         let d = LifecycleDriver()
         d.deliver(get("/await", id: 1))

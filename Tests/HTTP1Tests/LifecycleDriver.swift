@@ -46,6 +46,8 @@ final class LifecycleDriver {
     private(set) var awaitedHandler: (serial: UInt32, text: String, keepAlive: Bool)? = nil
     /// Handlers the lifecycle abandoned (`.abandonHandler`).
     private(set) var abandoned = 0
+    /// Times a waiting stream writer was told it has room (`.streamRoom`).
+    private(set) var roomSignals = 0
 
     init(settings: ConnectionLifecycle.Settings = ConnectionLifecycle.Settings(lingerNanoseconds: 500, sendStallNanoseconds: 2_000),
          limits: HTTPLimits = HTTPLimits(), timeouts: HTTPTimeouts = TestConnection.timeouts,
@@ -140,6 +142,10 @@ final class LifecycleDriver {
                 check(!closeInFlight && !closed, "closed twice")
                 check(shutdownsInFlight == 0, "closed with a shutdown in flight (its slot could be reused under it)")
                 closeInFlight = true
+            case .streamRoom:
+                note("streamRoom")
+                check(life.pointee.streaming, "room for a stream that is not streaming")
+                roomSignals += 1
             case .abandonHandler:
                 note("abandonHandler")
                 check(awaitedHandler != nil, "abandoned a handler that was not awaited")
@@ -273,6 +279,36 @@ final class LifecycleDriver {
         life.pointee.resumed(keepAlive: writer.keepAlive, now: now)
         run()
         return true
+    }
+
+    /// The awaited handler starts a stream: its head, as the loop writes it.
+    func beginStream() {
+        guard let handler = awaitedHandler, life.pointee.resumable(serial: handler.serial) else { return }
+        output.pointee.append("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        life.pointee.beginStream()
+        run()
+    }
+
+    /// The stream writes a part of `count` bytes; returns whether its writer must wait.
+    @discardableResult
+    func streamPart(_ count: Int) -> Bool {
+        guard let handler = awaitedHandler, life.pointee.streamWritable(serial: handler.serial) else { return false }
+        output.pointee.appendHex(count)
+        output.pointee.append("\r\n")
+        for _ in 0..<count { output.pointee.append(byte: UInt8(ascii: "s")) }
+        output.pointee.append("\r\n")
+        run()
+        let full = life.pointee.streamIsFull
+        if full { life.pointee.waitForRoom() }
+        return full
+    }
+
+    func endStream() {
+        guard let handler = awaitedHandler, life.pointee.streamWritable(serial: handler.serial) else { return }
+        awaitedHandler = nil
+        output.pointee.append("0\r\n\r\n")
+        life.pointee.endStream(keepAlive: handler.keepAlive, now: now)
+        run()
     }
 
     func completeClose() {
