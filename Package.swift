@@ -65,6 +65,12 @@ let package = Package(
             dependencies: ["Web", "Cluster", "HTTP1", "URing"],
             path: "Examples/notes-api"
         ),
+        // A fixture of ServerTests: the cluster API driven from outside.
+        .executableTarget(
+            name: "cluster-probe",
+            dependencies: ["Web", "Cluster", "HTTP1", "URing"],
+            path: "Tests/Fixtures/cluster-probe"
+        ),
         .executableTarget(
             name: "web-routes",
             dependencies: ["Web", "HTTPServer", "HTTP1", "URing"],
@@ -82,6 +88,6 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
         .testTarget(name: "WebTests", dependencies: ["Web", "WebTesting", "HTTPServer", "HTTP1", "URing"]),
-        .testTarget(name: "ServerTests", dependencies: ["uring-cluster", "cluster-hello", "cluster-bench", "notes-api", "WebTesting"]),
+        .testTarget(name: "ServerTests", dependencies: ["uring-cluster", "cluster-hello", "cluster-bench", "notes-api", "cluster-probe", "WebTesting"]),
     ]
 )

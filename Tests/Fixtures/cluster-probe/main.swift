@@ -1,0 +1,103 @@
+// A test fixture (not an example): one primary and one worker exercising the parts of the
+// cluster API that ServerTests.ClusterAPITests checks from outside. The primary prints its
+// ready line on standard output and one line per event on standard error.
+//
+//   GET /ask?timeout_ms=N  the worker asks the primary (Ping → Pong) and answers "pong"
+//   GET /unhandled         a request type the primary has no handler for        → 501
+//   GET /failing           a request whose handler throws                       → 502
+//   GET /where             the worker's working directory and PROBE_VAR
+//   GET /message           the worker sends the primary a Codable message       → 202
+import Cluster
+import Foundation
+import HTTP1
+import URing
+import Web
+
+struct Ping: Codable, Sendable { var n: Int }
+struct Pong: Codable, Sendable { var n: Int }
+struct Unhandled: Codable, Sendable {}
+struct Failing: Codable, Sendable {}
+struct Hello: Codable, Sendable { var from: Int }
+struct ProbeFailure: Error, CustomStringConvertible { var description: String { "failing on purpose" } }
+
+func status(for error: any Error) -> HTTPStatus {
+    switch error as? ClusterRequestError {
+    case .timedOut: .gatewayTimeout
+    case .noHandler: .notImplemented
+    case .failed: .badGateway
+    default: .internalServerError
+    }
+}
+
+/// The ready line goes to standard output; every event line to standard error.
+func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+func event(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+
+let cluster = Cluster()
+if cluster.isPrimary {
+    cluster.setupPrimary { settings in
+        settings.workingDirectory = ProcessInfo.processInfo.environment["PROBE_CWD"]
+        settings.environment["PROBE_VAR"] = "from-setup"
+    }
+    cluster.onRequest(Ping.self) { _, ping in Pong(n: ping.n + 1) }
+    cluster.onRequest(Failing.self) { _, _ -> Pong in throw ProbeFailure() }
+    cluster.onListening { _, port in say("listening on http://127.0.0.1:\(port)") }
+    cluster.onMessage(Hello.self) { worker, hello in event("cluster message \(worker.id) from \(hello.from)") }
+    cluster.onExit { worker, _ in event("cluster exit \(worker.id)") }
+    do {
+        let worker = try cluster.fork()
+        worker.onOnline { event("worker online \(worker.id)") }
+        worker.onListening { port in event("worker listening \(worker.id) \(port > 0)") }
+        worker.onMessage(Hello.self) { hello in event("worker message \(worker.id) from \(hello.from)") }
+        worker.onExit { status in event("worker exit \(worker.id) \(status)") }
+        try cluster.run()
+    } catch {
+        say("primary failed: \(error)")
+        exit(1)
+    }
+} else {
+    var router = Router()
+    router.get("/ask") { request async -> Response in
+        let ms = request.query("timeout_ms", as: Int.self) ?? 2000
+        do {
+            let pong = try await cluster.request(Ping(n: 41), expecting: Pong.self, timeout: .milliseconds(ms))
+            return .text("pong \(pong.n)")
+        } catch {
+            return .text("\(error)", status: status(for: error))
+        }
+    }
+    router.get("/unhandled") { _ async -> Response in
+        do {
+            _ = try await cluster.request(Unhandled(), expecting: Pong.self)
+            return .text("answered?")
+        } catch {
+            return .text("\(error)", status: status(for: error))
+        }
+    }
+    router.get("/failing") { _ async -> Response in
+        do {
+            _ = try await cluster.request(Failing(), expecting: Pong.self)
+            return .text("answered?")
+        } catch {
+            return .text("\(error)", status: status(for: error))
+        }
+    }
+    router.get("/where") { _, response in
+        let cwd = FileManager.default.currentDirectoryPath
+        response.respond(.ok, text: "\(cwd) \(ProcessInfo.processInfo.environment["PROBE_VAR"] ?? "-")")
+    }
+    router.get("/message") { _, response in
+        do {
+            try cluster.worker!.send(Hello(from: cluster.workerID!))
+            response.respond(.accepted, body: "sent\n")
+        } catch {
+            response.respond(.internalServerError, text: "\(error)")
+        }
+    }
+    do {
+        try cluster.serve(Application(router: router), port: 0)
+    } catch {
+        say("worker failed: \(error)")
+        exit(1)
+    }
+}
