@@ -55,6 +55,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     @exclusivity(unchecked) var dateSecond = -1
     @exclusivity(unchecked) var now: UInt64 = 0
     @exclusivity(unchecked) var running = true
+    @exclusivity(unchecked) var started = false
     @exclusivity(unchecked) public internal(set) var counters = ServerCounters()
     @exclusivity(unchecked) var loopExtension: (any LoopExtension)?
     @exclusivity(unchecked) var draining = false
@@ -195,24 +196,39 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     /// Each turn ends with the executor's jobs (async handlers' tasks), after the ring's
     /// completions; while jobs remain, the next turn reaps completions without waiting.
     public func run() throws(SystemError) {
+        start()
+        while running { try turn() }
+        ring.submit()
+    }
+
+    /// What `run()` does first, on the loop's thread: for a caller that turns the loop
+    /// itself (`turn()`), as a test harness does.
+    public func start() {
+        guard !started else { return }
+        started = true
         executor.bindToCurrentThread()
         executor.wake.arm(ring, userData: UserData(kind: OperationKind.wake.rawValue))
         armTick()
         loopExtension?.start(ring: ring, server: self)
-        while running {
-            if executor.hasJobs {
-                ring.submitAndGetEvents()
-            } else {
-                try ring.submitAndWait(1)
-            }
-            now = monotonicNanoseconds()
-            loopExtension?.turnStarted(now: now)
-            ring.drainCompletions { self.complete($0) }
-            executor.runJobs()
-            loopExtension?.turnEnded()
-        }
-        ring.submit()
     }
+
+    /// One turn: submit, wait for a completion (not while jobs wait), handle every
+    /// completion, run the executor's jobs. At most a tick long when nothing happens.
+    public func turn() throws(SystemError) {
+        if executor.hasJobs {
+            ring.submitAndGetEvents()
+        } else {
+            try ring.submitAndWait(1)
+        }
+        now = monotonicNanoseconds()
+        loopExtension?.turnStarted(now: now)
+        ring.drainCompletions { self.complete($0) }
+        executor.runJobs()
+        loopExtension?.turnEnded()
+    }
+
+    /// Whether the loop still runs (false after `stop()`, or once a drain is complete).
+    public var isRunning: Bool { running }
 
     @inline(__always)
     func complete(_ c: Completion) {

@@ -22,11 +22,22 @@ public struct TestClientError: Error, CustomStringConvertible {
 public final class TestClient {
     public let fd: Int32
     private var pending: [UInt8] = []
+    /// For a non-blocking descriptor whose server runs on this thread (TestHarness): called
+    /// when a send or receive would block, to let the server take a turn; false gives up.
+    let pump: (() -> Bool)?
 
     public init(port: Int, receiveTimeoutSeconds: Int = 10) throws {
         let (fd, error) = connectLoopback(port: port, timeoutSeconds: receiveTimeoutSeconds)
         guard fd >= 0 else { throw TestClientError("connect: errno \(error)") }
         self.fd = fd
+        pump = nil
+    }
+
+    /// A client on a descriptor it now owns, made non-blocking; `pump` runs the server.
+    init(descriptor: Int32, pump: @escaping () -> Bool) {
+        fd = descriptor
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        self.pump = pump
     }
 
     deinit { close(fd) }
@@ -37,6 +48,10 @@ public final class TestClient {
         var sent = 0
         while sent < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EAGAIN, let pump {
+                guard pump() else { throw TestClientError("send: the server took nothing more") }
+                continue
+            }
             guard n > 0 else { throw TestClientError("send: errno \(errno)") }
             sent += n
         }
@@ -45,10 +60,16 @@ public final class TestClient {
     /// Reads more bytes; returns false at EOF, a reset or the receive timeout.
     private func fill() -> Bool {
         var chunk = [UInt8](repeating: 0, count: 65536)
-        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        guard n > 0 else { return false }
-        pending.append(contentsOf: chunk[0..<n])
-        return true
+        while true {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 && errno == EAGAIN, let pump {
+                guard pump() else { return false }
+                continue
+            }
+            guard n > 0 else { return false }
+            pending.append(contentsOf: chunk[0..<n])
+            return true
+        }
     }
 
     /// Reads one response; nil when the connection ended (or timed out) before a whole one came.
