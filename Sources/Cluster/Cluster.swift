@@ -36,6 +36,7 @@ public final class Cluster: @unchecked Sendable {
     var primaryStorage: Primary?
     var channel: WorkerChannel?
     var earlyMessages: [[UInt8]] = []
+    var drainHandlers: [() -> Void] = []
     /// In a worker, this process as a `Worker` (Node's `cluster.worker`); nil in the primary.
     public let worker: Worker?
 
@@ -155,6 +156,12 @@ public final class Cluster: @unchecked Sendable {
     static func requestName<T>(_ type: T.Type) -> String { String(describing: type) }
 
     // MARK: - Worker
+
+    /// In a worker: `f` runs on the worker's loop when its drain begins (the cluster stops,
+    /// or this worker is being replaced or disconnected), before it stops serving.
+    public func onDrain(_ f: @escaping () -> Void) {
+        drainHandlers.append(f)
+    }
 
     /// In a worker: handles user messages from the primary.
     public func onPrimaryMessage(_ f: @escaping ([UInt8]) -> Void) {
@@ -277,6 +284,7 @@ public final class Cluster: @unchecked Sendable {
         config.workerID = slot + 1
         let stats: (any StatsSource)? = board.map { BoardStats(board: $0, slot: slot) }
         let server = try HTTPServer(configuration: config, handler: make(stats))
+        for f in drainHandlers { server.onDrain(f) }
         let channel = WorkerChannel(fd: channelFD, signals: signals, board: board, slot: slot)
         channel.onMessage = { [unowned self] in deliverFromPrimary($0) }
         self.channel = channel

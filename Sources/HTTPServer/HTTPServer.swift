@@ -56,6 +56,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     @exclusivity(unchecked) var now: UInt64 = 0
     @exclusivity(unchecked) var running = true
     @exclusivity(unchecked) var started = false
+    @exclusivity(unchecked) var drainHandlers: [() -> Void] = []
     @exclusivity(unchecked) public internal(set) var counters = ServerCounters()
     @exclusivity(unchecked) var loopExtension: (any LoopExtension)?
     @exclusivity(unchecked) var draining = false
@@ -180,6 +181,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     public func drain(sweepingListeners: Bool = true) {
         guard !draining else { return }
         draining = true
+        for f in drainHandlers { f() }
         finalSweepDone = !sweepingListeners
         acceptor.stop(sweep: sweepingListeners, ring: ring)
         acceptor.takeSwept { open($0) }
@@ -187,6 +189,11 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     }
 
     public var isDraining: Bool { draining }
+
+    /// Calls `f` on the loop's thread when a drain begins (a graceful stop, or a worker
+    /// leaving): where an application stops taking new work of its own and closes what it
+    /// opened. Requests in progress are still answered after it.
+    public func onDrain(_ f: @escaping () -> Void) { drainHandlers.append(f) }
 
     /// Ends `run()` after the current turn.
     public func stop() { running = false }

@@ -79,7 +79,9 @@ import Testing
         let workerMessage = lines.firstIndex(of: "worker message 1 from 1")
         let clusterMessage = lines.firstIndex(of: "cluster message 1 from 1")
         #expect(workerMessage != nil && clusterMessage != nil && workerMessage! < clusterMessage!, "\(lines)")
+        let drained = lines.firstIndex(of: "worker drain 1")
         let workerExit = lines.firstIndex { $0.hasPrefix("worker exit 1") }
+        #expect(drained != nil && workerExit != nil && drained! < workerExit!, "the worker heard of its drain: \(lines)")
         let clusterExit = lines.firstIndex(of: "cluster exit 1")
         #expect(workerExit != nil && clusterExit != nil && workerExit! < clusterExit!, "\(lines)")
     }

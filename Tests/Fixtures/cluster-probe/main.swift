@@ -94,6 +94,7 @@ if cluster.isPrimary {
             response.respond(.internalServerError, text: "\(error)")
         }
     }
+    cluster.onDrain { event("worker drain \(cluster.workerID!)") }
     do {
         try cluster.serve(Application(router: router), port: 0)
     } catch {
