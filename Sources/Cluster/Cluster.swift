@@ -37,6 +37,10 @@ public final class Cluster: @unchecked Sendable {
     var channel: WorkerChannel?
     var earlyMessages: [[UInt8]] = []
     var drainHandlers: [() -> Void] = []
+    /// Handlers registered before the primary's machinery exists (it is made at the first
+    /// `fork()` or `run()`, with the settings `setupPrimary` left): handed to it then.
+    var earlyEvents = EventHandlers()
+    var earlyRequestHandlers: [String: (Worker, [UInt8]) throws -> [UInt8]] = [:]
     /// In a worker, this process as a `Worker` (Node's `cluster.worker`); nil in the primary.
     public let worker: Worker?
 
@@ -68,7 +72,8 @@ public final class Cluster: @unchecked Sendable {
 
     /// Node's `cluster.setupPrimary`: the settings workers are started with (the program,
     /// its arguments, environment and working directory), the distribution mode and the
-    /// balance policy (Node's `schedulingPolicy`). Before the first `fork()` only.
+    /// balance policy (Node's `schedulingPolicy`). Before the first `fork()` (or `run()`)
+    /// only; handlers may be registered before or after it.
     public func setupPrimary(_ configure: (inout PrimarySettings) -> Void) {
         precondition(primaryStorage == nil, "setupPrimary comes before the first fork()")
         configure(&settings)
@@ -81,6 +86,10 @@ public final class Cluster: @unchecked Sendable {
         }
         if let p = primaryStorage { return p }
         let p = try Primary(settings: settings)
+        p.events = earlyEvents
+        p.requestHandlers = earlyRequestHandlers
+        earlyEvents = EventHandlers()
+        earlyRequestHandlers = [:]
         primaryStorage = p
         return p
     }
@@ -120,7 +129,7 @@ public final class Cluster: @unchecked Sendable {
     /// Every event of every worker, in the primary.
     public func onEvent(_ f: @escaping (Worker, WorkerEvent) -> Void) {
         guard isPrimary else { return }
-        try? primary().events.add(f)
+        if let p = primaryStorage { p.events.add(f) } else { earlyEvents.add(f) }
     }
 
     /// A user message: in the primary, from a worker; in a worker, from the primary, with
@@ -147,10 +156,12 @@ public final class Cluster: @unchecked Sendable {
         _ type: Request.Type, _ handler: @escaping (Worker, Request) throws -> Reply
     ) {
         guard isPrimary else { return }
-        try? primary().requestHandlers[Self.requestName(Request.self)] = { worker, bytes in
+        let answer: (Worker, [UInt8]) throws -> [UInt8] = { worker, bytes in
             let request = try JSONDecoder().decode(Request.self, from: Data(bytes))
             return Array(try JSONEncoder().encode(try handler(worker, request)))
         }
+        let name = Self.requestName(Request.self)
+        if let p = primaryStorage { p.requestHandlers[name] = answer } else { earlyRequestHandlers[name] = answer }
     }
 
     static func requestName<T>(_ type: T.Type) -> String { String(describing: type) }
@@ -195,7 +206,9 @@ public final class Cluster: @unchecked Sendable {
             throw ClusterRequestError.unsendable("\(payload.count) bytes; at most \(ClusterMessage.maxSize) fit in a message")
         }
         let (seconds, attoseconds) = timeout.components
-        let nanoseconds = UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+        // Saturating: a timeout of years is "no timeout", never a trap.
+        let whole = seconds >= Int64(UInt64.max / 1_000_000_000) ? UInt64.max / 2 : UInt64(max(0, seconds)) * 1_000_000_000
+        let nanoseconds = whole + UInt64(max(0, attoseconds) / 1_000_000_000)
         let id = channel.requests.newID()
         let link = ChannelLink(channel: channel)
         let bytes = try await withTaskCancellationHandler {
@@ -300,5 +313,7 @@ public final class Cluster: @unchecked Sendable {
         for bytes in fromPrimary { deliverFromPrimary(bytes) }
         if let sweep = drainAtStart { server.drain(sweepingListeners: sweep) }
         try server.run()
+        // Nothing will read a reply now.
+        channel.requests.failAll(.primaryGone)
     }
 }

@@ -8,8 +8,6 @@ struct RequestTable {
     }
 
     private(set) var pending: [UInt64: Pending] = [:]
-    /// Ids cancelled before their request was added (a task cancelled at once).
-    var cancelledEarly: Set<UInt64> = []
     /// The earliest deadline, so that a turn with nothing due costs one comparison.
     private var earliest = UInt64.max
     private(set) var nextID: UInt64 = 0
@@ -19,15 +17,11 @@ struct RequestTable {
         return nextID
     }
 
-    /// Adds a request; false (and the continuation resumed) when it was already cancelled.
-    mutating func add(id: UInt64, deadline: UInt64, _ continuation: CheckedContinuation<[UInt8], any Error>) -> Bool {
-        if cancelledEarly.remove(id) != nil {
-            continuation.resume(throwing: CancellationError())
-            return false
-        }
+    /// Adds a request. (Its cancel, which always comes later through a task on the loop,
+    /// finds it here; a cancel after its reply or deadline finds nothing to do.)
+    mutating func add(id: UInt64, deadline: UInt64, _ continuation: CheckedContinuation<[UInt8], any Error>) {
         pending[id] = Pending(deadline: deadline, continuation: continuation)
         earliest = min(earliest, deadline)
-        return true
     }
 
     mutating func replied(id: UInt64, outcome: ClusterMessage.ReplyOutcome, payload: [UInt8]) {
@@ -41,11 +35,7 @@ struct RequestTable {
     }
 
     mutating func cancel(id: UInt64) {
-        if let p = pending.removeValue(forKey: id) {
-            p.continuation.resume(throwing: CancellationError())
-        } else if id <= nextID {
-            cancelledEarly.insert(id)
-        }
+        pending.removeValue(forKey: id)?.continuation.resume(throwing: CancellationError())
     }
 
     mutating func expire(now: UInt64) {

@@ -157,7 +157,8 @@ final class WorkerChannel: LoopExtension {
             continuation.resume(throwing: ClusterRequestError.primaryGone)
             return
         }
-        guard requests.add(id: id, deadline: now &+ timeoutNanoseconds, continuation) else { return }
+        let (deadline, overflow) = now.addingReportingOverflow(timeoutNanoseconds)
+        requests.add(id: id, deadline: overflow ? .max : deadline, continuation)
         queued.append(ClusterMessage.request(id: id, name: name, payload: payload).encoded())
     }
 

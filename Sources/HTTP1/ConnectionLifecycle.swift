@@ -277,7 +277,7 @@ public struct ConnectionLifecycle {
             operationsInFlight += 1
             return .armDelay(nanoseconds: ns)
         }
-        if roomWanted && unsentBytes < settings.maxUnsentOutput / 2 {
+        if roomWanted && unsentBytes <= settings.maxUnsentOutput / 2 {
             roomWanted = false
             return .streamRoom
         }
@@ -451,7 +451,9 @@ public struct ConnectionLifecycle {
         dispatching = false
         output.count = dispatchMark
         awaiting = true
-        awaitDeadline = now &+ timeoutNanoseconds
+        // Saturating: `.max` means "no deadline", not one in the past.
+        let (deadline, overflow) = now.addingReportingOverflow(timeoutNanoseconds)
+        awaitDeadline = overflow ? .max : deadline
     }
 
     /// Whether the answer for dispatch `serial` may be written now (into `output`, then
@@ -483,7 +485,7 @@ public struct ConnectionLifecycle {
     /// Whether the stream's writer should wait before it writes more.
     public var streamIsFull: Bool { unsentBytes >= settings.maxUnsentOutput }
 
-    /// The stream's writer waits: `.streamRoom` comes when less than half the bound is unsent.
+    /// The stream's writer waits: `.streamRoom` comes when at most half the bound is unsent.
     public mutating func waitForRoom() {
         precondition(streaming, "waitForRoom() without a stream")
         roomWanted = true

@@ -46,7 +46,7 @@ public struct HandlerContext {
         slot = PendingResponse.Slot(index: 0, generation: 0, serial: 0)
     }
 
-    init(counters: ServerCounters, host: any PendingResponseHost, slot: PendingResponse.Slot) {
+    init(counters: ServerCounters, host: (any PendingResponseHost)?, slot: PendingResponse.Slot) {
         self.counters = counters
         self.host = host
         self.slot = slot

@@ -172,9 +172,22 @@ extension HTTPServer {
                                     keepAlive: head.keepAlive && !s.pointee.lifecycle.readClosed && !draining)
         let dispatch = PendingResponse.Slot(index: UInt32(index), generation: s.pointee.generation,
                                             serial: s.pointee.lifecycle.dispatchSerial)
-        let context = HandlerContext(counters: counters, host: self, slot: dispatch)
+        let context = HandlerContext(counters: counters, host: asHost, slot: dispatch)
+        // A handler that answers another connection's ticket can dispatch that connection's
+        // next request from inside its own call: the outer call's state is kept aside.
+        var outer: (PendingResponse.Slot, ReplyHead, Bool?, Task<Void, Never>?)? = nil
+        if callDepth > 0 {
+            outer = (currentDispatch, currentReply, answeredInCall, taskOfDispatch)
+            answeredInCall = nil
+            taskOfDispatch = nil
+        }
+        callDepth += 1
+        defer {
+            callDepth -= 1
+            if let outer { (currentDispatch, currentReply, answeredInCall, taskOfDispatch) = outer }
+        }
         currentDispatch = dispatch
-        currentRequest = AwaitedRequest(isHead: head.method == .head, minorVersion: head.minorVersion, keepAlive: head.keepAlive)
+        currentReply = ReplyHead(isHead: head.method == .head, minorVersion: head.minorVersion, keepAlive: head.keepAlive)
         let outcome = handler.handle(request, &writer, context)
         currentDispatch.serial = 0
         if let keepAlive = answeredInCall {
@@ -190,9 +203,7 @@ extension HTTPServer {
             s.pointee.lifecycle.suspended(timeoutNanoseconds: timeout > 0 ? timeout : configuration.handlerTimeoutNanoseconds,
                                           now: now)
             counters.inflight += 1
-            var request = currentRequest
-            request.task = taskOfDispatch
-            awaited[UInt32(index)] = request
+            awaited[UInt32(index)] = AwaitedRequest(head: currentReply, task: taskOfDispatch)
             taskOfDispatch = nil
             return
         }

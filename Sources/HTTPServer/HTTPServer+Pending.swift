@@ -6,12 +6,19 @@ import URing
 // (what waits behind it, the deadline, abandoning on close); this file keeps the little the
 // answer's head needs and the task to cancel, and writes the answer when it comes.
 
-/// What the server keeps of a request whose handler answers later.
-struct AwaitedRequest {
+/// What an answer's head needs of its request: plain data, set per dispatch.
+struct ReplyHead {
     var isHead: Bool
     var minorVersion: UInt8
     var keepAlive: Bool
+}
+
+/// What the server keeps of a request whose handler answers later.
+struct AwaitedRequest {
+    var head: ReplyHead
     var task: Task<Void, Never>? = nil
+    /// A streamed answer has no body to write (HEAD, 204, 304).
+    var bodyless = false
     /// A streamed answer's framing, once its head is written.
     var framing: BodyFraming? = nil
     /// Bytes a Content-Length stream still owes.
@@ -27,14 +34,14 @@ extension HTTPServer: PendingResponseHost {
             // Inside the handler's own call (its task has not suspended once): written now,
             // completed by `answer` when the handler returns.
             guard answeredInCall == nil else { return false }
-            answeredInCall = self.write(index, currentRequest, write)
+            answeredInCall = self.write(index, currentReply, write)
             return true
         }
         guard index < slotHighWater, slots[index].generation == slot.generation,
               slots[index].lifecycle.resumable(serial: slot.serial),
               let request = awaited.removeValue(forKey: slot.index) else { return false }
         counters.inflight -= 1
-        let keepAlive = self.write(index, request, write)
+        let keepAlive = self.write(index, request.head, write)
         slots[index].lifecycle.resumed(keepAlive: keepAlive, now: now)
         counters.requests += 1
         perform(index)
@@ -42,7 +49,7 @@ extension HTTPServer: PendingResponseHost {
     }
 
     /// Writes an answer into the connection's output; returns its keep-alive decision.
-    func write(_ index: Int, _ request: AwaitedRequest, _ write: (inout ResponseWriter) -> Void) -> Bool {
+    func write(_ index: Int, _ request: ReplyHead, _ write: (inout ResponseWriter) -> Void) -> Bool {
         let s = slots + index
         var writer = ResponseWriter(out: ConnectionSlot.output(of: s), date: date, isHead: request.isHead,
                                     minorVersion: request.minorVersion,
@@ -77,12 +84,15 @@ extension HTTPServer: PendingResponseHost {
         guard let index = awaitedIndex(slot) else { return false }
         var request = awaited[slot.index]!
         let s = slots + index
-        var keepAlive = request.keepAlive && !s.pointee.lifecycle.readClosed && !draining
+        var keepAlive = request.head.keepAlive && !s.pointee.lifecycle.readClosed && !draining
         let framing: BodyFraming
+        // No body follows a HEAD's answer, a 204 or a 304: their parts are dropped (the head
+        // of a 204 or 304 carries no framing field at all).
+        request.bodyless = request.head.isHead || status.code == 204 || status.code == 304
         if let contentLength {
             framing = .contentLength(contentLength)
             request.remaining = contentLength
-        } else if request.minorVersion >= 1 {
+        } else if request.head.minorVersion >= 1 || request.bodyless {
             framing = .chunked
         } else {
             // HTTP/1.0 has no chunked coding: the body ends with the connection.
@@ -90,10 +100,10 @@ extension HTTPServer: PendingResponseHost {
             keepAlive = false
         }
         request.framing = framing
-        request.keepAlive = keepAlive
+        request.head.keepAlive = keepAlive
         ResponseWriter.writeHead(into: &ConnectionSlot.output(of: s).pointee, status: status, date: date,
                                  contentType: contentType, extraHeaders: headerLines, addedHeaders: addedLines,
-                                 framing: framing, keepAlive: keepAlive, minorVersion: request.minorVersion)
+                                 framing: framing, keepAlive: keepAlive, minorVersion: request.head.minorVersion)
         awaited[slot.index] = request
         s.pointee.lifecycle.beginStream()
         perform(index)
@@ -104,7 +114,7 @@ extension HTTPServer: PendingResponseHost {
         guard let index = streamIndex(slot) else { return .gone }
         let request = awaited[slot.index]!
         let out = ConnectionSlot.output(of: slots + index)
-        if !request.isHead && bytes.count > 0 {
+        if !request.bodyless && bytes.count > 0 {
             switch request.framing {
             case .some(.chunked):
                 out.pointee.appendHex(bytes.count)
@@ -137,25 +147,27 @@ extension HTTPServer: PendingResponseHost {
             continuation.resume()
             return
         }
+        // One writer waits at a time; one that waits again displaces nothing silently.
+        awaited[slot.index]!.roomWaiter?.resume(throwing: CancellationError())
         awaited[slot.index]!.roomWaiter = continuation
         slots[index].lifecycle.waitForRoom()
     }
 
     func endStream(_ slot: PendingResponse.Slot) -> Bool {
         guard let index = streamIndex(slot), let request = awaited[slot.index] else { return false }
-        if case .some(.contentLength) = request.framing, request.remaining > 0, !request.isHead {
+        if case .some(.contentLength) = request.framing, request.remaining > 0, !request.bodyless {
             // Fewer bytes than it said: only the close can tell the client.
             slots[index].lifecycle.abort()
             perform(index)
             return false
         }
-        if case .some(.chunked) = request.framing, !request.isHead {
+        if case .some(.chunked) = request.framing, !request.bodyless {
             ConnectionSlot.output(of: slots + index).pointee.append("0\r\n\r\n")
         }
         awaited.removeValue(forKey: slot.index)
         counters.inflight -= 1
         counters.requests += 1
-        slots[index].lifecycle.endStream(keepAlive: request.keepAlive, now: now)
+        slots[index].lifecycle.endStream(keepAlive: request.head.keepAlive, now: now)
         perform(index)
         return true
     }
@@ -180,6 +192,7 @@ extension HTTPServer: PendingResponseHost {
             task.cancel()
             return
         }
+        awaited[slot.index]!.task?.cancel()
         awaited[slot.index]!.task = task
     }
 }

@@ -73,7 +73,12 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     /// The dispatch whose handler is being called (serial 0: none), and what its answer's
     /// head needs.
     @exclusivity(unchecked) var currentDispatch = PendingResponse.Slot(index: 0, generation: 0, serial: 0)
-    @exclusivity(unchecked) var currentRequest = AwaitedRequest(isHead: false, minorVersion: 1, keepAlive: true)
+    @exclusivity(unchecked) var currentReply = ReplyHead(isHead: false, minorVersion: 1, keepAlive: true)
+    /// Handler calls under way: above 1 when one handler's answer to another connection
+    /// dispatched that connection's next request from inside the first call.
+    @exclusivity(unchecked) var callDepth = 0
+    /// This server as the host its tickets name, made once (not an existential per request).
+    @exclusivity(unchecked) unowned(unsafe) var asHost: (any PendingResponseHost)? = nil
     /// A pending response answered before its handler returned (a task started with
     /// `Task.immediate` that never suspended): its keep-alive decision.
     @exclusivity(unchecked) var answeredInCall: Bool? = nil
@@ -122,6 +127,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         counters.workerID = configuration.workerID
         counters.pid = getpid()
         refreshDate()
+        asHost = self
     }
 
     /// File table slots beyond `maxConnections` (a quarter of a small table).
@@ -205,7 +211,30 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     public func run() throws(SystemError) {
         start()
         while running { try turn() }
+        if abandonAwaited() > 0 {
+            // Their tasks, woken by the cancels (some from the timer's thread), get 100 ms
+            // to run to their end here: after this, nothing runs them (the loop is gone).
+            for _ in 0..<100 {
+                executor.runJobs()
+                usleep(1_000)
+            }
+            executor.runJobs()
+        }
         ring.submit()
+    }
+
+    /// The loop has ended with answers still awaited (a `stop()`, not a drain): their tasks
+    /// are cancelled and any stream writer waiting for room is told, since nothing will
+    /// take what they produce.
+    func abandonAwaited() -> Int {
+        let all = awaited
+        awaited.removeAll()
+        for (_, request) in all {
+            counters.inflight -= 1
+            request.task?.cancel()
+            request.roomWaiter?.resume(throwing: CancellationError())
+        }
+        return all.count
     }
 
     /// What `run()` does first, on the loop's thread: for a caller that turns the loop

@@ -43,8 +43,8 @@ public struct Application<M: Middleware>: HTTPHandler, Sendable {
             case .async(let handler):
                 return startTask(handler, view, &response, context, start: start, timed: timed)
             }
-        case .methodNotAllowed(let node):
-            routes.allowLines[node].withUnsafeBytes { allow in
+        case .methodNotAllowed(let allowed):
+            FrozenRoutes.withAllowLine(allowed) { allow in
                 response.respond(.methodNotAllowed, contentType: ResponseText.plain, headerLines: allow,
                                  body: ResponseText.methodNotAllowed)
             }
@@ -69,7 +69,8 @@ public struct Application<M: Middleware>: HTTPHandler, Sendable {
             return .done
         }
         let owned = request.owned()
-        let added = AddedLines(bytes: response.addedHeaderLines)
+        // Copied: a middleware's lines need only live until the call's own answer.
+        let added = Array(response.addedHeaderLines)
         let app = self
         // Immediate: the handler runs now, on this thread, until it first suspends; one
         // that never does answers within this call, with no trip through the executor.
@@ -86,8 +87,11 @@ public struct Application<M: Middleware>: HTTPHandler, Sendable {
                 return
             }
             ticket.respond { writer in
-                writer.addedHeaderLines = added.bytes
-                writer.respond(answer)
+                added.withUnsafeBytes { lines in
+                    writer.addedHeaderLines = lines
+                    writer.respond(answer)
+                    writer.addedHeaderLines = UnsafeRawBufferPointer(start: nil, count: 0)
+                }
                 app.finish(owned, writer, start: start, timed: timed)
             }
         }
@@ -99,15 +103,17 @@ public struct Application<M: Middleware>: HTTPHandler, Sendable {
 extension Application {
     /// Writes a streamed answer: its head, then each part its producer gives.
     func stream(_ answer: Response, _ produce: @Sendable (BodyWriter) async throws -> Void, _ request: HTTPRequest,
-                _ ticket: PendingResponse, _ added: AddedLines, start: UInt64, timed: Bool) async {
+                _ ticket: PendingResponse, _ added: [UInt8], start: UInt64, timed: Bool) async {
         // A stream starts after the handler's call has returned (the connection's answer
         // is then awaited): a producer that did not suspend yet yields once.
         if ticket.isInHandlerCall { await Task.yield() }
         var contentType = answer.contentType
         let started = contentType.withUTF8 { type in
             answer.headers.bytes.withUnsafeBytes { lines in
-                ticket.startStream(answer.status, contentType: UnsafeRawBufferPointer(type), headerLines: lines,
-                                   addedHeaderLines: added.bytes, contentLength: answer.streamLength)
+                added.withUnsafeBytes { addedLines in
+                    ticket.startStream(answer.status, contentType: UnsafeRawBufferPointer(type), headerLines: lines,
+                                       addedHeaderLines: addedLines, contentLength: answer.streamLength)
+                }
             }
         }
         guard started else { return }
@@ -128,12 +134,6 @@ extension Application where M == NoMiddleware {
     public init(router: Router) {
         self.init(router: router, middleware: NoMiddleware())
     }
-}
-
-/// A middleware's added header lines, carried into an async handler's answer: they point
-/// into memory the middleware keeps for its whole life.
-struct AddedLines: @unchecked Sendable {
-    let bytes: UnsafeRawBufferPointer
 }
 
 enum ResponseText {

@@ -42,7 +42,8 @@ public struct HTTPRequest: @unchecked Sendable {
     public func owned() -> HTTPRequest {
         if storage != nil { return self }
         let used = max(head.headEnd, bodyRange.upperBound)
-        let storage = RequestStorage.make(bytes: UnsafeRawBufferPointer(rebasing: bytes[0..<used]), fields: fields)
+        let storage = RequestStorage.make(bytes: UnsafeRawBufferPointer(rebasing: bytes[0..<used]), fields: fields,
+                                          names: parameters.names)
         return HTTPRequest(head: head, bytes: storage.bytes, fields: storage.fields, body: bodyRange,
                            parameters: parameters, storage: storage)
     }
@@ -192,23 +193,33 @@ public struct HTTPRequest: @unchecked Sendable {
     }
 }
 
+/// What an owned request's storage holds besides its bytes.
+struct RequestStorageHeader {
+    var fieldCount: Int
+    var byteCount: Int
+    /// The route's parameter names, kept alive with the copy (a view points at them
+    /// unowned; a copy may outlive the application that made it).
+    var names: RouteNames?
+}
+
 /// One allocation holding an owned request's header fields and bytes.
-final class RequestStorage: ManagedBuffer<Int, UInt64> {
+final class RequestStorage: ManagedBuffer<RequestStorageHeader, UInt64> {
     var fields: UnsafeBufferPointer<HeaderField> {
-        withUnsafeMutablePointerToElements { UnsafeBufferPointer(start: UnsafeRawPointer($0).assumingMemoryBound(to: HeaderField.self), count: header & 0xFFFF_FFFF) }
+        withUnsafeMutablePointerToElements { UnsafeBufferPointer(start: UnsafeRawPointer($0).assumingMemoryBound(to: HeaderField.self), count: header.fieldCount) }
     }
 
     var bytes: UnsafeRawBufferPointer {
         withUnsafeMutablePointerToElements { p in
-            let fieldCount = header & 0xFFFF_FFFF
-            return UnsafeRawBufferPointer(start: UnsafeRawPointer(p) + fieldCount * MemoryLayout<HeaderField>.stride, count: header >> 32)
+            UnsafeRawBufferPointer(start: UnsafeRawPointer(p) + header.fieldCount * MemoryLayout<HeaderField>.stride, count: header.byteCount)
         }
     }
 
-    static func make(bytes: UnsafeRawBufferPointer, fields: UnsafeBufferPointer<HeaderField>) -> RequestStorage {
+    static func make(bytes: UnsafeRawBufferPointer, fields: UnsafeBufferPointer<HeaderField>, names: RouteNames?) -> RequestStorage {
         let fieldBytes = fields.count * MemoryLayout<HeaderField>.stride
         let words = (fieldBytes + bytes.count + 7) / 8
-        let storage = RequestStorage.create(minimumCapacity: max(1, words)) { _ in bytes.count << 32 | fields.count }
+        let storage = RequestStorage.create(minimumCapacity: max(1, words)) { _ in
+            RequestStorageHeader(fieldCount: fields.count, byteCount: bytes.count, names: names)
+        }
         storage.withUnsafeMutablePointerToElements { p in
             let raw = UnsafeMutableRawPointer(p)
             if let base = fields.baseAddress, fieldBytes > 0 { raw.copyMemory(from: base, byteCount: fieldBytes) }

@@ -17,9 +17,12 @@ public struct Response: Sendable {
     /// A stream's length when it is known beforehand (sent as Content-Length; else chunked).
     public private(set) var streamLength: Int? = nil
 
+    /// A `contentType` holding CR, LF, NUL or another control byte is never sent as given:
+    /// it becomes `application/octet-stream` (use `setContentType` to be told instead).
     public init(status: HTTPStatus = .ok, contentType: String = "text/plain; charset=utf-8", body: [UInt8] = []) {
         self.status = status
-        self.contentType = contentType
+        self.contentType = (try? HeaderLines.check(value: contentType, of: "Content-Type")) != nil
+            ? contentType : "application/octet-stream"
         self.body = body
     }
 

@@ -14,8 +14,6 @@ final class RouteTable: @unchecked Sendable {
         var rest: Int? = nil
         /// The routes ending here, by method.
         var methods: [(method: HTTPMethod, route: Int)] = []
-        /// `Allow: …\r\n` for a 405 here, built as routes are added.
-        var allowLine: [UInt8] = []
     }
 
     struct Route {
@@ -58,7 +56,6 @@ final class RouteTable: @unchecked Sendable {
         guard !nodes[node].methods.contains(where: { $0.method == method }) else { throw Conflict.duplicate(method) }
         routes.append(Route(handler: handler, names: RouteNames(pattern.parameterNames)))
         nodes[node].methods.append((method, routes.count - 1))
-        nodes[node].allowLine = Self.allowLine(nodes[node].methods.map(\.method))
     }
 
     func newNode() -> Int {
@@ -73,16 +70,9 @@ final class RouteTable: @unchecked Sendable {
         return c
     }
 
-    static func allowLine(_ methods: [HTTPMethod]) -> [UInt8] {
-        var names: [String] = []
-        for m in methods {
-            names.append(name(m))
-            if m == .get && !methods.contains(.head) { names.append("HEAD") }
-        }
-        return Array("Allow: \(names.joined(separator: ", "))\r\n".utf8)
-    }
+    static func name(_ m: HTTPMethod) -> String { String(describing: staticName(m)) }
 
-    static func name(_ m: HTTPMethod) -> String {
+    static func staticName(_ m: HTTPMethod) -> StaticString {
         switch m {
         case .get: "GET"
         case .head: "HEAD"
@@ -117,6 +107,8 @@ final class FrozenRoutes: @unchecked Sendable {
         var firstLiteral: Int32, literalCount: Int32
         var firstMethod: Int32, methodCount: Int32
         var parameter: Int32, any: Int32, rest: Int32  // -1: none
+        /// The methods served here, a bit per HTTPMethod (HEAD with GET).
+        var methodMask: UInt16
     }
     struct LiteralEntry { var offset: Int32, count: Int32, child: Int32 }
     struct MethodEntry { var method: HTTPMethod, route: Int32 }
@@ -126,12 +118,9 @@ final class FrozenRoutes: @unchecked Sendable {
     let literalBytes: UnsafeMutableRawBufferPointer
     let methods: UnsafeMutableBufferPointer<MethodEntry>
     let routes: [RouteTable.Route]
-    /// Each node's Allow line.
-    let allowLines: [[UInt8]]
 
     init(_ table: RouteTable) {
         routes = table.routes
-        allowLines = table.nodes.map(\.allowLine)
         nodes = .allocate(capacity: table.nodes.count)
         literals = .allocate(capacity: max(1, table.nodes.reduce(0) { $0 + $1.literals.count }))
         literalBytes = .allocate(byteCount: max(1, table.nodes.reduce(0) { $0 + $1.literals.reduce(0) { $0 + $1.segment.count } }), alignment: 1)
@@ -140,7 +129,8 @@ final class FrozenRoutes: @unchecked Sendable {
         for (i, n) in table.nodes.enumerated() {
             nodes[i] = NodeEntry(firstLiteral: Int32(literal), literalCount: Int32(n.literals.count),
                                  firstMethod: Int32(method), methodCount: Int32(n.methods.count),
-                                 parameter: Int32(n.parameter ?? -1), any: Int32(n.any ?? -1), rest: Int32(n.rest ?? -1))
+                                 parameter: Int32(n.parameter ?? -1), any: Int32(n.any ?? -1), rest: Int32(n.rest ?? -1),
+                                 methodMask: n.methods.reduce(0) { $0 | Self.bit($1.method) | ($1.method == .get ? Self.bit(.head) : 0) })
             for l in n.literals {
                 literals[literal] = LiteralEntry(offset: Int32(byte), count: Int32(l.segment.count), child: Int32(l.child))
                 for b in l.segment { literalBytes[byte] = b; byte += 1 }
@@ -162,16 +152,42 @@ final class FrozenRoutes: @unchecked Sendable {
 
     enum Match {
         case route(Int, RouteParameters)
-        /// The path is served, not for this method: that node's Allow line says for which.
-        case methodNotAllowed(node: Int)
+        /// The path is served, not for this method: `allowed` has a bit for each method
+        /// that any route matching the whole path serves (`allowLine`).
+        case methodNotAllowed(allowed: UInt16)
         case notFound
+    }
+
+    @inline(__always) static func bit(_ m: HTTPMethod) -> UInt16 { 1 << UInt16(m.rawValue) }
+
+    /// `Allow: GET, HEAD, …\r\n` for a 405, in HTTPMethod's order, written into `body`'s
+    /// buffer without allocating (a 405 may be a client's every request).
+    static func withAllowLine<T>(_ allowed: UInt16, _ body: (UnsafeRawBufferPointer) -> T) -> T {
+        withUnsafeTemporaryAllocation(byteCount: 128, alignment: 1) { buffer in
+            var n = 0
+            func put(_ s: StaticString) {
+                memcpy(buffer.baseAddress! + n, s.utf8Start, s.utf8CodeUnitCount)
+                n += s.utf8CodeUnitCount
+            }
+            put("Allow: ")
+            var first = true
+            for raw in HTTPMethod.get.rawValue..<HTTPMethod.other.rawValue {
+                let method = HTTPMethod(rawValue: raw)!
+                guard allowed & bit(method) != 0 else { continue }
+                if !first { put(", ") }
+                first = false
+                put(RouteTable.staticName(method))
+            }
+            put("\r\n")
+            return body(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        }
     }
 
     /// The route for `path`; its parameters' ranges are offsets into the bytes `path`
     /// starts `pathOffset` bytes into (the request's).
     func match(method: HTTPMethod, path: UnsafeRawBufferPointer, pathOffset: Int = 0) -> Match {
         var parameters = RouteParameters()
-        var served = -1
+        var served: UInt16 = 0
         let route = walk(node: 0, path: path, at: 0, method: method, parameters: &parameters, served: &served)
         if route >= 0 {
             parameters.shift(by: pathOffset)
@@ -179,7 +195,7 @@ final class FrozenRoutes: @unchecked Sendable {
             parameters.names = routes.withUnsafeBufferPointer { $0[route].names }
             return .route(route, parameters)
         }
-        return served >= 0 ? .methodNotAllowed(node: served) : .notFound
+        return served != 0 ? .methodNotAllowed(allowed: served) : .notFound
     }
 
     @inline(__always)
@@ -188,15 +204,16 @@ final class FrozenRoutes: @unchecked Sendable {
     }
 
     /// The route for `method` under `node` for the path from `position`, or -1. `served`
-    /// gets the first node that matched the whole path but not the method.
+    /// gathers the methods of every node that matched the whole path (all of them are
+    /// visited when none serves `method`).
     func walk(node index: Int, path: UnsafeRawBufferPointer, at position: Int, method: HTTPMethod,
-              parameters: inout RouteParameters, served: inout Int) -> Int {
+              parameters: inout RouteParameters, served: inout UInt16) -> Int {
         var start = position
         while start < path.count && path[start] == UInt8(ascii: "/") { start += 1 }
         let node = nodes[index]
         if start == path.count {
             if let route = RouteTable.route(in: methods(of: node), for: method) { return route }
-            if node.methodCount > 0 && served < 0 { served = index }
+            served |= node.methodMask
             // `**` matches an empty rest too.
             if node.rest >= 0 {
                 let rest = nodes[Int(node.rest)]
@@ -204,7 +221,7 @@ final class FrozenRoutes: @unchecked Sendable {
                     parameters.append(ByteRange(start: start, count: 0))
                     return route
                 }
-                if rest.methodCount > 0 && served < 0 { served = Int(node.rest) }
+                served |= rest.methodMask
             }
             return -1
         }
@@ -233,7 +250,7 @@ final class FrozenRoutes: @unchecked Sendable {
                 parameters.append(ByteRange(start: start, count: path.count - start))
                 return route
             }
-            if rest.methodCount > 0 && served < 0 { served = Int(node.rest) }
+            served |= rest.methodMask
         }
         return -1
     }

@@ -52,6 +52,9 @@ public final class TestClient {
                 guard pump() else { throw TestClientError("send: the server took nothing more") }
                 continue
             }
+            // A signal to the test process (another test's child exiting, say) interrupts a
+            // socket call that has a timeout, even under SA_RESTART (signal(7)): retry.
+            if n < 0 && errno == EINTR { continue }
             guard n > 0 else { throw TestClientError("send: errno \(errno)") }
             sent += n
         }
@@ -66,6 +69,7 @@ public final class TestClient {
                 guard pump() else { return false }
                 continue
             }
+            if n < 0 && errno == EINTR { continue }  // as in `send`
             guard n > 0 else { return false }
             pending.append(contentsOf: chunk[0..<n])
             return true
@@ -146,7 +150,8 @@ public final class TestClient {
     public func isClosedByServer() -> Bool {
         if !pending.isEmpty { return false }
         var byte: UInt8 = 0
-        let n = recv(fd, &byte, 1, 0)
+        var n: Int
+        repeat { n = recv(fd, &byte, 1, 0) } while n < 0 && errno == EINTR
         return n == 0 || (n < 0 && errno == ECONNRESET)
     }
 

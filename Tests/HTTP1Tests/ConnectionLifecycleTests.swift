@@ -137,6 +137,19 @@ struct ConnectionLifecycleTests {
         #expect(d.violations.isEmpty, "\(d.violations)")
     }
 
+    /// `.max` is "no deadline": adding it to the clock used to wrap to a deadline in the
+    /// past, and an immediate 504.
+    @Test func aTimeoutOfMaxMeansNoDeadline() {
+        let d = LifecycleDriver()
+        d.awaitTimeout = .max
+        d.deliver(get("/await", id: 1))
+        d.tick(at: 1_000_000_000_000)
+        #expect(d.abandoned == 0 && d.wire.isEmpty)
+        #expect(d.resumeAwaited())
+        d.settle()
+        #expect(d.answered == ["/await id=1"])
+    }
+
     @Test func aConnectionThatClosesWhileAwaitingAbandonsItsHandlerOnce() {
         let d = LifecycleDriver()
         d.deliver(get("/await", id: 1))

@@ -41,6 +41,7 @@ final class SoakConnection {
         var sent = 0
         while sent < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { return false }
             sent += n
         }
@@ -52,7 +53,9 @@ final class SoakConnection {
     private func fill(slowly: Bool) -> Bool {
         var chunk = [UInt8](repeating: 0, count: slowly ? 4096 : 65536)
         if slowly { usleep(5_000) }
-        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        var n: Int
+        // EINTR: a signal to the test process interrupts a call with a socket timeout.
+        repeat { n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) } } while n < 0 && errno == EINTR
         guard n > 0 else { return false }
         buffer += chunk[0..<n]
         return true

@@ -37,9 +37,17 @@ import Testing
     @Test func aPathServedForOtherMethodsIs405WithAllowFromTheTable() {
         let t = table([(.get, "/notes"), (.post, "/notes"), (.delete, "/notes/{id}"), (.get, "/notes/{id}")])
         #expect(route(t, .put, "/notes") == "Allow: GET, HEAD, POST")
-        #expect(route(t, .post, "/notes/3") == "Allow: DELETE, GET, HEAD")
+        #expect(route(t, .post, "/notes/3") == "Allow: GET, HEAD, DELETE")
         #expect(route(t, .other, "/notes") == "Allow: GET, HEAD, POST")
         #expect(route(t, .post, "/elsewhere") == "404")
+    }
+
+    /// RFC 9110 §15.5.6: Allow lists every method the target supports, whichever routes
+    /// serve them (it used to name only the first route's node).
+    @Test func allowListsTheMethodsOfEveryRouteThatMatchesThePath() {
+        let t = table([(.delete, "/users/me"), (.get, "/users/{id}"), (.patch, "/users/*")])
+        #expect(route(t, .put, "/users/me") == "Allow: GET, HEAD, DELETE, PATCH")
+        #expect(route(t, .put, "/users/7") == "Allow: GET, HEAD, PATCH")
     }
 
     @Test func headIsAnsweredByGetUnlessItHasItsOwnRoute() {

@@ -32,8 +32,9 @@ func route(_ routes: FrozenRoutes, _ method: HTTPMethod, _ path: String) -> Stri
                 text += " \(parameters.names!.names[i])=" + String(decoding: UnsafeRawBufferPointer(bytes).slice(r.lowerBound..<r.upperBound), as: UTF8.self)
             }
             return text
-        case .methodNotAllowed(let node):
-            return String(decoding: routes.allowLines[node], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        case .methodNotAllowed(let allowed):
+            return FrozenRoutes.withAllowLine(allowed) { String(decoding: $0, as: UTF8.self) }
+                .trimmingCharacters(in: .whitespacesAndNewlines)
         case .notFound:
             return "404"
         }

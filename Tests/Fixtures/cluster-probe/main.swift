@@ -35,11 +35,12 @@ func event(_ line: String) { FileHandle.standardError.write(Data((line + "\n").u
 
 let cluster = Cluster()
 if cluster.isPrimary {
+    // Handlers first, setupPrimary after them (as Node allows).
+    cluster.onRequest(Ping.self) { _, ping in Pong(n: ping.n + 1) }
     cluster.setupPrimary { settings in
         settings.workingDirectory = ProcessInfo.processInfo.environment["PROBE_CWD"]
         settings.environment["PROBE_VAR"] = "from-setup"
     }
-    cluster.onRequest(Ping.self) { _, ping in Pong(n: ping.n + 1) }
     cluster.onRequest(Failing.self) { _, _ -> Pong in throw ProbeFailure() }
     cluster.onListening { _, port in say("listening on http://127.0.0.1:\(port)") }
     cluster.onMessage(Hello.self) { worker, hello in event("cluster message \(worker.id) from \(hello.from)") }
