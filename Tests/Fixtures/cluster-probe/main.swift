@@ -58,31 +58,20 @@ if cluster.isPrimary {
     }
 } else {
     var router = Router()
-    router.get("/ask") { request async -> Response in
-        let ms = request.query("timeout_ms", as: Int.self) ?? 2000
+    /// Asks the primary; the reply's text, or the error's with its status.
+    @Sendable func ask<Request: Encodable & Sendable>(_ request: Request, timeoutMilliseconds: Int = 2000) async -> Response {
         do {
-            let pong = try await cluster.request(Ping(n: 41), expecting: Pong.self, timeout: .milliseconds(ms))
+            let pong = try await cluster.request(request, expecting: Pong.self, timeout: .milliseconds(timeoutMilliseconds))
             return .text("pong \(pong.n)")
         } catch {
             return .text("\(error)", status: status(for: error))
         }
     }
-    router.get("/unhandled") { _ async -> Response in
-        do {
-            _ = try await cluster.request(Unhandled(), expecting: Pong.self)
-            return .text("answered?")
-        } catch {
-            return .text("\(error)", status: status(for: error))
-        }
+    router.get("/ask") { request async -> Response in
+        await ask(Ping(n: 41), timeoutMilliseconds: request.query("timeout_ms", as: Int.self) ?? 2000)
     }
-    router.get("/failing") { _ async -> Response in
-        do {
-            _ = try await cluster.request(Failing(), expecting: Pong.self)
-            return .text("answered?")
-        } catch {
-            return .text("\(error)", status: status(for: error))
-        }
-    }
+    router.get("/unhandled") { _ async -> Response in await ask(Unhandled()) }
+    router.get("/failing") { _ async -> Response in await ask(Failing()) }
     router.get("/where") { _, response in
         let cwd = FileManager.default.currentDirectoryPath
         response.respond(.ok, text: "\(cwd) \(ProcessInfo.processInfo.environment["PROBE_VAR"] ?? "-")")
