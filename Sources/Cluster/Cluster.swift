@@ -37,6 +37,7 @@ public final class Cluster: @unchecked Sendable {
     var channel: WorkerChannel?
     var earlyMessages: [[UInt8]] = []
     var drainHandlers: [() -> Void] = []
+    var descriptorHandler: (([UInt8], Int32) -> Void)?
     /// Handlers registered before the primary's machinery exists (it is made at the first
     /// `fork()` or `run()`, with the settings `setupPrimary` left): handed to it then.
     var earlyEvents = EventHandlers()
@@ -179,9 +180,19 @@ public final class Cluster: @unchecked Sendable {
         onMessage { _, bytes in f(bytes) }
     }
 
-    /// Hands a message from the primary to every handler registered in this worker.
-    func deliverFromPrimary(_ bytes: [UInt8]) {
+    /// Hands a message from the primary to every handler registered in this worker; a
+    /// descriptor it carried to the `onDescriptor` handler, or closed when there is none.
+    func deliverFromPrimary(_ bytes: [UInt8], descriptor: Int32? = nil) {
         if let me = worker { me.events.emit(.message(bytes), me) }
+        guard let descriptor else { return }
+        if let handler = descriptorHandler { handler(bytes, descriptor) } else { closeDescriptor(descriptor) }
+    }
+
+    /// In a worker: receives the descriptors the primary sends (`Worker.send(_:descriptor:)`)
+    /// with their message. The handler owns each descriptor: it must close it. One handler;
+    /// without one, such descriptors are closed on arrival.
+    public func onDescriptor(_ f: @escaping (_ message: [UInt8], _ descriptor: Int32) -> Void) {
+        descriptorHandler = f
     }
 
     /// In a serving worker, from an async handler: asks the primary, and awaits its
@@ -268,7 +279,7 @@ public final class Cluster: @unchecked Sendable {
         try Channel.send(channelFD, .listen(host: host, port: port))
         // The primary may send before it answers (Worker.send from onFork or onOnline, or a
         // drain): such messages wait for the loop; the listen reply is what start-up needs.
-        var fromPrimary: [[UInt8]] = []
+        var fromPrimary: [(bytes: [UInt8], descriptor: Int32?)] = []
         var drainAtStart: Bool? = nil  // a drain came first; whether it sweeps
         var reply: (port: UInt16, fds: [Int32])? = nil
         while reply == nil {
@@ -285,7 +296,11 @@ public final class Cluster: @unchecked Sendable {
                 if err != 0 { throw SystemError("listen on \(host):\(port)", Errno(rawValue: err)) }
                 reply = (boundPort, fds)
                 continue
-            case .userFromPrimary(let bytes): fromPrimary.append(bytes)
+            case .userFromPrimary(let bytes):
+                // Its descriptor, if any, waits with it.
+                fromPrimary.append((bytes, fds.first))
+                for fd in fds.dropFirst() { closeDescriptor(fd) }
+                continue
             case .drain(let sweep): drainAtStart = sweep
             default: logger.notice("unexpected message before the listen reply: \(message); ignored")
             }
@@ -299,7 +314,7 @@ public final class Cluster: @unchecked Sendable {
         let server = try HTTPServer(configuration: config, handler: make(stats))
         for f in drainHandlers { server.onDrain(f) }
         let channel = WorkerChannel(fd: channelFD, signals: signals, board: board, slot: slot)
-        channel.onMessage = { [unowned self] in deliverFromPrimary($0) }
+        channel.onMessage = { [unowned self] in deliverFromPrimary($0, descriptor: $1) }
         self.channel = channel
         worker?.channel = channel
         // Messages sent before serving leave now, on the blocking start-up path: the loop may
@@ -310,7 +325,7 @@ public final class Cluster: @unchecked Sendable {
         for fd in fds { server.addListener(fd) }
         try Channel.send(channelFD, .listening(port: boundPort, ring: server.usesDirectDescriptors ? server.ringDescriptor : -1))
         logger.debug("listening on \(host):\(boundPort) (id \(slot + 1))")
-        for bytes in fromPrimary { deliverFromPrimary(bytes) }
+        for m in fromPrimary { deliverFromPrimary(m.bytes, descriptor: m.descriptor) }
         if let sweep = drainAtStart { server.drain(sweepingListeners: sweep) }
         try server.run()
         // Nothing will read a reply now.

@@ -105,9 +105,12 @@ extension Primary {
         startSend(r)
     }
 
-    func sendUser(_ bytes: [UInt8], to worker: Worker) {
-        guard let r = records[worker.id - 1], r.worker === worker, worker.isConnected else { return }
-        enqueueControl(r, ClusterMessage.userFromPrimary(bytes).encoded(), nil)
+    func sendUser(_ bytes: [UInt8], to worker: Worker, descriptor: Int32? = nil) {
+        guard let r = records[worker.id - 1], r.worker === worker, worker.isConnected else {
+            if let descriptor { closeDescriptor(descriptor) }
+            return
+        }
+        enqueueControl(r, ClusterMessage.userFromPrimary(bytes).encoded(), descriptor)
         startSend(r)
     }
 
@@ -169,6 +172,7 @@ extension Primary {
             let (bytes, fd) = r.control.removeFirst()
             r.outgoing.prepareSend(bytes, descriptor: fd)
             r.sendingIsHandoff = false
+            r.sendingUserDescriptor = fd.flatMap { listeners.isOwned($0) ? nil : $0 }
         } else if handoffThroughRing && !r.handoffs.pending.isEmpty && !r.worker.isDead {
             // Through the ring; a drain waits until they are all delivered.
             sendThroughRing(r)
@@ -193,6 +197,11 @@ extension Primary {
 
     func sent(_ r: WorkerRecord, _ result: Int32) {
         r.sendInFlight = false
+        if let fd = r.sendingUserDescriptor {
+            // The worker has its own copy now (or the send failed): the primary's goes.
+            closeDescriptor(fd)
+            r.sendingUserDescriptor = nil
+        }
         if r.sendingIsHandoff {
             // Empty if the worker's exit already took the batch back.
             let delivered = result >= 0 && !r.worker.isDead

@@ -42,7 +42,8 @@ final class WorkerChannel: LoopExtension {
     @exclusivity(unchecked) var sendInFlight = false
     /// User messages waiting to be sent to the primary.
     @exclusivity(unchecked) var queued: [[UInt8]] = []
-    @exclusivity(unchecked) var onMessage: (([UInt8]) -> Void)?
+    /// A user message from the primary, with the descriptor it carried (its owner now).
+    @exclusivity(unchecked) var onMessage: (([UInt8], Int32?) -> Void)?
     /// Requests to the primary awaiting their reply (RequestTable).
     @exclusivity(unchecked) var requests = RequestTable()
     @exclusivity(unchecked) var now: UInt64 = 0
@@ -133,8 +134,8 @@ final class WorkerChannel: LoopExtension {
             for d in descriptors { closeDescriptor(d) }
             server?.drain(sweepingListeners: sweep)
         case .userFromPrimary(let bytes):
-            for d in descriptors { closeDescriptor(d) }
-            onMessage?(bytes)
+            for d in descriptors.dropFirst() { closeDescriptor(d) }
+            if let onMessage { onMessage(bytes, descriptors.first) } else { descriptors.first.map(closeDescriptor) }
         case .reply(let id, let outcome, let payload):
             for d in descriptors { closeDescriptor(d) }
             requests.replied(id: id, outcome: outcome, payload: payload)

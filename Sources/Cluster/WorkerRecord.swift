@@ -22,6 +22,9 @@ final class WorkerRecord {
     @exclusivity(unchecked) var sendingFDs: [Int32] = []
     @exclusivity(unchecked) var sendingFiles: [Descriptor] = []
     @exclusivity(unchecked) var sendingIsHandoff = false
+    /// A descriptor a user message carries (`Worker.send(_:descriptor:)`): the primary's
+    /// copy, closed once the message has gone (or could not).
+    @exclusivity(unchecked) var sendingUserDescriptor: Int32? = nil
     @exclusivity(unchecked) var received: [Int32] = []
     /// The worker's ring, reached through pidfd_getfd (hand-offs through the ring); -1 if none.
     @exclusivity(unchecked) var ringFD: Int32 = -1

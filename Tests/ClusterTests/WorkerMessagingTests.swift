@@ -30,6 +30,20 @@ struct WorkerMessagingTests {
         }
     }
 
+    /// The descriptor is the sender's to give away: on an error it is closed, not leaked.
+    @Test func aDescriptorForAWorkerThatIsGoneIsClosedWithTheError() {
+        let (r, w) = makePipe()
+        defer { close(w) }
+        let worker = Worker(id: 4)
+        do {
+            try worker.send([1], descriptor: r)
+            Issue.record("sent to a worker with no channel")
+        } catch {
+            #expect(error.errno == Errno(rawValue: ENOTCONN))
+        }
+        #expect(!isOpen(r))
+    }
+
     @Test func theLargestMessageStillFitsTheChannelBuffers() throws {
         let (a, b) = try Channel.pair()
         defer { close(a); close(b) }

@@ -60,6 +60,12 @@ import Testing
         #expect(try Self.get(server.port, "/ask").text == "pong 42", "and the next one is answered")
     }
 
+    @Test func aDescriptorSentWithAMessageArrivesOpenInTheWorker() throws {
+        let server = try Self.start()
+        defer { server.stop() }
+        #expect(try Self.get(server.port, "/descriptor").text == "file: via-descriptor")
+    }
+
     @Test func setupPrimaryGivesWorkersTheirDirectoryAndEnvironment() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("probe-\(getpid())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -47,6 +47,12 @@ if cluster.isPrimary {
     cluster.onExit { worker, _ in event("cluster exit \(worker.id)") }
     do {
         let worker = try cluster.fork()
+        // A descriptor with a message, from the first moment: an unlinked file the worker reads.
+        var template = Array("/tmp/cluster-probe-XXXXXX".utf8CString)
+        let file = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        _ = "via-descriptor".withCString { write(file, $0, 14) }
+        try worker.send(Array("file".utf8), descriptor: file)
         worker.onOnline { event("worker online \(worker.id)") }
         worker.onListening { port in event("worker listening \(worker.id) \(port > 0)") }
         worker.onMessage(Hello.self) { hello in event("worker message \(worker.id) from \(hello.from)") }
@@ -85,6 +91,15 @@ if cluster.isPrimary {
         }
     }
     cluster.onDrain { event("worker drain \(cluster.workerID!)") }
+    final class Received: @unchecked Sendable { var text = "-" }
+    let received = Received()
+    cluster.onDescriptor { message, fd in
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let n = pread(fd, &buffer, 64, 0)
+        close(fd)
+        received.text = String(decoding: message, as: UTF8.self) + ": " + String(decoding: buffer.prefix(max(0, n)), as: UTF8.self)
+    }
+    router.get("/descriptor") { _, response in response.respond(.ok, text: received.text) }
     do {
         try cluster.serve(Application(router: router), port: 0)
     } catch {
