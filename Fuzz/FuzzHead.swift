@@ -99,6 +99,8 @@ func firstDecision(_ input: UnsafeRawBufferPointer, splitAt cut: Int?, limits: H
             case .needMore: break
             case .sendContinue: continue  // depends on the split by design: not compared
             case .reject: return "reject"
+            case .offer, .bodyPart, .bodyEnd:
+                check(false, "a body offered or streamed without offersBodies")
             case .dispatch(let head, let body, let consumed):
                 check(consumed <= buffer.count && body.upperBound <= consumed, "dispatch beyond the input")
                 return "dispatch \(head.method) \(head.fieldCount) \(body.count) \(consumed)"

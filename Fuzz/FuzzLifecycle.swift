@@ -40,6 +40,7 @@ public func fuzzLifecycle(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         case 12: run.completeShutdowns()
         case 13: run.resumeAwaited()
         case 14: run.streamStep(Int(op >> 4))
+        case 15: if run.held > 0 { run.takeBody() } else { run.completeSend(limit: .max) }
         default: run.completeSend(limit: .max)
         }
         if run.released > 0 { break }
@@ -50,7 +51,7 @@ public func fuzzLifecycle(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 struct LifecycleRun {
     static let settings = ConnectionLifecycle.Settings(maxUnsentOutput: 2048, readAheadBytes: 1024,
                                                        lingerNanoseconds: 2_000, sendStallNanoseconds: 3_000,
-                                                       idleReleaseNanoseconds: 500)
+                                                       idleReleaseNanoseconds: 500, offersBodies: true)
     static let limits = HTTPLimits(maxHeaderBytes: 1024, maxTargetBytes: 256, maxHeaderCount: 16, maxBodyBytes: 2048)
     static let timeouts = HTTPTimeouts(headerNanoseconds: 4_000, keepAliveNanoseconds: 3_000, bodyIdleNanoseconds: 2_500)
 
@@ -74,6 +75,8 @@ struct LifecycleRun {
     var awaited: (serial: UInt32, text: String, keepAlive: Bool)? = nil
     /// The awaited answer is streamed (its parts are `s` bytes, its end names the request).
     var waitingForRoom = false
+    /// Streamed request-body bytes handed out and not yet taken.
+    var held = 0
     var wire: [UInt8] = []
 
     init() {
@@ -127,7 +130,7 @@ struct LifecycleRun {
                 check(body.upperBound <= request.bytes.count, "body outside the input")
                 var writer = ResponseWriter(out: output, date: date, isHead: false, minorVersion: head.minorVersion,
                                             keepAlive: head.keepAlive && !life.pointee.readClosed)
-                if request.path.count > 1 && request.path[1] == UInt8(ascii: "a") {
+                if (request.path.count > 1 && request.path[1] == UInt8(ascii: "a")) || life.pointee.bodyStreaming {
                     check(awaited == nil, "two handlers awaited")
                     awaited = (life.pointee.dispatchSerial, "r\(dispatched)\n", writer.keepAlive)
                     dispatched += 1
@@ -156,6 +159,16 @@ struct LifecycleRun {
                 check(!closeInFlight && !closed, "closed twice")
                 check(shutdowns == 0, "closed with a shutdown in flight")
                 closeInFlight = true
+            case .offerBody(let head):
+                // A path starting "/s" takes its body in parts.
+                let input = UnsafeRawBufferPointer(start: life.pointee.input.base, count: life.pointee.input.count)
+                life.pointee.answerOffer(stream: head.path.count > 1 && input[head.path.lowerBound + 1] == UInt8(ascii: "s"))
+            case .bodyPart(_, let count):
+                check(life.pointee.bodyStreaming, "a body part with no streamed body")
+                held += count
+                if held > 3000 { life.pointee.bodyTaken(held); held = 0 }
+            case .bodyEnd, .bodyCut:
+                held = 0
             case .streamRoom:
                 check(life.pointee.streaming && waitingForRoom, "room for a stream that did not wait")
                 waitingForRoom = false
@@ -208,6 +221,12 @@ struct LifecycleRun {
         } else {
             return
         }
+        perform()
+    }
+
+    mutating func takeBody() {
+        life.pointee.bodyTaken(held)
+        held = 0
         perform()
     }
 

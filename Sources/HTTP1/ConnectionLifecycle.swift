@@ -53,10 +53,15 @@ public struct ConnectionLifecycle {
         /// request allocates them again. Never on a busy connection, so the hot path stays
         /// free of allocations. 0 keeps them. Default 1 s.
         public var idleReleaseNanoseconds: UInt64 = 1_000_000_000
+        /// Offer each head with a body to the loop before reading the body (`.offerBody`), for
+        /// a handler that may take bodies in parts. Default off.
+        public var offersBodies = false
 
         public init(maxUnsentOutput: Int = 256 * 1024, readAheadBytes: Int = 64 * 1024,
                     lingerNanoseconds: UInt64 = 2_000_000_000, sendStallNanoseconds: UInt64 = 10_000_000_000,
-                    maxSendBytes: Int = 64 * 1024, idleReleaseNanoseconds: UInt64 = 1_000_000_000) {
+                    maxSendBytes: Int = 64 * 1024, idleReleaseNanoseconds: UInt64 = 1_000_000_000,
+                    offersBodies: Bool = false) {
+            self.offersBodies = offersBodies
             self.idleReleaseNanoseconds = idleReleaseNanoseconds
             self.maxUnsentOutput = maxUnsentOutput
             self.readAheadBytes = readAheadBytes
@@ -107,6 +112,17 @@ public struct ConnectionLifecycle {
         case abandonHandler
         /// A streamed response's writer that waited for room may write again.
         case streamRoom
+        /// A head whose body is not read yet: ask the handler whether it takes the body in
+        /// parts, and answer with `answerOffer`.
+        case offerBody(RequestHead)
+        /// The next part of a streamed request body (valid until `next` is called again);
+        /// once the handler has taken it, `bodyTaken`.
+        case bodyPart(UnsafeRawPointer, count: Int)
+        /// The streamed request body is complete.
+        case bodyEnd
+        /// The streamed request body will not be completed (the connection closes, or the
+        /// answer came first): the handler's reader must be told.
+        case bodyCut
     }
 
     /// How a receive completion ended.
@@ -171,6 +187,16 @@ public struct ConnectionLifecycle {
     var awaitDeadline: UInt64 = 0
     /// `.abandonHandler` is owed to the loop.
     var abandonOwed = false
+    /// The dispatched request's body goes to its handler in parts (`.bodyPart`).
+    public private(set) var bodyStreaming = false
+    /// Bytes of body parts handed out and not yet taken by the handler.
+    var bodyHeld = 0
+    /// Input to drop before the next parse: the last part handed out ended there.
+    var bodyConsumeOwed = 0
+    /// `.offerBody` was returned; `answerOffer` is due (nil) or was given.
+    var offerPending = false
+    var offerAnswer: Bool? = nil
+    var bodyCutOwed = false
     /// The awaited response is being streamed (`beginStream` to `endStream`).
     public private(set) var streaming = false
     /// Its writer waits for the unsent output to drain (`.streamRoom` is owed).
@@ -221,6 +247,13 @@ public struct ConnectionLifecycle {
         abandonOwed = false
         streaming = false
         roomWanted = false
+        bodyStreaming = false
+        bodyHeld = 0
+        bodyConsumeOwed = 0
+        offerPending = false
+        offerAnswer = nil
+        bodyCutOwed = false
+        reader.offersBodies = settings.offersBodies
         stalled = false
     }
 
@@ -255,6 +288,10 @@ public struct ConnectionLifecycle {
     // MARK: - What to do next
 
     public mutating func next(now: UInt64) -> Action {
+        if bodyCutOwed {
+            bodyCutOwed = false
+            return .bodyCut
+        }
         if abandonOwed {
             abandonOwed = false
             return .abandonHandler
@@ -280,6 +317,10 @@ public struct ConnectionLifecycle {
         if roomWanted && unsentBytes <= settings.maxUnsentOutput / 2 {
             roomWanted = false
             return .streamRoom
+        }
+        if offerAnswer != nil, let action = processInput(now: now) { return action }
+        while canStreamBody {
+            if let action = processInput(now: now) { return action }
         }
         while canProcess {
             if let action = processInput(now: now) { return action }
@@ -341,11 +382,44 @@ public struct ConnectionLifecycle {
         return .send(UnsafeRawPointer(flight.base!) + flightOffset, count: min(flight.count - flightOffset, settings.maxSendBytes))
     }
 
+    /// A streamed body's next part may be parsed: its handler awaits it, holds less than
+    /// `readAheadBytes` of earlier parts, and bytes (or the body's end) may be there.
+    var canStreamBody: Bool {
+        state == .open && bodyStreaming && !dispatching && bodyHeld < settings.readAheadBytes && !stalled
+    }
+
     /// One step of the parser over the input; an action for the loop, or nil to go on.
     mutating func processInput(now: UInt64) -> Action? {
+        if bodyConsumeOwed > 0 {
+            input.consume(bodyConsumeOwed)
+            reader.rebase(by: bodyConsumeOwed)
+            bodyConsumeOwed = 0
+        }
         let heads = reader.headsParsed
         var count = input.count
-        let action = reader.process(input.base!, count: &count, now: now, fields: scratch)
+        let action: HTTPConnectionStateMachine.Action
+        if let stream = offerAnswer {
+            offerAnswer = nil
+            if stream {
+                if let refused = reader.streamBody(now: now) {
+                    action = refused
+                } else {
+                    // Dispatched at once, with no body: the handler reads it in parts.
+                    let head = reader.head
+                    bodyStreaming = true
+                    dispatching = true
+                    dispatchSerial &+= 1
+                    peerSaidClose = !head.keepAlive
+                    consumed = head.headEnd
+                    dispatchMark = output.count
+                    return .dispatch(head, body: ByteRange(start: head.headEnd, count: 0))
+                }
+            } else {
+                action = reader.bufferBody(input.base!, count: &count, now: now)
+            }
+        } else {
+            action = reader.process(input.base!, count: &count, now: now, fields: scratch)
+        }
         input.count = count
         if reader.headsParsed != heads { fields.assign(scratch, count: reader.head.fieldCount) }
         switch action {
@@ -356,9 +430,26 @@ public struct ConnectionLifecycle {
             output.append(ResponseWriter.continueLine)
             return nil
         case .reject(let status):
+            if bodyStreaming {
+                // A body that breaks off (malformed chunks, too long): its handler's answer
+                // can no longer be framed after an error of ours, so the connection goes.
+                beginClosing()
+                return nil
+            }
             ResponseWriter.writeError(into: &output, status: status, date: date)
             closeAfterSend = true
             return nil
+        case .offer(let head):
+            offerPending = true
+            return .offerBody(head)
+        case .bodyPart(let range):
+            bodyHeld += Int(range.count)
+            bodyConsumeOwed = range.upperBound
+            return .bodyPart(UnsafeRawPointer(input.base!) + range.lowerBound, count: Int(range.count))
+        case .bodyEnd(let used):
+            bodyStreaming = false
+            consumed = used
+            return .bodyEnd
         case .dispatch(let head, let body, let used):
             dispatching = true
             dispatchSerial &+= 1
@@ -417,6 +508,10 @@ public struct ConnectionLifecycle {
             roomWanted = false
             abandonOwed = true
         }
+        if bodyStreaming {
+            bodyStreaming = false
+            bodyCutOwed = true
+        }
         reader.close()
     }
 
@@ -443,6 +538,18 @@ public struct ConnectionLifecycle {
         return true
     }
 
+    /// The loop's answer to `.offerBody`: whether the handler takes the body in parts.
+    public mutating func answerOffer(stream: Bool) {
+        precondition(offerPending, "answerOffer() without an offer")
+        offerPending = false
+        offerAnswer = stream
+    }
+
+    /// The handler took `count` bytes of the parts handed out: more may follow.
+    public mutating func bodyTaken(_ count: Int) {
+        bodyHeld = max(0, bodyHeld - count)
+    }
+
     /// The handler of the dispatched request will answer later, within `timeoutNanoseconds`
     /// (an async handler's task). Whatever it wrote now is discarded: its response is
     /// written when it resumes (`resumable`, then `resumed`).
@@ -451,6 +558,12 @@ public struct ConnectionLifecycle {
         dispatching = false
         output.count = dispatchMark
         awaiting = true
+        if bodyStreaming {
+            // The head was copied by the handler; only the body's parts are read from now on.
+            input.consume(consumed)
+            reader.rebase(by: consumed)
+            consumed = 0
+        }
         // Saturating: `.max` means "no deadline", not one in the past.
         let (deadline, overflow) = now.addingReportingOverflow(timeoutNanoseconds)
         awaitDeadline = overflow ? .max : deadline
@@ -500,6 +613,15 @@ public struct ConnectionLifecycle {
     }
 
     mutating func finishRequest(keepAlive: Bool, now: UInt64) {
+        if bodyStreaming {
+            // Answered before its body was read to the end: what is left cannot be told
+            // from the next request without reading it, so the connection closes after the
+            // answer, and the handler's reader hears that the body is cut.
+            bodyStreaming = false
+            bodyCutOwed = true
+            closeAfterSend = true
+            return
+        }
         if reader.phase == .dispatched { reader.responded(keepAlive: keepAlive, now: now) }
         input.consume(consumed)
         consumed = 0
@@ -612,8 +734,12 @@ public struct ConnectionLifecycle {
             case .none: break
             case .close: beginClosing()
             case .reject(let status):
-                ResponseWriter.writeError(into: &output, status: status, date: date)
-                closeAfterSend = true
+                if bodyStreaming {
+                    beginClosing()  // a body that stopped coming: see processInput
+                } else {
+                    ResponseWriter.writeError(into: &output, status: status, date: date)
+                    closeAfterSend = true
+                }
             }
         case .lingering:
             if now >= lingerDeadline { beginClosing() }

@@ -9,6 +9,10 @@ import Glibc
 //       │                    │                    │                                        │
 //       └─ keep-alive/header timeout: close      └── 408 on timeout, 4xx/5xx on errors ───▶ closed
 //
+// With `offersBodies`, a head that announces a body is offered first (`.offer`): the caller
+// either buffers the body as above (`bufferBody`) or takes it in parts as it arrives
+// (`streamBody`): `.bodyPart`s, then `.bodyEnd`, while the request is already dispatched.
+//
 // Input contract: `process` sees the unconsumed input from the start of the current request.
 // After `.dispatch`, the loop answers, drops `consumed` bytes from the front and calls
 // `responded`. For chunked bodies the decoded bytes are written in place over the encoded
@@ -35,6 +39,10 @@ public struct HTTPTimeouts: Sendable, Equatable {
 public struct HTTPConnectionStateMachine: Sendable {
     public enum Phase: Equatable, Sendable {
         case idle, head, body, dispatched, closed
+        /// A head with a body was offered; waiting for `bufferBody` or `streamBody`.
+        case offered
+        /// The body goes to the handler in parts.
+        case streamingBody
     }
 
     public enum Action: Equatable, Sendable {
@@ -46,6 +54,13 @@ public struct HTTPConnectionStateMachine: Sendable {
         case dispatch(RequestHead, body: ByteRange, consumed: Int)
         /// Answer with this status and `Connection: close`, then close; read nothing more.
         case reject(HTTPStatus)
+        /// (`offersBodies`) A head whose body has not been read: call `bufferBody` or `streamBody`.
+        case offer(RequestHead)
+        /// (A streamed body) These bytes of the input are the body's next part; drop the
+        /// input up to its end (`rebase`) once they are taken.
+        case bodyPart(ByteRange)
+        /// (A streamed body) The body is complete; the input up to `consumed` was its last.
+        case bodyEnd(consumed: Int)
     }
 
     public enum TimeoutAction: Equatable, Sendable {
@@ -75,6 +90,13 @@ public struct HTTPConnectionStateMachine: Sendable {
     var chunked = ChunkedDecoder()
     var chunkCursor = 0  // next encoded byte to decode
     var chunkWrite = 0   // where the next decoded byte goes
+    /// Offer heads with bodies before their bodies are read (`.offer`).
+    public var offersBodies = false
+    /// A streamed body: the next byte not yet handed out, and how many were.
+    var streamCursor = 0
+    public private(set) var streamedBytes = 0
+    /// A streamed chunked body ended; its `.bodyEnd` is due.
+    var streamEnded = false
 
     public init(limits: HTTPLimits = HTTPLimits(), timeouts: HTTPTimeouts = HTTPTimeouts(), now: UInt64) {
         self.limits = limits
@@ -93,8 +115,8 @@ public struct HTTPConnectionStateMachine: Sendable {
         switch phase {
         case .idle: return phaseStart &+ (requestCount == 0 ? timeouts.headerNanoseconds : timeouts.keepAliveNanoseconds)
         case .head: return phaseStart &+ timeouts.headerNanoseconds
-        case .body: return phaseStart &+ timeouts.bodyIdleNanoseconds
-        case .dispatched, .closed: return nil
+        case .body, .streamingBody: return phaseStart &+ timeouts.bodyIdleNanoseconds
+        case .dispatched, .closed, .offered: return nil
         }
     }
 
@@ -105,10 +127,10 @@ public struct HTTPConnectionStateMachine: Sendable {
         case .idle:
             phase = .closed
             return .close
-        case .head, .body:
+        case .head, .body, .streamingBody:
             phase = .closed
             return .reject(.requestTimeout)
-        case .dispatched, .closed:
+        case .dispatched, .closed, .offered:
             return .none
         }
     }
@@ -128,8 +150,11 @@ public struct HTTPConnectionStateMachine: Sendable {
     public mutating func process(_ base: UnsafeMutableRawPointer, count: inout Int, now: UInt64,
                                  fields: UnsafeMutableBufferPointer<HeaderField>) -> Action {
         switch phase {
-        case .closed, .dispatched:
+        case .closed, .dispatched, .offered:
             return .needMore
+        case .streamingBody:
+            phaseStart = now
+            return processStreamingBody(base, count: &count)
         case .idle:
             // Empty lines before a request-line are ignored (RFC 9112 §2.2).
             // A few are tolerated; a stream of them is not a client worth buffering for.
@@ -189,16 +214,115 @@ public struct HTTPConnectionStateMachine: Sendable {
         switch head.framing {
         case .none:
             return dispatch(body: ByteRange(start: head.headEnd, count: 0), consumed: head.headEnd)
-        case .contentLength(let n):
-            if n > limits.maxBodyBytes { return reject(.contentTooLarge) }
-        case .chunked:
-            chunked = ChunkedDecoder()
-            chunkCursor = head.headEnd
-            chunkWrite = head.headEnd
+        case .contentLength, .chunked:
+            if offersBodies {
+                phase = .offered
+                return .offer(head)
+            }
         }
+        return startBody(base, count: &count, now: now)
+    }
+
+    mutating func startBody(_ base: UnsafeMutableRawPointer, count: inout Int, now: UInt64) -> Action {
+        if case .contentLength(let n) = head.framing, n > limits.maxBodyBytes { return reject(.contentTooLarge) }
+        chunked = ChunkedDecoder()
+        chunkCursor = head.headEnd
+        chunkWrite = head.headEnd
         phase = .body
         phaseStart = now
         return processBody(base, count: &count)
+    }
+
+    /// The offered head's body is read whole, as without an offer (then `.dispatch`).
+    public mutating func bufferBody(_ base: UnsafeMutableRawPointer, count: inout Int, now: UInt64) -> Action {
+        precondition(phase == .offered, "bufferBody() without an offered head")
+        return startBody(base, count: &count, now: now)
+    }
+
+    /// The offered head's body goes out in parts (`process` then returns `.bodyPart`s and
+    /// `.bodyEnd`); the request counts as dispatched meanwhile. 413 when its announced
+    /// length is above `maxStreamedBodyBytes`.
+    public mutating func streamBody(now: UInt64) -> Action? {
+        precondition(phase == .offered, "streamBody() without an offered head")
+        if case .contentLength(let n) = head.framing, n > limits.maxStreamedBodyBytes { return reject(.contentTooLarge) }
+        chunked = ChunkedDecoder()
+        chunkCursor = head.headEnd
+        chunkWrite = head.headEnd
+        streamCursor = head.headEnd
+        streamedBytes = 0
+        streamEnded = false
+        phase = .streamingBody
+        phaseStart = now
+        return nil
+    }
+
+    /// The caller dropped `n` bytes from the front of the input (the head, parts taken).
+    public mutating func rebase(by n: Int) {
+        precondition(n <= streamCursor, "rebase past what was handed out")
+        streamCursor -= n
+        if case .chunked = head.framing {
+            chunkCursor -= n
+            chunkWrite -= n
+        }
+    }
+
+    mutating func processStreamingBody(_ base: UnsafeMutableRawPointer, count: inout Int) -> Action {
+        switch head.framing {
+        case .none:
+            phase = .dispatched
+            return .bodyEnd(consumed: streamCursor)
+        case .contentLength(let n):
+            let remaining = n - streamedBytes
+            if remaining == 0 {
+                phase = .dispatched
+                return .bodyEnd(consumed: streamCursor)
+            }
+            let available = min(count - streamCursor, remaining)
+            guard available > 0 else { return continueIfExpected() }
+            let part = ByteRange(start: streamCursor, count: available)
+            streamCursor += available
+            streamedBytes += available
+            return .bodyPart(part)
+        case .chunked:
+            if streamEnded {
+                phase = .dispatched
+                return .bodyEnd(consumed: streamCursor)
+            }
+            let input = UnsafeRawBufferPointer(start: base + chunkCursor, count: count - chunkCursor)
+            var write = chunkWrite
+            var streamLimits = limits
+            streamLimits.maxBodyBytes = limits.maxStreamedBodyBytes
+            let outcome = chunked.decode(input, limits: streamLimits) { piece in
+                if base + write != UnsafeMutableRawPointer(mutating: piece.baseAddress!) {
+                    memmove(base + write, piece.baseAddress!, piece.count)
+                }
+                write += piece.count
+            }
+            let partStart = chunkWrite
+            chunkWrite = write
+            switch outcome {
+            case .invalid(let status):
+                return reject(status)
+            case .needMore:
+                count = chunkWrite
+                chunkCursor = chunkWrite
+            case .done(let used):
+                let rest = count - (chunkCursor + used)
+                if rest > 0 { memmove(base + chunkWrite, base + chunkCursor + used, rest) }
+                count = chunkWrite + rest
+                chunkCursor = chunkWrite
+                streamEnded = true
+            }
+            let length = chunkWrite - partStart
+            streamCursor = chunkWrite
+            streamedBytes += length
+            if length > 0 { return .bodyPart(ByteRange(start: partStart, count: length)) }
+            if streamEnded {
+                phase = .dispatched
+                return .bodyEnd(consumed: streamCursor)
+            }
+            return continueIfExpected()
+        }
     }
 
     mutating func processBody(_ base: UnsafeMutableRawPointer, count: inout Int) -> Action {

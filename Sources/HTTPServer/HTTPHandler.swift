@@ -64,4 +64,29 @@ public struct HandlerContext {
 /// use `.delay` to answer later.
 public protocol HTTPHandler {
     mutating func handle(_ request: Request, _ response: inout ResponseWriter, _ context: HandlerContext) -> HandlerOutcome
+    /// Whether some requests' bodies may be taken in parts (then `streamsBody` is asked
+    /// for each request with a body, before the body is read). Default false.
+    var offersBodies: Bool { get }
+    /// Whether this request's body goes to its handler in parts as it arrives: `handle` is
+    /// then called as soon as the head is read (`request.body` empty), and must return
+    /// `.pending` after registering a `RequestBodySink` with its ticket. Default false.
+    func streamsBody(_ request: Request) -> Bool
+}
+
+extension HTTPHandler {
+    public var offersBodies: Bool { false }
+    public func streamsBody(_ request: Request) -> Bool { false }
+}
+
+/// Takes a streamed request body's parts (`PendingResponse.receiveBody`), on the loop's
+/// thread. Each part is valid during the call only; once the consumer has used a part's
+/// bytes it calls `PendingResponse.bodyTaken`, which lets more be read (at most the
+/// connection's `readAheadBytes` are held untaken).
+public protocol RequestBodySink: AnyObject {
+    func part(_ bytes: UnsafeRawBufferPointer)
+    /// The body is complete.
+    func end()
+    /// The body will not be complete (the client left, its framing broke, or the answer
+    /// came first).
+    func cut()
 }

@@ -127,6 +127,26 @@ extension HTTPServer {
                     counters.inflight -= 1
                     request.task?.cancel()
                     request.roomWaiter?.resume(throwing: CancellationError())
+                    request.sink?.cut()
+                }
+            case .offerBody(let head):
+                let request = s.pointee.lifecycle.request(head, body: ByteRange(start: head.headEnd, count: 0))
+                s.pointee.lifecycle.answerOffer(stream: handler.streamsBody(request))
+            case .bodyPart(let bytes, let count):
+                if let sink = awaited[UInt32(index)]?.sink {
+                    sink.part(UnsafeRawBufferPointer(start: bytes, count: count))
+                } else {
+                    s.pointee.lifecycle.bodyTaken(count)  // nobody reads it: dropped
+                }
+            case .bodyEnd:
+                if let sink = awaited[UInt32(index)]?.sink {
+                    awaited[UInt32(index)]!.sink = nil
+                    sink.end()
+                }
+            case .bodyCut:
+                if let sink = awaited[UInt32(index)]?.sink {
+                    awaited[UInt32(index)]!.sink = nil
+                    sink.cut()
                 }
             case .streamRoom:
                 if let waiter = awaited[UInt32(index)]?.roomWaiter {
@@ -175,16 +195,17 @@ extension HTTPServer {
         let context = HandlerContext(counters: counters, host: asHost, slot: dispatch)
         // A handler that answers another connection's ticket can dispatch that connection's
         // next request from inside its own call: the outer call's state is kept aside.
-        var outer: (PendingResponse.Slot, ReplyHead, Bool?, Task<Void, Never>?)? = nil
+        var outer: (PendingResponse.Slot, ReplyHead, Bool?, Task<Void, Never>?, (any RequestBodySink)?)? = nil
         if callDepth > 0 {
-            outer = (currentDispatch, currentReply, answeredInCall, taskOfDispatch)
+            outer = (currentDispatch, currentReply, answeredInCall, taskOfDispatch, sinkOfDispatch)
             answeredInCall = nil
             taskOfDispatch = nil
+            sinkOfDispatch = nil
         }
         callDepth += 1
         defer {
             callDepth -= 1
-            if let outer { (currentDispatch, currentReply, answeredInCall, taskOfDispatch) = outer }
+            if let outer { (currentDispatch, currentReply, answeredInCall, taskOfDispatch, sinkOfDispatch) = outer }
         }
         currentDispatch = dispatch
         currentReply = ReplyHead(isHead: head.method == .head, minorVersion: head.minorVersion, keepAlive: head.keepAlive)
@@ -194,6 +215,8 @@ extension HTTPServer {
             // Its task answered before the handler returned: complete now, as a sync answer.
             answeredInCall = nil
             taskOfDispatch = nil
+            sinkOfDispatch?.cut()
+            sinkOfDispatch = nil
             precondition(!writer.hasResponded, "a request gets one response (its writer and its ticket both answered)")
             s.pointee.lifecycle.handled(keepAlive: keepAlive, now: now)
             counters.requests += 1
@@ -203,14 +226,19 @@ extension HTTPServer {
             s.pointee.lifecycle.suspended(timeoutNanoseconds: timeout > 0 ? timeout : configuration.handlerTimeoutNanoseconds,
                                           now: now)
             counters.inflight += 1
-            awaited[UInt32(index)] = AwaitedRequest(head: currentReply, task: taskOfDispatch)
+            awaited[UInt32(index)] = AwaitedRequest(head: currentReply, task: taskOfDispatch, sink: sinkOfDispatch)
             taskOfDispatch = nil
+            sinkOfDispatch = nil
             return
         }
         if let task = taskOfDispatch {
             // Registered, but the handler answered now: nothing will take its answer.
             task.cancel()
             taskOfDispatch = nil
+        }
+        if let sink = sinkOfDispatch {
+            sinkOfDispatch = nil
+            sink.cut()
         }
         if !writer.hasResponded {
             writer.respond(.internalServerError, body: "handler wrote no response\n")

@@ -17,6 +17,8 @@ struct ReplyHead {
 struct AwaitedRequest {
     var head: ReplyHead
     var task: Task<Void, Never>? = nil
+    /// Where a streamed request body's parts go.
+    var sink: (any RequestBodySink)? = nil
     /// A streamed answer has no body to write (HEAD, 204, 304).
     var bodyless = false
     /// A streamed answer's framing, once its head is written.
@@ -175,6 +177,27 @@ extension HTTPServer: PendingResponseHost {
     func abortStream(_ slot: PendingResponse.Slot) {
         guard let index = streamIndex(slot) ?? awaitedIndex(slot) else { return }
         slots[index].lifecycle.abort()
+        perform(index)
+    }
+
+    func receiveBody(_ sink: any RequestBodySink, for slot: PendingResponse.Slot) {
+        if isInCall(slot) {
+            sinkOfDispatch = sink
+            return
+        }
+        guard awaitedIndex(slot) != nil || streamIndex(slot) != nil else {
+            sink.cut()
+            return
+        }
+        awaited[slot.index]!.sink = sink
+        perform(Int(slot.index))
+    }
+
+    func bodyTaken(_ count: Int, for slot: PendingResponse.Slot) {
+        let index = Int(slot.index)
+        guard index < slotHighWater, slots[index].generation == slot.generation,
+              slots[index].lifecycle.dispatchSerial == slot.serial else { return }
+        slots[index].lifecycle.bodyTaken(count)
         perform(index)
     }
 

@@ -70,6 +70,8 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     /// The task a handler registered (`PendingResponse.cancelling`) during its own call,
     /// before the loop knows whether it returned `.pending`.
     @exclusivity(unchecked) var taskOfDispatch: Task<Void, Never>? = nil
+    /// The body sink a handler registered during its own call (as `taskOfDispatch`).
+    @exclusivity(unchecked) var sinkOfDispatch: (any RequestBodySink)? = nil
     /// The dispatch whose handler is being called (serial 0: none), and what its answer's
     /// head needs.
     @exclusivity(unchecked) var currentDispatch = PendingResponse.Slot(index: 0, generation: 0, serial: 0)
@@ -120,7 +122,9 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         fields = .allocate(capacity: configuration.limits.maxHeaderCount + 1)
         date = .allocate(byteCount: HTTPDate.length, alignment: 8)
         date.initializeMemory(as: UInt8.self, repeating: 32, count: HTTPDate.length)
-        let lifecycle = ConnectionLifecycle(settings: configuration.lifecycleSettings, limits: configuration.limits,
+        var settings = configuration.lifecycleSettings
+        settings.offersBodies = handler.offersBodies
+        let lifecycle = ConnectionLifecycle(settings: settings, limits: configuration.limits,
                                             timeouts: configuration.timeouts, scratch: fields, date: date)
         slotTemplate = ConnectionSlot(lifecycle: lifecycle)
         acceptor.direct = direct
@@ -233,6 +237,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
             counters.inflight -= 1
             request.task?.cancel()
             request.roomWaiter?.resume(throwing: CancellationError())
+            request.sink?.cut()
         }
         return all.count
     }

@@ -90,6 +90,19 @@ extension PendingResponse {
         return host.endStream(slot)
     }
 
+    /// Where the request's body goes, in parts (for a handler whose `streamsBody` said yes).
+    /// From the handler's call or later; a request no longer awaited cuts it at once.
+    public func receiveBody(_ sink: any RequestBodySink) {
+        precondition(host.executor.isOnLoopThread, "PendingResponse.receiveBody off the loop's thread")
+        host.receiveBody(sink, for: slot)
+    }
+
+    /// The body's reader used `count` bytes of the parts it was given: more may be read.
+    public func bodyTaken(_ count: Int) {
+        precondition(host.executor.isOnLoopThread, "PendingResponse.bodyTaken off the loop's thread")
+        host.bodyTaken(count, for: slot)
+    }
+
     /// The body cannot be finished (its producer failed): the connection closes, which is
     /// the only way left to tell the client.
     public func abortStream() {
@@ -111,4 +124,6 @@ protocol PendingResponseHost: AnyObject {
     func waitForRoom(_ slot: PendingResponse.Slot, _ continuation: CheckedContinuation<Void, any Error>)
     func endStream(_ slot: PendingResponse.Slot) -> Bool
     func abortStream(_ slot: PendingResponse.Slot)
+    func receiveBody(_ sink: any RequestBodySink, for slot: PendingResponse.Slot)
+    func bodyTaken(_ count: Int, for slot: PendingResponse.Slot)
 }

@@ -20,6 +20,17 @@ public struct Application<M: Middleware>: HTTPHandler, Sendable {
     public init(router: Router, middleware: M) {
         routes = router.table.frozen()
         self.middleware = middleware
+        offersBodies = routes.routes.contains { if case .streamingBody = $0.handler { return true }; return false }
+    }
+
+    /// Whether any route takes its body in parts.
+    public let offersBodies: Bool
+
+    public func streamsBody(_ request: Request) -> Bool {
+        guard case .route(let index, _) = routes.match(method: request.method, path: request.path,
+                                                       pathOffset: request.head.path.lowerBound),
+              case .streamingBody = routes.routes[index].handler else { return false }
+        return true
     }
 
     public mutating func handle(_ request: Request, _ response: inout ResponseWriter, _ context: HandlerContext) -> HandlerOutcome {
@@ -42,6 +53,15 @@ public struct Application<M: Middleware>: HTTPHandler, Sendable {
                 }
             case .async(let handler):
                 return startTask(handler, view, &response, context, start: start, timed: timed)
+            case .streamingBody(let handler):
+                guard let ticket = context.pendingResponse else {
+                    response.respond(.internalServerError, body: "a streaming route needs a server to run on\n")
+                    return .done
+                }
+                let body = RequestBody(ticket: ticket)
+                ticket.receiveBody(body)
+                return startTask({ request in try await handler(request, body) }, view, &response, context,
+                                 start: start, timed: timed)
             }
         case .methodNotAllowed(let allowed):
             FrozenRoutes.withAllowLine(allowed) { allow in

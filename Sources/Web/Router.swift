@@ -8,6 +8,9 @@ public enum RouteHandler: Sendable {
     /// Answers later, from a task on the loop's executor: the handler may await anything.
     /// Its request is an owned copy.
     case async(@Sendable (HTTPRequest) async throws -> Response)
+    /// As `async`, with the body read in parts as it arrives (`RequestBody`) instead of
+    /// whole before the call: any length, in bounded memory.
+    case streamingBody(@Sendable (HTTPRequest, RequestBody) async throws -> Response)
 }
 
 /// The routes of an application, built before it serves:
@@ -42,6 +45,14 @@ public struct Router: Sendable {
     public mutating func on(_ method: HTTPMethod, _ path: String,
                             _ handler: @escaping @Sendable (HTTPRequest) async throws -> Response) {
         add(method, path, .async(handler))
+    }
+
+    /// Adds a route whose body is read in parts (an upload of gigabytes, say): the handler
+    /// starts once the head is read, and iterates `body`. Its length is bounded by
+    /// `HTTPLimits.maxStreamedBodyBytes`, not `maxBodyBytes`.
+    public mutating func streamingBody(_ method: HTTPMethod, _ path: String,
+                                       _ handler: @escaping @Sendable (HTTPRequest, RequestBody) async throws -> Response) {
+        add(method, path, .streamingBody(handler))
     }
 
     public mutating func get(_ path: String, _ handler: @escaping @Sendable (HTTPRequest, inout ResponseWriter) throws -> Void) { on(.get, path, handler) }

@@ -211,6 +211,51 @@ struct ConnectionLifecycleTests {
         #expect(d.violations.isEmpty, "\(d.violations)")
     }
 
+    @Test func aStreamedBodyGoesOutInPartsHeldNoFurtherThanReadAhead() {
+        let d = LifecycleDriver(settings: .init(maxUnsentOutput: 1024, readAheadBytes: 256, lingerNanoseconds: 500,
+                                                sendStallNanoseconds: 2_000, offersBodies: true))
+        d.takeParts = false
+        let body = String(repeating: "b", count: 2000)
+        d.deliver("POST /stream HTTP/1.1\r\nHost: h\r\nContent-Length: 2000\r\n\r\n" + String(body.prefix(300)))
+        #expect(d.awaitedHandler != nil, "dispatched at its head, before its body")
+        #expect(d.bodyReceived.count == 300)
+        d.deliver(String(body.dropFirst(300).prefix(300)))
+        #expect(d.bodyReceived.count == 300, "nothing more while 256 bytes or more are untaken")
+        d.takeHeldParts()
+        #expect(d.bodyReceived.count == 600)
+        while d.receiveArmed && d.bodyReceived.count + d.life.pointee.input.count < 2000 {
+            d.deliver(String(repeating: "b", count: 200))
+            d.takeHeldParts()
+        }
+        d.takeHeldParts()
+        #expect(d.bodyReceived.count == 2000 && d.bodyEnded == 1)
+        #expect(d.maxInput <= 256 + 400, "input stays bounded: \(d.maxInput)")
+        #expect(d.resumeAwaited())
+        d.deliver(get("/after", id: 2))
+        d.settle()
+        #expect(d.answered.last == "/after id=2", "the next request after the streamed body")
+        #expect(d.violations.isEmpty, "\(d.violations)")
+    }
+
+    @Test func aStreamedBodyCutByTheClientAbandonsItsHandler() {
+        let d = LifecycleDriver(settings: .init(lingerNanoseconds: 500, sendStallNanoseconds: 2_000, offersBodies: true))
+        d.deliver("POST /stream HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+        #expect(d.bodyReceived == Array("abc".utf8))
+        d.receiveFails()
+        #expect(d.bodyCuts == 1 && d.abandoned == 1)
+        d.settle()
+        #expect(d.released == 1)
+        #expect(d.violations.isEmpty, "\(d.violations)")
+    }
+
+    @Test func aRouteThatBuffersStillGetsItsWholeBodyWhenBodiesAreOffered() {
+        let d = LifecycleDriver(settings: .init(lingerNanoseconds: 500, sendStallNanoseconds: 2_000, offersBodies: true))
+        d.deliver(post("/p", body: "whole", id: 1))
+        d.settle()
+        #expect(d.answered == ["/p id=1 body=whole"])
+        #expect(d.violations.isEmpty, "\(d.violations)")
+    }
+
     @Test func anAnswerForAnEarlierRequestIsNotTakenForALaterOne() {
         let d = LifecycleDriver()
         d.deliver(get("/await", id: 1))

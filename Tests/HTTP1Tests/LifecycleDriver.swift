@@ -48,6 +48,14 @@ final class LifecycleDriver {
     private(set) var abandoned = 0
     /// Times a waiting stream writer was told it has room (`.streamRoom`).
     private(set) var roomSignals = 0
+    /// Paths whose body the handler takes in parts (asked on `.offerBody`).
+    var streamsBody: (String) -> Bool = { $0.hasPrefix("/stream") }
+    /// The streamed body's bytes, as handed out; held (not taken) unless `takeParts`.
+    private(set) var bodyReceived: [UInt8] = []
+    var takeParts = true
+    private(set) var heldBytes = 0
+    private(set) var bodyEnded = 0
+    private(set) var bodyCuts = 0
 
     init(settings: ConnectionLifecycle.Settings = ConnectionLifecycle.Settings(lingerNanoseconds: 500, sendStallNanoseconds: 2_000),
          limits: HTTPLimits = HTTPLimits(), timeouts: HTTPTimeouts = TestConnection.timeouts,
@@ -142,6 +150,21 @@ final class LifecycleDriver {
                 check(!closeInFlight && !closed, "closed twice")
                 check(shutdownsInFlight == 0, "closed with a shutdown in flight (its slot could be reused under it)")
                 closeInFlight = true
+            case .offerBody(let head):
+                note("offerBody")
+                let path = String(decoding: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(start: life.pointee.input.base, count: life.pointee.input.count)[head.path.lowerBound..<head.path.upperBound]), as: UTF8.self)
+                life.pointee.answerOffer(stream: streamsBody(path))
+            case .bodyPart(let p, let count):
+                note("bodyPart \(count)")
+                check(life.pointee.bodyStreaming, "a body part with no streamed body")
+                bodyReceived += UnsafeRawBufferPointer(start: p, count: count)
+                if takeParts { life.pointee.bodyTaken(count) } else { heldBytes += count }
+            case .bodyEnd:
+                note("bodyEnd")
+                bodyEnded += 1
+            case .bodyCut:
+                note("bodyCut")
+                bodyCuts += 1
             case .streamRoom:
                 note("streamRoom")
                 check(life.pointee.streaming, "room for a stream that is not streaming")
@@ -173,7 +196,7 @@ final class LifecycleDriver {
         if let id = request.header("x-id") { text += " id=" + String(decoding: id, as: UTF8.self) }
         if request.body.count > 0 { text += " body=" + String(decoding: request.body, as: UTF8.self) }
         text += "\n"
-        if path.hasPrefix(awaitPrefix) {
+        if path.hasPrefix(awaitPrefix) || life.pointee.bodyStreaming {
             check(awaitedHandler == nil, "two handlers awaited on one connection")
             awaitedHandler = (life.pointee.dispatchSerial, text, writer.keepAlive)
             life.pointee.suspended(timeoutNanoseconds: awaitTimeout, now: now)
@@ -279,6 +302,13 @@ final class LifecycleDriver {
         life.pointee.resumed(keepAlive: writer.keepAlive, now: now)
         run()
         return true
+    }
+
+    /// The handler takes the body parts it was holding.
+    func takeHeldParts() {
+        life.pointee.bodyTaken(heldBytes)
+        heldBytes = 0
+        run()
     }
 
     /// The awaited handler starts a stream: its head, as the loop writes it.
