@@ -5,6 +5,7 @@
 //   GET /json        a small struct encoded as JSON
 //   GET /users/{id}  a path parameter
 //   POST /echo       the request's body back
+//   POST /upload     a body of any length read in parts (its byte count back)
 // Run: swift run web-routes --port 8080   (--port 0 picks a free port)
 import FoundationEssentials
 import Glibc
@@ -27,6 +28,12 @@ router.get("/users/{id}") { request, response in
 }
 router.post("/echo") { request, response in
     response.respond(.ok, contentType: "application/octet-stream", body: request.body)
+}
+
+router.streamingBody(.post, "/upload") { _, body async throws -> Response in
+    var total = 0
+    for try await part in body { total += part.count }
+    return .text("\(total)\n")
 }
 
 var port: UInt16 = 8080
