@@ -185,6 +185,7 @@ public struct ConnectionLifecycle {
     /// The dispatched request's handler answers later (`suspended`), by `awaitDeadline`.
     public private(set) var awaiting = false
     var awaitDeadline: UInt64 = 0
+    var awaitTimeout: UInt64 = 0
     /// `.abandonHandler` is owed to the loop.
     var abandonOwed = false
     /// The dispatched request's body goes to its handler in parts (`.bodyPart`).
@@ -449,6 +450,8 @@ public struct ConnectionLifecycle {
         case .bodyEnd(let used):
             bodyStreaming = false
             consumed = used
+            // The handler's deadline runs from the end of its body, however long that took.
+            if awaiting { setAwaitDeadline(now: now) }
             return .bodyEnd
         case .dispatch(let head, let body, let used):
             dispatching = true
@@ -564,15 +567,20 @@ public struct ConnectionLifecycle {
             reader.rebase(by: consumed)
             consumed = 0
         }
-        // Saturating: `.max` means "no deadline", not one in the past.
-        let (deadline, overflow) = now.addingReportingOverflow(timeoutNanoseconds)
-        awaitDeadline = overflow ? .max : deadline
+        awaitTimeout = timeoutNanoseconds
+        setAwaitDeadline(now: now)
     }
 
     /// Whether the answer for dispatch `serial` may be written now (into `output`, then
     /// `resumed`): its request is still the one awaited, and the connection still open.
     public func resumable(serial: UInt32) -> Bool {
         awaiting && serial == dispatchSerial && state == .open
+    }
+
+    /// Saturating: `.max` means "no deadline", not one in the past.
+    mutating func setAwaitDeadline(now: UInt64) {
+        let (deadline, overflow) = now.addingReportingOverflow(awaitTimeout)
+        awaitDeadline = overflow ? .max : deadline
     }
 
     /// The awaited response has been written to `output`.
@@ -714,7 +722,7 @@ public struct ConnectionLifecycle {
     public mutating func tick(now: UInt64) {
         switch state {
         case .open:
-            if awaiting && now >= awaitDeadline {
+            if awaiting && !bodyStreaming && now >= awaitDeadline {
                 // The handler overran: the client is told so, and the handler abandoned.
                 awaiting = false
                 abandonOwed = true
@@ -729,6 +737,9 @@ public struct ConnectionLifecycle {
                 return
             }
             releaseIfIdle(now: now)
+            // While its handler holds the parts it was given, reading has paused on our side:
+            // the body's idle timer is not the client's to meet.
+            if bodyStreaming && bodyHeld >= settings.readAheadBytes { return }
             guard let deadline = reader.deadline, now >= deadline else { return }
             switch reader.expire(now: now) {
             case .none: break

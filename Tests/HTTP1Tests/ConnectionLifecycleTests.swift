@@ -237,6 +237,37 @@ struct ConnectionLifecycleTests {
         #expect(d.violations.isEmpty, "\(d.violations)")
     }
 
+    /// A long upload is not its handler overrunning: the deadline runs from the body's end.
+    /// And a handler that holds its parts has paused our reading, which is no client's
+    /// idleness (both closed the connection before).
+    @Test func aLongStreamedBodyMeetsNeitherTheHandlerDeadlineNorTheIdleTimerWhileItsHandlerHoldsIt() {
+        let timeouts = HTTPTimeouts(headerNanoseconds: 1_000_000, keepAliveNanoseconds: 1_000_000, bodyIdleNanoseconds: 500)
+        let d = LifecycleDriver(settings: .init(readAheadBytes: 256, lingerNanoseconds: 500, sendStallNanoseconds: 2_000,
+                                                offersBodies: true), timeouts: timeouts)
+        d.awaitTimeout = 1_000
+        d.deliver("POST /stream HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\n" + String(repeating: "a", count: 100))
+        for step in 1...8 {
+            d.tick(at: UInt64(step) * 400)
+            d.deliver(String(repeating: "a", count: 100))
+        }
+        #expect(d.abandoned == 0 && d.wire.isEmpty, "no 504 while the body still comes: \(d.actions.suffix(4))")
+        d.takeParts = false
+        d.deliver(String(repeating: "a", count: 100))  // 1000 bytes: the body is complete
+        #expect(d.bodyEnded == 1)
+        d.tick(at: 3_200 + 999)
+        #expect(d.abandoned == 0, "the deadline runs from the body's end")
+        d.tick(at: 3_200 + 1_000)
+        #expect(d.abandoned == 1, "then it applies")
+
+        let h = LifecycleDriver(settings: .init(readAheadBytes: 256, lingerNanoseconds: 500, sendStallNanoseconds: 2_000,
+                                                offersBodies: true), timeouts: timeouts)
+        h.takeParts = false
+        h.deliver("POST /stream HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\n" + String(repeating: "a", count: 300))
+        h.tick(at: 10_000)
+        #expect(h.released == 0 && h.life.pointee.state == .open, "a held body is not an idle client")
+        #expect(h.violations.isEmpty && d.violations.isEmpty, "\(h.violations) \(d.violations)")
+    }
+
     @Test func aStreamedBodyCutByTheClientAbandonsItsHandler() {
         let d = LifecycleDriver(settings: .init(lingerNanoseconds: 500, sendStallNanoseconds: 2_000, offersBodies: true))
         d.deliver("POST /stream HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
