@@ -288,30 +288,11 @@ public struct HTTPConnectionStateMachine: Sendable {
                 phase = .dispatched
                 return .bodyEnd(consumed: streamCursor)
             }
-            let input = UnsafeRawBufferPointer(start: base + chunkCursor, count: count - chunkCursor)
-            var write = chunkWrite
-            var streamLimits = limits
-            streamLimits.maxBodyBytes = limits.maxStreamedBodyBytes
-            let outcome = chunked.decode(input, limits: streamLimits) { piece in
-                if base + write != UnsafeMutableRawPointer(mutating: piece.baseAddress!) {
-                    memmove(base + write, piece.baseAddress!, piece.count)
-                }
-                write += piece.count
-            }
             let partStart = chunkWrite
-            chunkWrite = write
-            switch outcome {
-            case .invalid(let status):
-                return reject(status)
-            case .needMore:
-                count = chunkWrite
-                chunkCursor = chunkWrite
-            case .done(let used):
-                let rest = count - (chunkCursor + used)
-                if rest > 0 { memmove(base + chunkWrite, base + chunkCursor + used, rest) }
-                count = chunkWrite + rest
-                chunkCursor = chunkWrite
-                streamEnded = true
+            switch decodeChunks(base, count: &count, maxBodyBytes: limits.maxStreamedBodyBytes) {
+            case .invalid(let status): return reject(status)
+            case .needMore: break
+            case .done: streamEnded = true
             }
             let length = chunkWrite - partStart
             streamCursor = chunkWrite
@@ -335,31 +316,48 @@ public struct HTTPConnectionStateMachine: Sendable {
             }
             return continueIfExpected()
         case .chunked:
-            let input = UnsafeRawBufferPointer(start: base + chunkCursor, count: count - chunkCursor)
-            var write = chunkWrite
-            let outcome = chunked.decode(input, limits: limits) { piece in
-                // Decoded bytes never overtake the encoded ones: memmove is safe.
-                if base + write != UnsafeMutableRawPointer(mutating: piece.baseAddress!) {
-                    memmove(base + write, piece.baseAddress!, piece.count)
-                }
-                write += piece.count
-            }
-            chunkWrite = write
-            switch outcome {
-            case .invalid(let status):
-                return reject(status)
-            case .needMore:
-                count = chunkWrite
-                chunkCursor = chunkWrite
-                return continueIfExpected()
-            case .done(let used):
-                let rest = count - (chunkCursor + used)
-                if rest > 0 { memmove(base + chunkWrite, base + chunkCursor + used, rest) }
-                count = chunkWrite + rest
-                chunkCursor = chunkWrite
+            switch decodeChunks(base, count: &count, maxBodyBytes: limits.maxBodyBytes) {
+            case .invalid(let status): return reject(status)
+            case .needMore: return continueIfExpected()
+            case .done:
                 return dispatch(body: ByteRange(start: head.headEnd, count: chunkWrite - head.headEnd),
                                 consumed: chunkWrite)
             }
+        }
+    }
+
+    enum ChunkStep { case invalid(HTTPStatus), needMore, done }
+
+    /// Decodes what chunked input there is, in place: the decoded bytes go to `chunkWrite`
+    /// onwards, right after what was decoded before, and the encoded bytes they came from
+    /// are dropped (`count` shrinks). At the body's end, the bytes after it (a pipelined
+    /// request) move up behind the decoded body. Buffered and streamed bodies alike.
+    mutating func decodeChunks(_ base: UnsafeMutableRawPointer, count: inout Int, maxBodyBytes: Int) -> ChunkStep {
+        let input = UnsafeRawBufferPointer(start: base + chunkCursor, count: count - chunkCursor)
+        var write = chunkWrite
+        var bodyLimits = limits
+        bodyLimits.maxBodyBytes = maxBodyBytes
+        let outcome = chunked.decode(input, limits: bodyLimits) { piece in
+            // Decoded bytes never overtake the encoded ones: memmove is safe.
+            if base + write != UnsafeMutableRawPointer(mutating: piece.baseAddress!) {
+                memmove(base + write, piece.baseAddress!, piece.count)
+            }
+            write += piece.count
+        }
+        chunkWrite = write
+        switch outcome {
+        case .invalid(let status):
+            return .invalid(status)
+        case .needMore:
+            count = chunkWrite
+            chunkCursor = chunkWrite
+            return .needMore
+        case .done(let used):
+            let rest = count - (chunkCursor + used)
+            if rest > 0 { memmove(base + chunkWrite, base + chunkCursor + used, rest) }
+            count = chunkWrite + rest
+            chunkCursor = chunkWrite
+            return .done
         }
     }
 
