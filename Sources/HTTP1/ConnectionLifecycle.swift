@@ -408,6 +408,9 @@ public struct ConnectionLifecycle {
                     // Dispatched at once, with no body: the handler reads it in parts.
                     let head = reader.head
                     bodyStreaming = true
+                    // Nothing of an earlier request's parts is owed or held any more.
+                    bodyHeld = 0
+                    bodyConsumeOwed = 0
                     dispatching = true
                     dispatchSerial &+= 1
                     peerSaidClose = !head.keepAlive
@@ -428,7 +431,8 @@ public struct ConnectionLifecycle {
             stalled = true
             return nil
         case .sendContinue:
-            output.append(ResponseWriter.continueLine)
+            // Never inside a response already under way (a streamed answer to a streamed body).
+            if !streaming { output.append(ResponseWriter.continueLine) }
             return nil
         case .reject(let status):
             if bodyStreaming {
@@ -444,6 +448,8 @@ public struct ConnectionLifecycle {
             offerPending = true
             return .offerBody(head)
         case .bodyPart(let range):
+            // Progress: the handler's deadline measures a stall, not the body's length.
+            if awaiting { setAwaitDeadline(now: now) }
             bodyHeld += Int(range.count)
             bodyConsumeOwed = range.upperBound
             return .bodyPart(UnsafeRawPointer(input.base!) + range.lowerBound, count: Int(range.count))
@@ -628,6 +634,7 @@ public struct ConnectionLifecycle {
             bodyStreaming = false
             bodyCutOwed = true
             closeAfterSend = true
+            reader.close()
             return
         }
         if reader.phase == .dispatched { reader.responded(keepAlive: keepAlive, now: now) }
@@ -673,7 +680,7 @@ public struct ConnectionLifecycle {
             // A client that closes while its handler is awaited has given up on the answer:
             // the handler is abandoned (its task cancelled), as nginx finalizes such a
             // request with 499. A delayed response, which costs nothing to finish, still goes.
-            if state == .lingering || awaiting || streaming { beginClosing() }
+            if state == .lingering || awaiting || streaming || bodyStreaming { beginClosing() }
         case .noBuffers, .cancelled:
             break
         case .failed:
@@ -722,7 +729,9 @@ public struct ConnectionLifecycle {
     public mutating func tick(now: UInt64) {
         switch state {
         case .open:
-            if awaiting && !bodyStreaming && now >= awaitDeadline {
+            // While a body streams, its handler's deadline applies only when the handler is the
+            // one that stalls (it holds all it may); a slow client meets the body's idle timer.
+            if awaiting && (!bodyStreaming || bodyHeld >= settings.readAheadBytes) && now >= awaitDeadline {
                 // The handler overran: the client is told so, and the handler abandoned.
                 awaiting = false
                 abandonOwed = true

@@ -282,6 +282,7 @@ public struct HTTPConnectionStateMachine: Sendable {
             let part = ByteRange(start: streamCursor, count: available)
             streamCursor += available
             streamedBytes += available
+            continueSent = true  // the client sends without waiting: no 100 now (RFC 9110 §10.1.1)
             return .bodyPart(part)
         case .chunked:
             if streamEnded {
@@ -297,7 +298,10 @@ public struct HTTPConnectionStateMachine: Sendable {
             let length = chunkWrite - partStart
             streamCursor = chunkWrite
             streamedBytes += length
-            if length > 0 { return .bodyPart(ByteRange(start: partStart, count: length)) }
+            if length > 0 {
+                continueSent = true
+                return .bodyPart(ByteRange(start: partStart, count: length))
+            }
             if streamEnded {
                 phase = .dispatched
                 return .bodyEnd(consumed: streamCursor)

@@ -189,7 +189,8 @@ extension HTTPServer {
         let request = s.pointee.lifecycle.request(head, body: body)
         var writer = ResponseWriter(out: ConnectionSlot.output(of: s), date: date, isHead: head.method == .head,
                                     minorVersion: head.minorVersion,
-                                    keepAlive: head.keepAlive && !s.pointee.lifecycle.readClosed && !draining)
+                                    keepAlive: head.keepAlive && !s.pointee.lifecycle.readClosed && !draining
+                                        && !s.pointee.lifecycle.bodyStreaming)
         let dispatch = PendingResponse.Slot(index: UInt32(index), generation: s.pointee.generation,
                                             serial: s.pointee.lifecycle.dispatchSerial)
         let context = HandlerContext(counters: counters, host: asHost, slot: dispatch)

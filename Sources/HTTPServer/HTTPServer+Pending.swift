@@ -55,7 +55,8 @@ extension HTTPServer: PendingResponseHost {
         let s = slots + index
         var writer = ResponseWriter(out: ConnectionSlot.output(of: s), date: date, isHead: request.isHead,
                                     minorVersion: request.minorVersion,
-                                    keepAlive: request.keepAlive && !s.pointee.lifecycle.readClosed && !draining)
+                                    keepAlive: request.keepAlive && !s.pointee.lifecycle.readClosed && !draining
+                                        && !s.pointee.lifecycle.bodyStreaming)
         write(&writer)
         if !writer.hasResponded {
             writer.respond(.internalServerError, body: "handler wrote no response\n")

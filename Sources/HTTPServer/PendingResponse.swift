@@ -91,7 +91,8 @@ extension PendingResponse {
     }
 
     /// Where the request's body goes, in parts (for a handler whose `streamsBody` said yes).
-    /// From the handler's call or later; a request no longer awaited cuts it at once.
+    /// Register it during the handler's own call: parts that arrive while there is no sink
+    /// are dropped as nobody's. A request no longer awaited cuts the sink at once.
     public func receiveBody(_ sink: any RequestBodySink) {
         precondition(host.executor.isOnLoopThread, "PendingResponse.receiveBody off the loop's thread")
         host.receiveBody(sink, for: slot)

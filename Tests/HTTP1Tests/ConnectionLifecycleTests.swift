@@ -268,6 +268,37 @@ struct ConnectionLifecycleTests {
         #expect(h.violations.isEmpty && d.violations.isEmpty, "\(h.violations) \(d.violations)")
     }
 
+    /// Found by review, each failed before: parts an earlier request's handler left untaken
+    /// used to count against the next streamed request until it hung; a handler that holds
+    /// all it may and reads no more used to escape every deadline; and a 100 Continue could
+    /// come after the body had started to flow.
+    @Test func streamedBodiesOnOneConnectionStartAfreshAndAStallingHandlerMeetsItsDeadline() {
+        let d = LifecycleDriver(settings: .init(readAheadBytes: 256, lingerNanoseconds: 500, sendStallNanoseconds: 2_000,
+                                                offersBodies: true))
+        d.takeParts = false
+        d.deliver("POST /stream HTTP/1.1\r\nHost: h\r\nContent-Length: 200\r\n\r\n" + String(repeating: "a", count: 200))
+        #expect(d.bodyEnded == 1)
+        #expect(d.resumeAwaited(), "answered without taking its 200 bytes")
+        d.settle()
+        d.deliver("POST /stream HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\n" + String(repeating: "b", count: 100))
+        #expect(d.bodyReceived.count == 300 && d.bodyEnded == 2, "the second body flows: \(d.bodyReceived.count)")
+        #expect(d.resumeAwaited())
+        d.settle()
+
+        let s = LifecycleDriver(settings: .init(readAheadBytes: 256, lingerNanoseconds: 500, sendStallNanoseconds: 2_000,
+                                                offersBodies: true))
+        s.awaitTimeout = 1_000
+        s.takeParts = false
+        s.deliver("POST /stream HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 1000\r\n\r\n"
+                  + String(repeating: "c", count: 100))
+        s.deliver(String(repeating: "c", count: 200))
+        s.tick(at: 1_000)
+        #expect(s.abandoned == 1, "the handler stalled with all it may hold")
+        s.settle()
+        #expect(!s.wireText.contains("100 Continue"), "the client sent without waiting: \(s.wireText)")
+        #expect(d.violations.isEmpty && s.violations.isEmpty, "\(d.violations) \(s.violations)")
+    }
+
     @Test func aStreamedBodyCutByTheClientAbandonsItsHandler() {
         let d = LifecycleDriver(settings: .init(lingerNanoseconds: 500, sendStallNanoseconds: 2_000, offersBodies: true))
         d.deliver("POST /stream HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
