@@ -42,6 +42,7 @@ public final class Cluster: @unchecked Sendable {
     /// `fork()` or `run()`, with the settings `setupPrimary` left): handed to it then.
     var earlyEvents = EventHandlers()
     var earlyRequestHandlers: [String: (Worker, [UInt8]) throws -> [UInt8]] = [:]
+    var earlyWorkerDescriptorHandler: ((Worker, [UInt8], Int32) -> Void)?
     /// In a worker, this process as a `Worker` (Node's `cluster.worker`); nil in the primary.
     public let worker: Worker?
 
@@ -89,6 +90,7 @@ public final class Cluster: @unchecked Sendable {
         let p = try Primary(settings: settings)
         p.events = earlyEvents
         p.requestHandlers = earlyRequestHandlers
+        p.workerDescriptorHandler = earlyWorkerDescriptorHandler
         earlyEvents = EventHandlers()
         earlyRequestHandlers = [:]
         primaryStorage = p
@@ -166,6 +168,14 @@ public final class Cluster: @unchecked Sendable {
     }
 
     static func requestName<T>(_ type: T.Type) -> String { String(describing: type) }
+
+    /// In the primary: receives the descriptors workers send with a message
+    /// (`cluster.worker!.send(bytes, descriptor:)` there). The handler owns each one and
+    /// must close it; without a handler they are closed on arrival.
+    public func onWorkerDescriptor(_ f: @escaping (Worker, [UInt8], Int32) -> Void) {
+        guard isPrimary else { return }
+        if let p = primaryStorage { p.workerDescriptorHandler = f } else { earlyWorkerDescriptorHandler = f }
+    }
 
     // MARK: - Worker
 

@@ -22,8 +22,12 @@ extension Primary {
             return
         }
         r.incoming.receivedDescriptors(into: &r.received)
-        for fd in r.received { closeDescriptor(fd) }  // workers send no descriptors
         let message = ClusterMessage.decode(UnsafeRawBufferPointer(start: r.incoming.data, count: Int(result)))
+        // Only a user message carries a descriptor (`Worker.send(_:descriptor:)`): the first
+        // goes to the handler, which owns it; any other is closed.
+        var carried: Int32? = nil
+        if case .userFromWorker = message, let first = r.received.first, workerDescriptorHandler != nil { carried = first }
+        for fd in r.received where fd != carried { closeDescriptor(fd) }
         armReceive(r)
         switch message {
         case .online:
@@ -47,6 +51,7 @@ extension Primary {
             leaveRequests.append(r)
         case .userFromWorker(let bytes):
             emit(.message(bytes), r.worker)
+            if let carried { workerDescriptorHandler?(r.worker, bytes, carried) }
         case .request(let id, let name, let payload):
             answer(r, id: id, name: name, payload: payload)
         case .listenReply, .handoff, .drain, .userFromPrimary, .reply, nil:

@@ -76,6 +76,8 @@ public final class Primary {
     @exclusivity(unchecked) var events = EventHandlers()
     /// Answers to workers' requests (`Cluster.onRequest`), by request name.
     @exclusivity(unchecked) var requestHandlers: [String: (Worker, [UInt8]) throws -> [UInt8]] = [:]
+    /// Where descriptors workers send go (`Cluster.onWorkerDescriptor`); nil: closed.
+    @exclusivity(unchecked) var workerDescriptorHandler: ((Worker, [UInt8], Int32) -> Void)? = nil
 
     public init(settings: PrimarySettings) throws(SystemError) {
         self.settings = settings

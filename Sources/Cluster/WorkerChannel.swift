@@ -42,6 +42,10 @@ final class WorkerChannel: LoopExtension {
     @exclusivity(unchecked) var sendInFlight = false
     /// User messages waiting to be sent to the primary.
     @exclusivity(unchecked) var queued: [[UInt8]] = []
+    /// User messages that carry a descriptor (`Worker.send(_:descriptor:)` in a worker),
+    /// sent after `queued` with sendmsg; this worker's copy is closed once sent.
+    @exclusivity(unchecked) var queuedWithDescriptor: [(bytes: [UInt8], descriptor: Int32)] = []
+    @exclusivity(unchecked) var sendingDescriptor: Int32? = nil
     /// A user message from the primary, with the descriptor it carried (its owner now).
     @exclusivity(unchecked) var onMessage: (([UInt8], Int32?) -> Void)?
     /// Requests to the primary awaiting their reply (RequestTable).
@@ -89,6 +93,10 @@ final class WorkerChannel: LoopExtension {
         case .receive: received(c.result)
         case .send:
             sendInFlight = false
+            if let d = sendingDescriptor {
+                closeDescriptor(d)
+                sendingDescriptor = nil
+            }
             if c.result < 0 {
                 // The primary is gone: finish what is in progress and leave.
                 lostPrimary()
@@ -165,6 +173,8 @@ final class WorkerChannel: LoopExtension {
 
     func lostPrimary() {
         primaryGone = true
+        for m in queuedWithDescriptor { closeDescriptor(m.descriptor) }
+        queuedWithDescriptor.removeAll()
         requests.failAll(ClusterRequestError.primaryGone)
         server?.drain(sweepingListeners: true)
     }
@@ -199,6 +209,13 @@ final class WorkerChannel: LoopExtension {
             length = outgoing.load(refusals.removeFirst())
         } else if !queued.isEmpty {
             length = outgoing.load(queued.removeFirst())
+        } else if !queuedWithDescriptor.isEmpty {
+            let (bytes, descriptor) = queuedWithDescriptor.removeFirst()
+            outgoing.prepareSend(bytes, descriptor: descriptor)
+            sendingDescriptor = descriptor
+            ring.sendMessage(fd, outgoing, userData: UserData(kind: Operation.send.rawValue))
+            sendInFlight = true
+            return
         } else {
             return
         }

@@ -58,15 +58,20 @@ public final class Worker: @unchecked Sendable {
 
     public func send(_ text: String) throws(SystemError) { try send(Array(text.utf8)) }
 
-    /// In the primary: sends a message with a descriptor (Node's `sendHandle`): an open
-    /// file, a socket, a pipe. The worker gets its own copy (`Cluster.onDescriptor`); the
-    /// primary's is closed once the message has gone, so pass one the primary owns.
+    /// Sends a message with a descriptor (Node's `sendHandle`): an open file, a socket, a
+    /// pipe. In the primary, to this worker (`Cluster.onDescriptor` there); in a worker, on
+    /// `Cluster.worker`, to the primary (`Cluster.onWorkerDescriptor`). The receiver gets
+    /// its own copy; the sender's is closed once the message has gone, so pass one you own.
     /// Errors as for `send(_:)`; the descriptor is closed on any of them.
     public func send(_ bytes: [UInt8], descriptor: Int32) throws(SystemError) {
         do throws(SystemError) {
             try ClusterMessage.checkUserPayload(bytes.count)
-            guard channel == nil, let primary, isConnected else {
-                throw SystemError("send(worker \(id) is not connected, or this is a worker)", Errno(rawValue: ENOTCONN))
+            if let channel {
+                channel.queuedWithDescriptor.append((ClusterMessage.userFromWorker(bytes).encoded(), descriptor))
+                return
+            }
+            guard let primary, isConnected else {
+                throw SystemError("send(worker \(id) is not connected)", Errno(rawValue: ENOTCONN))
             }
             primary.sendUser(bytes, to: self, descriptor: descriptor)
         } catch {

@@ -78,9 +78,11 @@ import Testing
     @Test func eventsReachTheWorkersOwnHandlersThenTheClusters() throws {
         let server = try Self.start()
         #expect(try Self.get(server.port, "/message").status == 202)
+        #expect(try Self.get(server.port, "/give").status == 202)
         usleep(200_000)
         let lines = Self.eventLines(server)
         #expect(lines.contains("worker online 1"), "\(lines)")
+        #expect(lines.contains("primary descriptor 1 give: from-worker"), "a worker's descriptor reached the primary: \(lines)")
         #expect(lines.contains("worker listening 1 true"), "\(lines)")
         let workerMessage = lines.firstIndex(of: "worker message 1 from 1")
         let clusterMessage = lines.firstIndex(of: "cluster message 1 from 1")

@@ -7,6 +7,8 @@
 //   GET /failing           a request whose handler throws                       → 502
 //   GET /where             the worker's working directory and PROBE_VAR
 //   GET /message           the worker sends the primary a Codable message       → 202
+//   GET /descriptor        what the worker read from the file the primary gave it
+//   GET /give              the worker gives the primary a file                   → 202
 import Cluster
 import Foundation
 import HTTP1
@@ -45,6 +47,12 @@ if cluster.isPrimary {
     cluster.onListening { _, port in say("listening on http://127.0.0.1:\(port)") }
     cluster.onMessage(Hello.self) { worker, hello in event("cluster message \(worker.id) from \(hello.from)") }
     cluster.onExit { worker, _ in event("cluster exit \(worker.id)") }
+    cluster.onWorkerDescriptor { worker, message, fd in
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let n = pread(fd, &buffer, 64, 0)
+        close(fd)
+        event("primary descriptor \(worker.id) \(String(decoding: message, as: UTF8.self)): \(String(decoding: buffer.prefix(max(0, n)), as: UTF8.self))")
+    }
     do {
         let worker = try cluster.fork()
         // A descriptor with a message, from the first moment: an unlinked file the worker reads.
@@ -100,6 +108,18 @@ if cluster.isPrimary {
         received.text = String(decoding: message, as: UTF8.self) + ": " + String(decoding: buffer.prefix(max(0, n)), as: UTF8.self)
     }
     router.get("/descriptor") { _, response in response.respond(.ok, text: received.text) }
+    router.get("/give") { _, response in
+        var template = Array("/tmp/cluster-probe-XXXXXX".utf8CString)
+        let file = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        _ = "from-worker".withCString { write(file, $0, 11) }
+        do {
+            try cluster.worker!.send(Array("give".utf8), descriptor: file)
+            response.respond(.accepted, body: "given\n")
+        } catch {
+            response.respond(.internalServerError, text: "\(error)")
+        }
+    }
     do {
         try cluster.serve(Application(router: router), port: 0)
     } catch {
