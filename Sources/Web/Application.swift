@@ -106,13 +106,19 @@ public struct Application<M: Middleware>: HTTPHandler, Sendable {
                 await app.stream(answer, produce, owned, ticket, added, start: start, timed: timed)
                 return
             }
-            ticket.respond { writer in
+            let written = ticket.respond { writer in
                 added.withUnsafeBytes { lines in
                     writer.addedHeaderLines = lines
                     writer.respond(answer)
                     writer.addedHeaderLines = UnsafeRawBufferPointer(start: nil, count: 0)
                 }
                 app.finish(owned, writer, start: start, timed: timed)
+            }
+            if !written {
+                // Abandoned before it answered (its deadline's 504, or the client left): the
+                // middleware still hears of it, with status 0.
+                app.middleware.completed(CompletedRequest(request: owned, status: 0, bodyBytes: 0, startNanoseconds: start,
+                                                          endNanoseconds: timed ? monotonicNanoseconds() : 0))
             }
         }
         ticket.cancelling(task)

@@ -42,6 +42,8 @@ extension Middleware {
 public struct CompletedRequest {
     /// The request (a view for a synchronous route; the owned copy for an async one).
     public let request: HTTPRequest
+    /// The status answered; 0 when the handler's answer came too late to be sent (the
+    /// server answered 504 at its deadline, or the client had left).
     public let status: Int
     /// The body's bytes (0 for HEAD's answer too, as it carries none).
     public let bodyBytes: Int

@@ -2,7 +2,8 @@ import HTTP1
 import Logging
 
 /// Logs each answered request through swift-log, at `level` (info by default):
-/// `GET /notes/7 200 23B 0.41ms`. A logger whose level is above it costs one comparison per
+/// `GET /notes/7 200 23B 0.41ms`; a handler abandoned before it answered (504, or the
+/// client left) as `GET /slow abandoned 0B 60000.1ms`. A logger whose level is above it costs one comparison per
 /// request: the message is built only when it is logged.
 public struct RequestLog: Middleware {
     public let logger: Logger
@@ -18,6 +19,7 @@ public struct RequestLog: Middleware {
     public func completed(_ done: CompletedRequest) {
         guard logger.logLevel <= level else { return }
         let ms = Double(done.durationNanoseconds / 1_000) / 1_000
-        logger.log(level: level, "\(done.request.methodName) \(done.request.rawPath) \(done.status) \(done.bodyBytes)B \(ms)ms")
+        let status = done.status == 0 ? "abandoned" : String(done.status)
+        logger.log(level: level, "\(done.request.methodName) \(done.request.rawPath) \(status) \(done.bodyBytes)B \(ms)ms")
     }
 }

@@ -114,6 +114,23 @@ struct RequireKey: Middleware {
         #expect(lines.last?.hasPrefix("GET /missing 404 10B ") == true, "\(lines)")
     }
 
+    /// A request whose handler overran its deadline reached no log line before.
+    @Test func anAbandonedHandlerIsLoggedToo() throws {
+        let log = CapturedLog()
+        var router = Router()
+        router.get("/hang") { _ async throws -> Response in
+            try await Task.sleep(for: .seconds(60))
+            return .text("late")
+        }
+        let server = try LiveServer(Application(router: router, middleware: RequestLog(log.logger()))) {
+            $0.handlerTimeoutNanoseconds = 100_000_000
+        }
+        defer { server.stop() }
+        #expect(try fetch(server.port, "GET /hang HTTP/1.1\r\nHost: t\r\n\r\n").status == 504)
+        for _ in 0..<200 where log.all.isEmpty { usleep(10_000) }
+        #expect(log.all.first?.hasPrefix("GET /hang abandoned 0B ") == true, "\(log.all)")
+    }
+
     @Test func aMiddlewareThatAnswersStopsTheRequestAndChainsRunInOrder() throws {
         let trace = CapturedLog()
         let chain = Recording(name: "outer", trace: trace).then(RequireKey()).then(Recording(name: "inner", trace: trace))
