@@ -108,8 +108,16 @@ public final class Cluster: @unchecked Sendable {
     }
 
     /// Stops accepting and asks every worker to stop (what SIGTERM does).
+    /// From any thread: on another than the primary's loop, the request is run on the loop
+    /// (through its executor), as a SIGTERM would be.
     public func shutdown() {
-        primaryStorage?.shutdown(reason: "requested")
+        guard let p = primaryStorage else { return }
+        if p.executor.isOnLoopThread || !p.executor.isBound {
+            p.shutdown(reason: "requested")
+        } else {
+            let link = PrimaryLink(primary: p)
+            Task(executorPreference: p.executor) { link.primary.shutdown(reason: "requested") }
+        }
     }
 
     public var workers: [Worker] { primaryStorage?.workers ?? [] }

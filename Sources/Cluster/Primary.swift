@@ -79,10 +79,15 @@ public final class Primary {
     /// Where descriptors workers send go (`Cluster.onWorkerDescriptor`); nil: closed.
     @exclusivity(unchecked) var workerDescriptorHandler: ((Worker, [UInt8], Int32) -> Void)? = nil
 
+    /// The executor of the primary's loop: work from other threads (`Cluster.shutdown`)
+    /// runs on the loop through it.
+    public let executor: RingExecutor
+
     public init(settings: PrimarySettings) throws(SystemError) {
         self.settings = settings
         logger = ClusterLogHandler.makeLogger(role: "Primary")
         ring = try Ring(entries: 1024)
+        executor = try RingExecutor()
         board = try LoadBoard(capacity: settings.maxWorkers)
         board.mode = settings.mode
         board.balance = settings.balance
@@ -159,12 +164,19 @@ public final class Primary {
     /// Runs until every worker has exited (after a shutdown, or on their own).
     /// Throws when it stopped because workers could not start.
     public func run() throws(SystemError) {
+        executor.bindToCurrentThread()
+        executor.wake.arm(ring, userData: UserData(kind: PrimaryOperation.wake.rawValue))
         armSignalRead()
         armTick()
         while running {
-            try ring.submitAndWait(1)
+            if executor.hasJobs {
+                ring.submitAndGetEvents()
+            } else {
+                try ring.submitAndWait(1)
+            }
             closeReleasedRings()
             ring.drainCompletions { self.complete($0) }
+            executor.runJobs()
             if !leaveRequests.isEmpty { handleLeaveRequests() }
             flushHandoffs()
             collectAcknowledgements()
@@ -200,6 +212,7 @@ public final class Primary {
         case .handoff: sentThroughRing(c)
         case .unavailable: unavailable.complete(c)
         case .acknowledgementPoll: acknowledgementPollArmed = false
+        case .wake: executor.wake.arm(ring, userData: ud)
         case nil: break
         }
     }

@@ -17,6 +17,7 @@ enum PrimaryOperation: UInt8 {
     case handoff = 13     // generation: worker serial; index: worker slot << 24 | primary's file slot (a MSG_RING)
     case unavailable = 14 // index 0: a 503's send (UnavailableResponder); 1: its close, failed
     case acknowledgementPoll = 15 // a look at the board while hand-offs await their names
+    case wake = 16        // the executor's WakeEvent read: work was sent from another thread
 
     /// The kinds the primary's Acceptor uses.
     static let acceptor = Acceptor.Kinds(accept: accept.rawValue, retry: acceptRetry.rawValue,

@@ -88,9 +88,3 @@ public enum ClusterRequestError: Error, Equatable, Sendable, CustomStringConvert
         }
     }
 }
-
-/// Carries the worker's channel into a cancel handler, which is Sendable; it is used only
-/// in a task on the loop that owns the channel.
-struct ChannelLink: @unchecked Sendable {
-    let channel: WorkerChannel
-}

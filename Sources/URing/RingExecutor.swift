@@ -51,6 +51,9 @@ public final class RingExecutor: SerialExecutor, TaskExecutor, @unchecked Sendab
         owner.store(UInt(pthread_self()), ordering: .releasing)
     }
 
+    /// Whether a loop has bound this executor to its thread (it runs, or has run).
+    public var isBound: Bool { owner.load(ordering: .acquiring) != 0 }
+
     /// Whether the caller runs on the loop's thread.
     @inline(__always)
     public var isOnLoopThread: Bool {

@@ -75,6 +75,18 @@ import Testing
         #expect(try Self.get(server.port, "/where").text == "\(dir) from-setup")
     }
 
+    /// `Cluster.shutdown()` from a thread of the program's own: the primary's loop takes it
+    /// through its executor and stops as for SIGTERM, its workers drained.
+    @Test func shutdownFromAnotherThreadStopsTheClusterCleanly() throws {
+        let server = try ServerProcess(program: ServerProcess.product("cluster-probe"), [],
+                                       environment: ["PROBE_SHUTDOWN_AFTER_MS": "200"])
+        for _ in 0..<1500 where server.process.isRunning { usleep(10_000) }
+        #expect(!server.process.isRunning, "stopped within 15 s")
+        let lines = Self.eventLines(server)
+        #expect(server.process.terminationStatus == 0)
+        #expect(lines.contains("worker drain 1"), "\(lines)")
+    }
+
     @Test func eventsReachTheWorkersOwnHandlersThenTheClusters() throws {
         let server = try Self.start()
         #expect(try Self.get(server.port, "/message").status == 202)

@@ -44,7 +44,16 @@ if cluster.isPrimary {
         settings.environment["PROBE_VAR"] = "from-setup"
     }
     cluster.onRequest(Failing.self) { _, _ -> Pong in throw ProbeFailure() }
-    cluster.onListening { _, port in say("listening on http://127.0.0.1:\(port)") }
+    cluster.onListening { _, port in
+        say("listening on http://127.0.0.1:\(port)")
+        // PROBE_SHUTDOWN_AFTER_MS: stop from another thread, as a library user's code might.
+        if let ms = ProcessInfo.processInfo.environment["PROBE_SHUTDOWN_AFTER_MS"].flatMap(Int.init) {
+            Thread {
+                usleep(UInt32(ms) * 1000)
+                cluster.shutdown()
+            }.start()
+        }
+    }
     cluster.onMessage(Hello.self) { worker, hello in event("cluster message \(worker.id) from \(hello.from)") }
     cluster.onExit { worker, _ in event("cluster exit \(worker.id)") }
     cluster.onWorkerDescriptor { worker, message, fd in
