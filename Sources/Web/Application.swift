@@ -144,14 +144,16 @@ extension Application {
         }
         guard started else { return }
         var ok = true
+        let writer = BodyWriter(ticket: ticket)
         do {
-            try await produce(BodyWriter(ticket: ticket))
+            try await produce(writer)
             ok = ticket.finishStream()
         } catch {
             ticket.abortStream()
             ok = false
         }
-        middleware.completed(CompletedRequest(request: request, status: ok ? answer.status.code : 0, bodyBytes: 0,
+        middleware.completed(CompletedRequest(request: request, status: ok ? answer.status.code : 0,
+                                              bodyBytes: writer.written.bytes,
                                               startNanoseconds: start, endNanoseconds: timed ? monotonicNanoseconds() : 0))
     }
 }
