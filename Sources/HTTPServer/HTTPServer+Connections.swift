@@ -125,9 +125,7 @@ extension HTTPServer {
             case .abandonHandler:
                 if let request = awaited.removeValue(forKey: UInt32(index)) {
                     counters.inflight -= 1
-                    request.task?.cancel()
-                    request.roomWaiter?.resume(throwing: CancellationError())
-                    request.sink?.cut()
+                    request.abandon()
                 }
             case .offerBody(let head):
                 let request = s.pointee.lifecycle.request(head, body: ByteRange(start: head.headEnd, count: 0))
@@ -139,15 +137,9 @@ extension HTTPServer {
                     s.pointee.lifecycle.bodyTaken(count)  // nobody reads it: dropped
                 }
             case .bodyEnd:
-                if let sink = awaited[UInt32(index)]?.sink {
-                    awaited[UInt32(index)]!.sink = nil
-                    sink.end()
-                }
+                takeSink(index)?.end()
             case .bodyCut:
-                if let sink = awaited[UInt32(index)]?.sink {
-                    awaited[UInt32(index)]!.sink = nil
-                    sink.cut()
-                }
+                takeSink(index)?.cut()
             case .streamRoom:
                 if let waiter = awaited[UInt32(index)]?.roomWaiter {
                     awaited[UInt32(index)]!.roomWaiter = nil
@@ -183,14 +175,26 @@ extension HTTPServer {
         perform(index)
     }
 
+    /// Whether an answer may leave the connection open: the request asked for it, the client
+    /// has not ended its side, the loop is not draining, and no body of it is left unread.
+    @inline(__always)
+    func keepsAlive(_ index: Int, _ requested: Bool) -> Bool {
+        requested && !slots[index].lifecycle.readClosed && !draining && !slots[index].lifecycle.bodyStreaming
+    }
+
+    /// The streamed request body's reader, taken from the awaited request (it hears once).
+    func takeSink(_ index: Int) -> (any RequestBodySink)? {
+        guard let sink = awaited[UInt32(index)]?.sink else { return nil }
+        awaited[UInt32(index)]!.sink = nil
+        return sink
+    }
+
     /// Calls the handler for a dispatched request and reports its outcome.
     func answer(_ index: Int, head: RequestHead, body: ByteRange) {
         let s = slots + index
         let request = s.pointee.lifecycle.request(head, body: body)
         var writer = ResponseWriter(out: ConnectionSlot.output(of: s), date: date, isHead: head.method == .head,
-                                    minorVersion: head.minorVersion,
-                                    keepAlive: head.keepAlive && !s.pointee.lifecycle.readClosed && !draining
-                                        && !s.pointee.lifecycle.bodyStreaming)
+                                    minorVersion: head.minorVersion, keepAlive: keepsAlive(index, head.keepAlive))
         let dispatch = PendingResponse.Slot(index: UInt32(index), generation: s.pointee.generation,
                                             serial: s.pointee.lifecycle.dispatchSerial)
         let context = HandlerContext(counters: counters, host: asHost, slot: dispatch)

@@ -27,21 +27,26 @@ struct AwaitedRequest {
     var remaining = 0
     /// A stream writer waiting for the unsent output to drain.
     var roomWaiter: CheckedContinuation<Void, any Error>? = nil
+
+    /// Nothing will take this request's answer: its task is cancelled, and whatever waits
+    /// in it (a stream writer, a body reader) is told.
+    func abandon() {
+        task?.cancel()
+        roomWaiter?.resume(throwing: CancellationError())
+        sink?.cut()
+    }
 }
 
 extension HTTPServer: PendingResponseHost {
     func resume(_ slot: PendingResponse.Slot, _ write: (inout ResponseWriter) -> Void) -> Bool {
-        let index = Int(slot.index)
-        if slot.serial != 0 && slot == currentDispatch {
+        if isInCall(slot) {
             // Inside the handler's own call (its task has not suspended once): written now,
             // completed by `answer` when the handler returns.
             guard answeredInCall == nil else { return false }
-            answeredInCall = self.write(index, currentReply, write)
+            answeredInCall = self.write(Int(slot.index), currentReply, write)
             return true
         }
-        guard index < slotHighWater, slots[index].generation == slot.generation,
-              slots[index].lifecycle.resumable(serial: slot.serial),
-              let request = awaited.removeValue(forKey: slot.index) else { return false }
+        guard let index = awaitedIndex(slot), let request = awaited.removeValue(forKey: slot.index) else { return false }
         counters.inflight -= 1
         let keepAlive = self.write(index, request.head, write)
         slots[index].lifecycle.resumed(keepAlive: keepAlive, now: now)
@@ -54,9 +59,7 @@ extension HTTPServer: PendingResponseHost {
     func write(_ index: Int, _ request: ReplyHead, _ write: (inout ResponseWriter) -> Void) -> Bool {
         let s = slots + index
         var writer = ResponseWriter(out: ConnectionSlot.output(of: s), date: date, isHead: request.isHead,
-                                    minorVersion: request.minorVersion,
-                                    keepAlive: request.keepAlive && !s.pointee.lifecycle.readClosed && !draining
-                                        && !s.pointee.lifecycle.bodyStreaming)
+                                    minorVersion: request.minorVersion, keepAlive: keepsAlive(index, request.keepAlive))
         write(&writer)
         if !writer.hasResponded {
             writer.respond(.internalServerError, body: "handler wrote no response\n")
@@ -66,19 +69,24 @@ extension HTTPServer: PendingResponseHost {
 
     func isInCall(_ slot: PendingResponse.Slot) -> Bool { slot.serial != 0 && slot == currentDispatch }
 
-    /// The slot's index when its awaited response can start a stream.
-    func awaitedIndex(_ slot: PendingResponse.Slot) -> Int? {
+    /// The ticket's slot index while it still holds the same connection (not a newer one).
+    func liveIndex(_ slot: PendingResponse.Slot) -> Int? {
         let index = Int(slot.index)
-        guard index < slotHighWater, slots[index].generation == slot.generation,
-              slots[index].lifecycle.resumable(serial: slot.serial), awaited[slot.index] != nil else { return nil }
+        guard index < slotHighWater, slots[index].generation == slot.generation else { return nil }
+        return index
+    }
+
+    /// The slot's index while its response is awaited (may be answered, or start a stream).
+    func awaitedIndex(_ slot: PendingResponse.Slot) -> Int? {
+        guard let index = liveIndex(slot), slots[index].lifecycle.resumable(serial: slot.serial),
+              awaited[slot.index] != nil else { return nil }
         return index
     }
 
     /// The slot's index while its stream may write.
     func streamIndex(_ slot: PendingResponse.Slot) -> Int? {
-        let index = Int(slot.index)
-        guard index < slotHighWater, slots[index].generation == slot.generation,
-              slots[index].lifecycle.streamWritable(serial: slot.serial), awaited[slot.index] != nil else { return nil }
+        guard let index = liveIndex(slot), slots[index].lifecycle.streamWritable(serial: slot.serial),
+              awaited[slot.index] != nil else { return nil }
         return index
     }
 
@@ -195,24 +203,19 @@ extension HTTPServer: PendingResponseHost {
     }
 
     func bodyTaken(_ count: Int, for slot: PendingResponse.Slot) {
-        let index = Int(slot.index)
-        guard index < slotHighWater, slots[index].generation == slot.generation,
-              slots[index].lifecycle.dispatchSerial == slot.serial else { return }
+        guard let index = liveIndex(slot), slots[index].lifecycle.dispatchSerial == slot.serial else { return }
         slots[index].lifecycle.bodyTaken(count)
         perform(index)
     }
 
     func register(_ task: Task<Void, Never>, for slot: PendingResponse.Slot) {
-        if slot.serial != 0 && slot == currentDispatch {
+        if isInCall(slot) {
             // From inside the handler's call: kept until it returns `.pending`.
             taskOfDispatch?.cancel()
             taskOfDispatch = task
             return
         }
-        let index = Int(slot.index)
-        guard index < slotHighWater, slots[index].generation == slot.generation,
-              slots[index].lifecycle.resumable(serial: slot.serial),
-              awaited[slot.index] != nil else {
+        guard awaitedIndex(slot) != nil else {
             task.cancel()
             return
         }

@@ -235,9 +235,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         awaited.removeAll()
         for (_, request) in all {
             counters.inflight -= 1
-            request.task?.cancel()
-            request.roomWaiter?.resume(throwing: CancellationError())
-            request.sink?.cut()
+            request.abandon()
         }
         return all.count
     }
