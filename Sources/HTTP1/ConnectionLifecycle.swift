@@ -277,7 +277,11 @@ public struct ConnectionLifecycle {
 
     /// The connection answers nothing now: a response waits, the handler has the request,
     /// or too much is unsent.
-    var blocked: Bool { pending || dispatching || awaiting || streaming || unsentBytes >= settings.maxUnsentOutput }
+    var blocked: Bool { answerOutstanding || unsentBytes >= settings.maxUnsentOutput }
+
+    /// A request's answer is not complete yet: delayed, in its handler's call, awaited, or
+    /// being streamed.
+    var answerOutstanding: Bool { pending || dispatching || awaiting || streaming }
 
     var canProcess: Bool {
         state == .open && !blocked && !closeAfterSend && !stalled && !input.isEmpty
@@ -326,7 +330,7 @@ public struct ConnectionLifecycle {
         while canProcess {
             if let action = processInput(now: now) { return action }
         }
-        if readClosed && !pending && !dispatching && !awaiting && !streaming && (input.isEmpty || stalled) { closeAfterSend = true }
+        if readClosed && !answerOutstanding && (input.isEmpty || stalled) { closeAfterSend = true }
         if !sending {
             if flightOffset < flight.count { return startSend(now: now) }
             if !output.isEmpty {
@@ -335,7 +339,7 @@ public struct ConnectionLifecycle {
                 swap(&output, &flight)
                 return startSend(now: now)
             }
-            if closeAfterSend && !pending && !dispatching && !awaiting && !streaming {
+            if closeAfterSend && !answerOutstanding {
                 if readClosed {
                     beginClosing()
                     return nextWhileClosing()
@@ -774,7 +778,7 @@ public struct ConnectionLifecycle {
     /// header timeout, which would outlast the primary's shutdown timeout).
     @discardableResult
     public mutating func closeIfIdle(now: UInt64, grace: UInt64, newGrace: UInt64) -> Bool {
-        guard state == .open, !sending, unsentBytes == 0, input.isEmpty, !pending, !dispatching, !awaiting, !streaming,
+        guard state == .open, !sending, unsentBytes == 0, input.isEmpty, !answerOutstanding,
               reader.phase == .idle else { return false }
         let since = reader.idleSince ?? reader.phaseStart
         guard now &- since >= (reader.requestCount == 0 ? newGrace : grace) else { return false }
@@ -785,7 +789,7 @@ public struct ConnectionLifecycle {
     /// Frees the buffers of a keep-alive connection idle for `idleReleaseNanoseconds`:
     /// nothing is unsent, in flight or held, and no request is under way.
     mutating func releaseIfIdle(now: UInt64) {
-        guard settings.idleReleaseNanoseconds > 0, !sending, !pending, !dispatching, !awaiting, !streaming, unsentBytes == 0,
+        guard settings.idleReleaseNanoseconds > 0, !sending, !answerOutstanding, unsentBytes == 0,
               input.isEmpty, held.isEmpty, let since = reader.idleSince,
               now &- since >= settings.idleReleaseNanoseconds,
               input.capacity | output.capacity | flight.capacity | held.capacity | fields.capacity != 0 else { return }
