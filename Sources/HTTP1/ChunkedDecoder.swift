@@ -70,7 +70,7 @@ public struct ChunkedDecoder: Equatable, Sendable {
                 state = remaining == take ? .dataCR : .data(remaining: remaining - take)
                 continue
             case .size(let digits):
-                if let v = hexValue(c) {
+                if let v = HexDigit.value(c) {
                     if digits == 15 { return .invalid(.badRequest) }
                     size = size << 4 | v
                     state = .size(digits: digits + 1)
@@ -174,15 +174,6 @@ public struct ChunkedDecoder: Equatable, Sendable {
             return isSpace ? .sizeSpace : nil
         default:
             return nil
-        }
-    }
-
-    @inline(__always) func hexValue(_ c: UInt8) -> Int? {
-        switch c {
-        case 48...57: return Int(c - 48)
-        case 65...70: return Int(c - 55)
-        case 97...102: return Int(c - 87)
-        default: return nil
         }
     }
 }

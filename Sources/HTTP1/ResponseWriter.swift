@@ -51,8 +51,9 @@ public struct ResponseWriter {
         if !isHead && status.code != 204 && status.code != 304 { out.pointee.append(body) }
     }
 
+    /// A literal's bytes, as the run-time `respond` takes them.
     @inline(__always)
-    static func bytes(_ s: StaticString) -> UnsafeRawBufferPointer {
+    public static func bytes(_ s: StaticString) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount)
     }
 

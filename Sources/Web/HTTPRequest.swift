@@ -10,33 +10,23 @@ import HTTP1
 public struct HTTPRequest: @unchecked Sendable {
     // @unchecked: the pointers are either the loop's, used on the loop's thread during
     // the call, or into `storage`, which is never written after the copy.
-    public let head: RequestHead
-    let bytes: UnsafeRawBufferPointer
-    let fields: UnsafeBufferPointer<HeaderField>
-    let bodyRange: ByteRange
+    /// The server's view this wraps (into the connection's input, or into `storage`).
+    public let raw: Request
     /// The route's parameters (ranges into `bytes`) and their names.
     public internal(set) var parameters: RouteParameters
     /// Keeps an owned copy's bytes alive; nil for a view.
     let storage: RequestStorage?
 
-    init(_ request: Request, parameters: RouteParameters) {
-        head = request.head
-        bytes = request.bytes
-        fields = request.fields
-        bodyRange = request.bodyRange
-        self.parameters = parameters
-        storage = nil
-    }
-
-    init(head: RequestHead, bytes: UnsafeRawBufferPointer, fields: UnsafeBufferPointer<HeaderField>, body: ByteRange,
-         parameters: RouteParameters, storage: RequestStorage?) {
-        self.head = head
-        self.bytes = bytes
-        self.fields = fields
-        bodyRange = body
+    init(_ request: Request, parameters: RouteParameters, storage: RequestStorage? = nil) {
+        raw = request
         self.parameters = parameters
         self.storage = storage
     }
+
+    public var head: RequestHead { raw.head }
+    var bytes: UnsafeRawBufferPointer { raw.bytes }
+    var fields: UnsafeBufferPointer<HeaderField> { raw.fields }
+    var bodyRange: ByteRange { raw.bodyRange }
 
     /// A copy that owns its bytes, for a handler that outlives the call.
     public func owned() -> HTTPRequest {
@@ -44,13 +34,11 @@ public struct HTTPRequest: @unchecked Sendable {
         let used = max(head.headEnd, bodyRange.upperBound)
         let storage = RequestStorage.make(bytes: UnsafeRawBufferPointer(rebasing: bytes[0..<used]), fields: fields,
                                           names: parameters.names)
-        return HTTPRequest(head: head, bytes: storage.bytes, fields: storage.fields, body: bodyRange,
+        return HTTPRequest(Request(head: head, bytes: storage.bytes, fields: storage.fields, body: bodyRange),
                            parameters: parameters, storage: storage)
     }
 
-    @inline(__always) func slice(_ r: ByteRange) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: bytes[r.lowerBound..<r.upperBound])
-    }
+    @inline(__always) func slice(_ r: ByteRange) -> UnsafeRawBufferPointer { raw.slice(r) }
 
     // MARK: - Method and path
 

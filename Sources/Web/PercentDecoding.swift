@@ -1,3 +1,5 @@
+import HTTP1
+
 /// Percent-decoding (RFC 3986 §2.1) of raw request bytes, done only when a handler asks
 /// for a decoded value: the path, a segment, a route parameter, a query parameter.
 enum PercentDecoding {
@@ -17,8 +19,10 @@ enum PercentDecoding {
         while i < bytes.count {
             let b = bytes[i]
             if b == UInt8(ascii: "%") {
-                guard i + 2 < bytes.count, let hi = hexValue(bytes[i + 1]), let lo = hexValue(bytes[i + 2]) else { return nil }
-                out.append(hi << 4 | lo)
+                guard i + 2 < bytes.count, let hi = HexDigit.value(bytes[i + 1]), let lo = HexDigit.value(bytes[i + 2]) else {
+                    return nil
+                }
+                out.append(UInt8(hi << 4 | lo))
                 i += 3
             } else {
                 out.append(plusIsSpace && b == UInt8(ascii: "+") ? 32 : b)
@@ -28,12 +32,4 @@ enum PercentDecoding {
         return String(validating: out, as: UTF8.self)
     }
 
-    static func hexValue(_ b: UInt8) -> UInt8? {
-        switch b {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return b - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return b - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return b - UInt8(ascii: "A") + 10
-        default: return nil
-        }
-    }
 }
