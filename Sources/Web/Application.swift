@@ -106,23 +106,31 @@ public struct Application<M: Middleware>: HTTPHandler, Sendable {
                 await app.stream(answer, produce, owned, ticket, added, start: start, timed: timed)
                 return
             }
-            let written = ticket.respond { writer in
-                added.withUnsafeBytes { lines in
-                    writer.addedHeaderLines = lines
-                    writer.respond(answer)
-                    writer.addedHeaderLines = UnsafeRawBufferPointer(start: nil, count: 0)
-                }
-                app.finish(owned, writer, start: start, timed: timed)
-            }
-            if !written {
-                // Abandoned before it answered (its deadline's 504, or the client left): the
-                // middleware still hears of it, with status 0.
-                app.middleware.completed(CompletedRequest(request: owned, status: 0, bodyBytes: 0, startNanoseconds: start,
-                                                          endNanoseconds: timed ? monotonicNanoseconds() : 0))
-            }
+            app.deliver(answer, owned, ticket, added, start: start, timed: timed)
         }
         ticket.cancelling(task)
         return .pending()
+    }
+
+    /// Writes an async handler's answer, or tells the middleware it came too late. Not
+    /// async, so that its locals stay out of the task's frame: inline in the task, this
+    /// cost two more allocations per request (8 against 6, measured).
+    func deliver(_ answer: Response, _ request: HTTPRequest, _ ticket: PendingResponse, _ added: [UInt8],
+                 start: UInt64, timed: Bool) {
+        let written = ticket.respond { writer in
+            added.withUnsafeBytes { lines in
+                writer.addedHeaderLines = lines
+                writer.respond(answer)
+                writer.addedHeaderLines = UnsafeRawBufferPointer(start: nil, count: 0)
+            }
+            finish(request, writer, start: start, timed: timed)
+        }
+        if !written {
+            // Abandoned before it answered (its deadline's 504, or the client left): the
+            // middleware still hears of it, with status 0.
+            middleware.completed(CompletedRequest(request: request, status: 0, bodyBytes: 0, startNanoseconds: start,
+                                                  endNanoseconds: timed ? monotonicNanoseconds() : 0))
+        }
     }
 }
 
@@ -165,11 +173,6 @@ extension Application where M == NoMiddleware {
 }
 
 enum ResponseText {
-    static var plain: UnsafeRawBufferPointer { bytes("text/plain") }
-    static var methodNotAllowed: UnsafeRawBufferPointer { bytes("Method Not Allowed\n") }
-
-    @inline(__always)
-    static func bytes(_ s: StaticString) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount)
-    }
+    static var plain: UnsafeRawBufferPointer { ResponseWriter.bytes("text/plain") }
+    static var methodNotAllowed: UnsafeRawBufferPointer { ResponseWriter.bytes("Method Not Allowed\n") }
 }
