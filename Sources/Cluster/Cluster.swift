@@ -40,9 +40,7 @@ public final class Cluster: @unchecked Sendable {
     var descriptorHandler: (([UInt8], Int32) -> Void)?
     /// Handlers registered before the primary's machinery exists (it is made at the first
     /// `fork()` or `run()`, with the settings `setupPrimary` left): handed to it then.
-    var earlyEvents = EventHandlers()
-    var earlyRequestHandlers: [String: (Worker, [UInt8]) throws -> [UInt8]] = [:]
-    var earlyWorkerDescriptorHandler: ((Worker, [UInt8], Int32) -> Void)?
+    var earlyHooks = PrimaryHooks()
     /// In a worker, this process as a `Worker` (Node's `cluster.worker`); nil in the primary.
     public let worker: Worker?
 
@@ -88,11 +86,8 @@ public final class Cluster: @unchecked Sendable {
         }
         if let p = primaryStorage { return p }
         let p = try Primary(settings: settings)
-        p.events = earlyEvents
-        p.requestHandlers = earlyRequestHandlers
-        p.workerDescriptorHandler = earlyWorkerDescriptorHandler
-        earlyEvents = EventHandlers()
-        earlyRequestHandlers = [:]
+        p.hooks = earlyHooks
+        earlyHooks = PrimaryHooks()
         primaryStorage = p
         return p
     }
@@ -139,8 +134,13 @@ public final class Cluster: @unchecked Sendable {
 
     /// Every event of every worker, in the primary.
     public func onEvent(_ f: @escaping (Worker, WorkerEvent) -> Void) {
+        hook { $0.events.add(f) }
+    }
+
+    /// Changes the primary's hooks, or the early ones before it exists; nothing in a worker.
+    func hook(_ change: (inout PrimaryHooks) -> Void) {
         guard isPrimary else { return }
-        if let p = primaryStorage { p.events.add(f) } else { earlyEvents.add(f) }
+        if let p = primaryStorage { change(&p.hooks) } else { change(&earlyHooks) }
     }
 
     /// A user message: in the primary, from a worker; in a worker, from the primary, with
@@ -156,7 +156,7 @@ public final class Cluster: @unchecked Sendable {
     /// User messages that decode as JSON into `T` (others are left to other handlers).
     public func onMessage<T: Decodable>(_ type: T.Type, _ f: @escaping (Worker, T) -> Void) {
         onMessage { worker, bytes in
-            if let value = try? JSONDecoder().decode(T.self, from: Data(bytes)) { f(worker, value) }
+            if let value = ClusterMessage.decodeJSON(T.self, bytes) { f(worker, value) }
         }
     }
 
@@ -166,13 +166,12 @@ public final class Cluster: @unchecked Sendable {
     public func onRequest<Request: Decodable, Reply: Encodable>(
         _ type: Request.Type, _ handler: @escaping (Worker, Request) throws -> Reply
     ) {
-        guard isPrimary else { return }
         let answer: (Worker, [UInt8]) throws -> [UInt8] = { worker, bytes in
             let request = try JSONDecoder().decode(Request.self, from: Data(bytes))
             return Array(try JSONEncoder().encode(try handler(worker, request)))
         }
         let name = Self.requestName(Request.self)
-        if let p = primaryStorage { p.requestHandlers[name] = answer } else { earlyRequestHandlers[name] = answer }
+        hook { $0.requestHandlers[name] = answer }
     }
 
     static func requestName<T>(_ type: T.Type) -> String { String(describing: type) }
@@ -181,8 +180,7 @@ public final class Cluster: @unchecked Sendable {
     /// (`cluster.worker!.send(bytes, descriptor:)` there). The handler owns each one and
     /// must close it; without a handler they are closed on arrival.
     public func onWorkerDescriptor(_ f: @escaping (Worker, [UInt8], Int32) -> Void) {
-        guard isPrimary else { return }
-        if let p = primaryStorage { p.workerDescriptorHandler = f } else { earlyWorkerDescriptorHandler = f }
+        hook { $0.workerDescriptorHandler = f }
     }
 
     // MARK: - Worker

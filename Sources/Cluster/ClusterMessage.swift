@@ -66,6 +66,12 @@ public enum ClusterMessage: Equatable, Sendable {
         }
     }
 
+    /// A user message's payload as JSON of `T`; nil when it is not (a message for another
+    /// handler).
+    static func decodeJSON<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) -> T? {
+        try? JSONDecoder().decode(T.self, from: Data(bytes))
+    }
+
     /// The clear error for a user message that cannot travel in one packet.
     static func checkUserPayload(_ count: Int) throws(SystemError) {
         guard count <= maxUserPayload else {

@@ -26,7 +26,7 @@ extension Primary {
         // Only a user message carries a descriptor (`Worker.send(_:descriptor:)`): the first
         // goes to the handler, which owns it; any other is closed.
         var carried: Int32? = nil
-        if case .userFromWorker = message, let first = r.received.first, workerDescriptorHandler != nil { carried = first }
+        if case .userFromWorker = message, let first = r.received.first, hooks.workerDescriptorHandler != nil { carried = first }
         for fd in r.received where fd != carried { closeDescriptor(fd) }
         armReceive(r)
         switch message {
@@ -51,7 +51,7 @@ extension Primary {
             leaveRequests.append(r)
         case .userFromWorker(let bytes):
             emit(.message(bytes), r.worker)
-            if let carried { workerDescriptorHandler?(r.worker, bytes, carried) }
+            if let carried { hooks.workerDescriptorHandler?(r.worker, bytes, carried) }
         case .request(let id, let name, let payload):
             answer(r, id: id, name: name, payload: payload)
         case .listenReply, .handoff, .drain, .userFromPrimary, .reply, nil:
@@ -123,7 +123,7 @@ extension Primary {
     /// loop; a missing handler or one that throws is an error reply, never silence.
     func answer(_ r: WorkerRecord, id: UInt64, name: String, payload: [UInt8]) {
         let reply: ClusterMessage
-        if let handler = requestHandlers[name] {
+        if let handler = hooks.requestHandlers[name] {
             do {
                 let bytes = try handler(r.worker, payload)
                 if bytes.count + 10 > ClusterMessage.maxSize {

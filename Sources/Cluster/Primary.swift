@@ -72,12 +72,9 @@ public final class Primary {
     /// 503 answers given (queue full or timed out, shutdown, final sweep).
     @exclusivity(unchecked) var unavailableAnswers = 0
 
-    // Node's events: the cluster's handlers (each worker has its own too).
-    @exclusivity(unchecked) var events = EventHandlers()
-    /// Answers to workers' requests (`Cluster.onRequest`), by request name.
-    @exclusivity(unchecked) var requestHandlers: [String: (Worker, [UInt8]) throws -> [UInt8]] = [:]
-    /// Where descriptors workers send go (`Cluster.onWorkerDescriptor`); nil: closed.
-    @exclusivity(unchecked) var workerDescriptorHandler: ((Worker, [UInt8], Int32) -> Void)? = nil
+    /// Node's events (the cluster's handlers; each worker has its own too), request
+    /// handlers, and where workers' descriptors go.
+    @exclusivity(unchecked) var hooks = PrimaryHooks()
 
     /// The executor of the primary's loop: work from other threads (`Cluster.shutdown`)
     /// runs on the loop through it.
@@ -111,7 +108,7 @@ public final class Primary {
     /// Tells the worker's own handlers of `event`, then the cluster's.
     func emit(_ event: WorkerEvent, _ worker: Worker) {
         worker.events.emit(event, worker)
-        events.emit(event, worker)
+        hooks.events.emit(event, worker)
     }
 
     /// Every worker the primary started, dead ones included.

@@ -32,7 +32,7 @@ public final class Worker: @unchecked Sendable {
 
     /// Messages that decode as JSON into `T`; others are left to other handlers.
     public func onMessage<T: Decodable>(_ type: T.Type, _ f: @escaping (T) -> Void) {
-        onMessage { bytes in if let value = try? JSONDecoder().decode(T.self, from: Data(bytes)) { f(value) } }
+        onMessage { bytes in if let value = ClusterMessage.decodeJSON(T.self, bytes) { f(value) } }
     }
 
     /// Sends `value` encoded as JSON (see `send(_:)` for the limits).
