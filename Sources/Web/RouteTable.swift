@@ -214,36 +214,28 @@ final class FrozenRoutes: @unchecked Sendable {
         if start == path.count {
             if let route = RouteTable.route(in: methods(of: node), for: method) { return route }
             served |= node.methodMask
-            // `**` matches an empty rest too.
-            if node.rest >= 0 {
-                let rest = nodes[Int(node.rest)]
-                if let route = RouteTable.route(in: methods(of: rest), for: method) {
-                    parameters.append(ByteRange(start: start, count: 0))
-                    return route
-                }
-                served |= rest.methodMask
+        } else {
+            var end = start
+            while end < path.count && path[end] != UInt8(ascii: "/") { end += 1 }
+            let length = end - start
+            for i in Int(node.firstLiteral)..<Int(node.firstLiteral + node.literalCount) {
+                let l = literals[i]
+                guard Int(l.count) == length,
+                      memcmp(literalBytes.baseAddress! + Int(l.offset), path.baseAddress! + start, length) == 0 else { continue }
+                let route = walk(node: Int(l.child), path: path, at: end, method: method, parameters: &parameters, served: &served)
+                if route >= 0 { return route }
             }
-            return -1
+            // A parameter, then `*` (a two-element loop without an array literal, which could allocate).
+            for kind in 0..<2 {
+                let child = kind == 0 ? node.parameter : node.any
+                guard child >= 0 else { continue }
+                parameters.append(ByteRange(start: start, count: length))
+                let route = walk(node: Int(child), path: path, at: end, method: method, parameters: &parameters, served: &served)
+                if route >= 0 { return route }
+                parameters.removeLast()
+            }
         }
-        var end = start
-        while end < path.count && path[end] != UInt8(ascii: "/") { end += 1 }
-        let length = end - start
-        for i in Int(node.firstLiteral)..<Int(node.firstLiteral + node.literalCount) {
-            let l = literals[i]
-            guard Int(l.count) == length,
-                  memcmp(literalBytes.baseAddress! + Int(l.offset), path.baseAddress! + start, length) == 0 else { continue }
-            let route = walk(node: Int(l.child), path: path, at: end, method: method, parameters: &parameters, served: &served)
-            if route >= 0 { return route }
-        }
-        // A parameter, then `*` (a two-element loop without an array literal, which could allocate).
-        for kind in 0..<2 {
-            let child = kind == 0 ? node.parameter : node.any
-            guard child >= 0 else { continue }
-            parameters.append(ByteRange(start: start, count: length))
-            let route = walk(node: Int(child), path: path, at: end, method: method, parameters: &parameters, served: &served)
-            if route >= 0 { return route }
-            parameters.removeLast()
-        }
+        // `**`: the rest of the path, empty at its end.
         if node.rest >= 0 {
             let rest = nodes[Int(node.rest)]
             if let route = RouteTable.route(in: methods(of: rest), for: method) {
