@@ -161,16 +161,11 @@ public final class Primary {
     /// Runs until every worker has exited (after a shutdown, or on their own).
     /// Throws when it stopped because workers could not start.
     public func run() throws(SystemError) {
-        executor.bindToCurrentThread()
-        executor.wake.arm(ring, userData: UserData(kind: PrimaryOperation.wake.rawValue))
+        executor.start(on: ring, wakeUserData: UserData(kind: PrimaryOperation.wake.rawValue))
         armSignalRead()
         armTick()
         while running {
-            if executor.hasJobs {
-                ring.submitAndGetEvents()
-            } else {
-                try ring.submitAndWait(1)
-            }
+            try executor.waitForWork(on: ring)
             closeReleasedRings()
             ring.drainCompletions { self.complete($0) }
             executor.runJobs()

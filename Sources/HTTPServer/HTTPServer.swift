@@ -245,8 +245,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     public func start() {
         guard !started else { return }
         started = true
-        executor.bindToCurrentThread()
-        executor.wake.arm(ring, userData: UserData(kind: OperationKind.wake.rawValue))
+        executor.start(on: ring, wakeUserData: UserData(kind: OperationKind.wake.rawValue))
         armTick()
         loopExtension?.start(ring: ring, server: self)
     }
@@ -254,11 +253,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     /// One turn: submit, wait for a completion (not while jobs wait), handle every
     /// completion, run the executor's jobs. At most a tick long when nothing happens.
     public func turn() throws(SystemError) {
-        if executor.hasJobs {
-            ring.submitAndGetEvents()
-        } else {
-            try ring.submitAndWait(1)
-        }
+        try executor.waitForWork(on: ring)
         now = monotonicNanoseconds()
         loopExtension?.turnStarted(now: now)
         ring.drainCompletions { self.complete($0) }

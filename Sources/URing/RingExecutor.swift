@@ -46,9 +46,22 @@ public final class RingExecutor: SerialExecutor, TaskExecutor, @unchecked Sendab
         return body()
     }
 
-    /// Called by the loop on its own thread when it starts.
-    public func bindToCurrentThread() {
+    /// Called by the loop on its own thread when it starts: binds this executor to it and
+    /// arms the wake read (re-arm it with `wake.arm` when its completion comes).
+    public func start(on ring: Ring, wakeUserData: UserData) {
         owner.store(UInt(pthread_self()), ordering: .releasing)
+        wake.arm(ring, userData: wakeUserData)
+    }
+
+    /// The loop's wait for its next turn: for a completion, unless jobs wait, when the
+    /// ring is only reaped (with DEFER_TASKRUN that still produces what is ready).
+    @inline(__always)
+    public func waitForWork(on ring: Ring) throws(SystemError) {
+        if hasJobs {
+            ring.submitAndGetEvents()
+        } else {
+            try ring.submitAndWait(1)
+        }
     }
 
     /// Whether a loop has bound this executor to its thread (it runs, or has run).
