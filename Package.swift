@@ -6,11 +6,13 @@ import PackageDescription
 // HTTPServer (the per-process event loop) → Cluster (primary, workers, IPC, balancing) →
 // uring-cluster (the CLI). Web (router, typed requests and responses, async handlers)
 // sits on HTTPServer, beside Cluster: an application is served by one or by many.
+// ClusterLifecycle runs a server, a primary or a worker as a swift-service-lifecycle Service.
 let package = Package(
     name: "uring-cluster",
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "UringCluster", targets: ["Web", "Cluster", "HTTPServer", "HTTP1", "URing"]),
+        .library(name: "ClusterLifecycle", targets: ["ClusterLifecycle"]),
         .library(name: "WebTesting", targets: ["WebTesting"]),
         .executable(name: "uring-cluster", targets: ["uring-cluster"]),
     ],
@@ -20,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         .target(
@@ -41,6 +44,14 @@ let package = Package(
         ),
         // The application framework: typed requests and responses, a router, async handlers.
         .target(name: "Web", dependencies: ["HTTPServer", "HTTP1", "URing", .product(name: "Logging", package: "swift-log")]),
+        // The server, the primary and a worker as swift-service-lifecycle services.
+        .target(
+            name: "ClusterLifecycle",
+            dependencies: [
+                "Cluster", "HTTPServer", "URing",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // For tests of applications: a loopback client and a live server on port 0.
         .target(name: "WebTesting", dependencies: ["HTTPServer", "HTTP1", "URing"]),
         .executableTarget(
@@ -71,6 +82,16 @@ let package = Package(
             dependencies: ["Web", "Cluster", "HTTP1", "URing"],
             path: "Tests/Fixtures/cluster-probe"
         ),
+        // A fixture of ServerTests: the primary, its workers and a lone server as services.
+        .executableTarget(
+            name: "lifecycle-probe",
+            dependencies: [
+                "ClusterLifecycle", "Web", "Cluster", "HTTPServer", "URing",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/Fixtures/lifecycle-probe"
+        ),
         .executableTarget(
             name: "web-routes",
             dependencies: ["Web", "HTTPServer", "HTTP1", "URing"],
@@ -88,6 +109,6 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
         .testTarget(name: "WebTests", dependencies: ["Web", "WebTesting", "HTTPServer", "HTTP1", "URing"]),
-        .testTarget(name: "ServerTests", dependencies: ["uring-cluster", "cluster-hello", "cluster-bench", "notes-api", "cluster-probe", "WebTesting"]),
+        .testTarget(name: "ServerTests", dependencies: ["uring-cluster", "cluster-hello", "cluster-bench", "notes-api", "cluster-probe", "lifecycle-probe", "WebTesting"]),
     ]
 )

@@ -43,6 +43,13 @@ public final class Cluster: @unchecked Sendable {
     var earlyHooks = PrimaryHooks()
     /// In a worker, this process as a `Worker` (Node's `cluster.worker`); nil in the primary.
     public let worker: Worker?
+    /// The signals this process's loop (the primary's, or a worker's) reads as a graceful
+    /// stop: SIGTERM and SIGINT. Set it to [] before the first `fork()` or `serve` when
+    /// something else owns them (a ServiceGroup's `gracefulShutdownSignals`; the services of
+    /// ClusterLifecycle do this): that owner then stops the loop with `shutdown()`.
+    public var stopSignals: [Int32] = [SIGTERM, SIGINT]
+    /// `shutdown()` from any thread, before or while the loop runs.
+    let stopRequest = LoopStopRequest()
 
     /// Reads the role from the environment the primary gave this process.
     public init(settings: PrimarySettings = PrimarySettings()) {
@@ -85,10 +92,11 @@ public final class Cluster: @unchecked Sendable {
             throw SystemError("fork/run(this process is worker \(workerID!); only the primary forks and runs workers)", Errno(rawValue: EPERM))
         }
         if let p = primaryStorage { return p }
-        let p = try Primary(settings: settings)
+        let p = try Primary(settings: settings, stopSignals: stopSignals)
         p.hooks = earlyHooks
         earlyHooks = PrimaryHooks()
         primaryStorage = p
+        stopRequest.bind(p.executor) { p.shutdown(reason: "requested") }
         return p
     }
 
@@ -102,17 +110,13 @@ public final class Cluster: @unchecked Sendable {
         try primary().run()
     }
 
-    /// Stops accepting and asks every worker to stop (what SIGTERM does).
-    /// From any thread: on another than the primary's loop, the request is run on the loop
-    /// (through its executor), as a SIGTERM would be.
+    /// A graceful stop, as SIGTERM makes one. In the primary: it stops accepting and drains
+    /// every worker. In a worker: the primary replaces this worker and drains it (or the
+    /// worker drains alone when the primary is gone).
+    /// From any thread, at any time: it runs on the loop (through its executor), and one
+    /// asked for before the loop exists stops it as soon as it does.
     public func shutdown() {
-        guard let p = primaryStorage else { return }
-        if p.executor.isOnLoopThread || !p.executor.isBound {
-            p.shutdown(reason: "requested")
-        } else {
-            let link = PrimaryLink(primary: p)
-            Task(executorPreference: p.executor) { link.primary.shutdown(reason: "requested") }
-        }
+        stopRequest.request()
     }
 
     public var workers: [Worker] { primaryStorage?.workers ?? [] }
@@ -281,7 +285,8 @@ public final class Cluster: @unchecked Sendable {
         }
         // SIGTERM and SIGINT are read on the worker's ring (WorkerChannel): a signal to the
         // whole process group (Ctrl-C, systemd's control-group stop) must drain, not kill.
-        let signals = try SignalReader([SIGTERM, SIGINT])
+        // Unless a host owns them (stopSignals).
+        let signals = stopSignals.isEmpty ? nil : try SignalReader(stopSignals)
         // Never outlive the primary: its death sends SIGTERM, which drains (the channel's end
         // says the same).
         try ProcessControl.setParentDeathSignal(SIGTERM)
@@ -343,6 +348,8 @@ public final class Cluster: @unchecked Sendable {
         logger.debug("listening on \(host):\(boundPort) (id \(slot + 1))")
         for m in fromPrimary { deliverFromPrimary(m.bytes, descriptor: m.descriptor) }
         if let sweep = drainAtStart { server.drain(sweepingListeners: sweep) }
+        stopRequest.bind(server.executor) { channel.leave() }
+        defer { stopRequest.unbind() }
         try server.run()
         // Nothing will read a reply now.
         channel.requests.failAll(.primaryGone)

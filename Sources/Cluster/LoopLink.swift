@@ -5,8 +5,3 @@
 struct ChannelLink: @unchecked Sendable {
     let channel: WorkerChannel
 }
-
-/// The primary, into a task on its own loop (`Cluster.shutdown` from another thread).
-struct PrimaryLink: @unchecked Sendable {
-    let primary: Primary
-}

@@ -48,6 +48,7 @@ extension Primary {
         case .leaving:
             // Decided at the end of the turn, after every completion of this turn (the
             // primary's own SIGTERM among them, when the whole group got the signal).
+            if leaveRequests.isEmpty { leaveRequestedAt = monotonicNanoseconds() }
             leaveRequests.append(r)
         case .userFromWorker(let bytes):
             emit(.message(bytes), r.worker)
@@ -64,16 +65,23 @@ extension Primary {
     /// worker itself. A signal to this worker alone replaces it gracefully: a new worker
     /// first, then this one drains, as one step of a rolling restart.
     func handleLeaveRequests() {
+        // When a host owns the stop signals (a ServiceGroup), the primary cannot see its own
+        // SIGTERM pending: the host's stop reaches the loop a moment later, through the
+        // executor. Waiting that long keeps a group-wide signal from starting replacements.
+        if stopSignals.isEmpty && monotonicNanoseconds() &- leaveRequestedAt < Self.hostStopGraceNanoseconds { return }
         let requests = leaveRequests
         leaveRequests.removeAll()
         for r in requests { workerAskedToLeave(r) }
     }
 
+    /// How long leave requests wait for a stop the host may be about to make (above).
+    static let hostStopGraceNanoseconds: UInt64 = 100_000_000
+
     func workerAskedToLeave(_ r: WorkerRecord) {
         guard !shuttingDown, !r.draining, !r.worker.isDead else { return }
         // A group signal reaches the primary too, but its signalfd read may not have
         // completed yet: a SIGTERM or SIGINT still pending means the cluster is stopping.
-        if SignalReader.isPending([SIGTERM, SIGINT]) { return }
+        if SignalReader.isPending(stopSignals) { return }
         if rollingCurrent === r || rollingQueue.contains(where: { $0 === r }) { return }
         if records.contains(where: { $0?.replacing === r }) { return }
         logger.notice("worker \(r.worker.pid) was asked to stop by a signal: replacing it")

@@ -58,8 +58,12 @@ public final class Primary {
     @exclusivity(unchecked) var uncleanExitAtShutdown = false
     /// Workers that reported SIGTERM/SIGINT this turn (see workerAskedToLeave).
     @exclusivity(unchecked) var leaveRequests: [WorkerRecord] = []
-    /// SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGTTIN, SIGTTOU (and SIGPIPE, ignored), read on the ring.
+    /// When the first of `leaveRequests` came.
+    @exclusivity(unchecked) var leaveRequestedAt: UInt64 = 0
+    /// SIGCHLD, SIGHUP, SIGTTIN, SIGTTOU, the stop signals (and SIGPIPE, ignored), read on the ring.
     let signals: SignalReader
+    /// The signals that stop the cluster gracefully (SIGTERM, SIGINT; none under a host that owns them).
+    let stopSignals: [Int32]
     @exclusivity(unchecked) var listeners = ListenerRegistry()
     /// Accepting in round-robin mode (and on a reuseport listener no worker serves).
     @exclusivity(unchecked) var acceptor = Acceptor(kinds: PrimaryOperation.acceptor)
@@ -80,7 +84,8 @@ public final class Primary {
     /// runs on the loop through it.
     public let executor: RingExecutor
 
-    public init(settings: PrimarySettings) throws(SystemError) {
+    /// - Parameter stopSignals: read as a graceful stop (Cluster.stopSignals).
+    public init(settings: PrimarySettings, stopSignals: [Int32] = [SIGTERM, SIGINT]) throws(SystemError) {
         self.settings = settings
         logger = ClusterLogHandler.makeLogger(role: "Primary")
         ring = try Ring(entries: 1024)
@@ -102,7 +107,8 @@ public final class Primary {
         handoffThroughRing = try Self.chooseHandoff(settings, ring: ring, logger: logger)
         acceptor.direct = handoffThroughRing
         // Workers get a clean signal mask (see Spawner).
-        signals = try SignalReader([SIGCHLD, SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGTTIN, SIGTTOU])
+        self.stopSignals = stopSignals
+        signals = try SignalReader([SIGCHLD, SIGPIPE, SIGHUP, SIGTTIN, SIGTTOU] + stopSignals)
     }
 
     /// Tells the worker's own handlers of `event`, then the cluster's.
@@ -230,10 +236,10 @@ public final class Primary {
     func signalArrived(_ c: Completion) {
         switch signals.signal(in: c) {
         case SIGCHLD: reapChildren()
-        case let s? where s == SIGINT || s == SIGTERM: shutdown(reason: "signal \(s)")
         case SIGHUP: rollingRestart()
         case SIGTTIN: scaleUp()
         case SIGTTOU: scaleDown()
+        case let s? where stopSignals.contains(s): shutdown(reason: "signal \(s)")
         default: break
         }
         armSignalRead()

@@ -19,8 +19,9 @@ final class WorkerChannel: LoopExtension {
     }
 
     let fd: Int32
-    /// SIGTERM and SIGINT, read on the ring (opened by `Cluster.serve`).
-    let signals: SignalReader
+    /// The stop signals (SIGTERM and SIGINT), read on the ring (opened by `Cluster.serve`);
+    /// nil when a host owns them and stops the worker with `Cluster.shutdown()`.
+    let signals: SignalReader?
     /// The channel to the primary broke or ended: no one will tell this worker to drain.
     @exclusivity(unchecked) var primaryGone = false
     let board: LoadBoard?
@@ -52,7 +53,7 @@ final class WorkerChannel: LoopExtension {
     @exclusivity(unchecked) var requests = RequestTable()
     @exclusivity(unchecked) var now: UInt64 = 0
 
-    init(fd: Int32, signals: SignalReader, board: LoadBoard?, slot: Int) {
+    init(fd: Int32, signals: SignalReader?, board: LoadBoard?, slot: Int) {
         self.fd = fd
         self.signals = signals
         self.board = board
@@ -67,21 +68,24 @@ final class WorkerChannel: LoopExtension {
     }
 
     func armSignalRead() {
-        signals.arm(ring, userData: UserData(kind: Operation.signal.rawValue))
+        signals?.arm(ring, userData: UserData(kind: Operation.signal.rawValue))
     }
 
-    /// SIGTERM or SIGINT reached this worker. The primary decides (it drains the whole
-    /// cluster when the signal went to all of it, or replaces this worker alone); without
-    /// a primary, the worker drains by itself. Either way nothing in flight is cut.
     func signalArrived(_ c: Completion) {
-        if signals.signal(in: c) != nil {
-            if primaryGone {
-                server?.drain(sweepingListeners: true)
-            } else {
-                queued.append(ClusterMessage.leaving.encoded())
-            }
-        }
+        if signals?.signal(in: c) != nil { leave() }
         armSignalRead()
+    }
+
+    /// SIGTERM or SIGINT reached this worker, or `Cluster.shutdown()` was called in it. The
+    /// primary decides (it drains the whole cluster when the signal went to all of it, or
+    /// replaces this worker alone); without a primary, the worker drains by itself. Either
+    /// way nothing in flight is cut.
+    func leave() {
+        if primaryGone {
+            server?.drain(sweepingListeners: true)
+        } else {
+            queued.append(ClusterMessage.leaving.encoded())
+        }
     }
 
     func armReceive() {

@@ -203,7 +203,7 @@ struct Serve: ParsableCommand {
         let boundPort = try Socket.localPort(fd)
         let server = try HTTPServer(configuration: config, handler: BuiltinRoutes())
         // SIGTERM/SIGINT drain, as in a cluster; a passed-in socket outlives us, unfiltered.
-        server.attach(try StopOnSignal(refusing: given == nil ? [fd] : []))
+        server.attach(try GracefulStop(refusing: given == nil ? [fd] : []))
         server.addListener(fd, exclusive: true)
         printLine("listening on http://\(shownHost):\(boundPort)")
         try server.run()

@@ -38,3 +38,36 @@ struct SignalReaderTests {
         #expect(reader.signal(in: Completion(userData: UserData(kind: 1), result: 4, flags: 0)) == nil)
     }
 }
+
+/// Process-directed, with other threads about that do not block the signal (this test
+/// process's pool, as under an async main): the signal still reaches the reader's ring.
+@Suite("SignalReader beside other threads", .serialized, .enabled(if: ioUringPermitted, "io_uring_setup is not permitted here"))
+struct SignalReaderBesideThreadsTests {
+    @Test func aSignalToTheProcessReachesTheReaderNotAnotherThread() throws {
+        // A thread that exists before the reader and never blocks the signal.
+        var bystander = pthread_t()
+        #expect(pthread_create(&bystander, nil, { _ in sleep(3); return nil }, nil) == 0)
+        pthread_detach(bystander)
+        let reader = try SignalReader([SIGWINCH])
+        defer {
+            var mask = sigset_t()
+            sigemptyset(&mask)
+            sigaddset(&mask, SIGWINCH)
+            pthread_sigmask(SIG_UNBLOCK, &mask, nil)
+        }
+        let ring = try Ring(entries: 8)
+        reader.arm(ring, userData: UserData(kind: 9))
+        ring.timeout(nanoseconds: 2_000_000_000, userData: UserData(kind: 10))
+        #expect(kill(getpid(), SIGWINCH) == 0)
+        var delivered: [Int32] = []
+        var timedOut = false
+        while delivered.isEmpty && !timedOut {
+            try ring.submitAndWait(1)
+            ring.drainCompletions { c in
+                if c.userData.kind == 10 { timedOut = true }
+                if c.userData.kind == 9, let s = reader.signal(in: c) { delivered.append(s) }
+            }
+        }
+        #expect(delivered == [SIGWINCH], "read on the ring before the 2 s bound")
+    }
+}

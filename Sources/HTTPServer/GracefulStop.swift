@@ -1,20 +1,22 @@
 import Glibc
 import URing
 
-/// SIGTERM and SIGINT for a server that runs alone (`serve --workers 0`, or a library user's
-/// single loop): the same graceful stop a cluster's primary makes, in one process.
+/// The graceful stop of a server that runs alone (`serve --workers 0`, or a library user's
+/// single loop), on SIGTERM or SIGINT or when `stop()` is called on the loop: the same stop a
+/// cluster's primary makes, in one process.
 /// 1. New SYNs are dropped on the listeners this process created (Socket.refuseNewConnections),
 ///    so new clients are refused at connect time, never reset after a handshake.
 /// 2. For `graceNanoseconds` the listeners go on accepting what is queued or mid-handshake.
 /// 3. Then the server drains: its queues are swept, what is in flight is answered with
 ///    `Connection: close`, and `run()` returns.
-public final class StopOnSignal: LoopExtension {
+public final class GracefulStop: LoopExtension {
     enum Operation: UInt8 {
         case signal = 128
         case grace = 129
     }
 
-    let signals: SignalReader
+    /// Nil when a host owns the stop signals (a ServiceGroup) and calls `stop()` itself.
+    let signals: SignalReader?
     let refusing: [Int32]
     let graceNanoseconds: UInt64
     var ring: Ring!
@@ -24,8 +26,10 @@ public final class StopOnSignal: LoopExtension {
     /// - Parameters:
     ///   - refusing: the listeners to filter at the stop: those this process created. A
     ///     socket systemd or a parent passed outlives the process: leave it out.
-    public init(refusing listeners: [Int32], graceNanoseconds: UInt64 = 200_000_000) throws(SystemError) {
-        signals = try SignalReader([SIGTERM, SIGINT])
+    ///   - signals: read on the ring as a stop; [] when a host owns them.
+    public init(refusing listeners: [Int32], graceNanoseconds: UInt64 = 200_000_000,
+                signals: [Int32] = [SIGTERM, SIGINT]) throws(SystemError) {
+        self.signals = signals.isEmpty ? nil : try SignalReader(signals)
         refusing = listeners
         self.graceNanoseconds = graceNanoseconds
     }
@@ -33,14 +37,15 @@ public final class StopOnSignal: LoopExtension {
     public func start(ring: Ring, server: any ConnectionAdopting) {
         self.ring = ring
         self.server = server
-        signals.arm(ring, userData: UserData(kind: Operation.signal.rawValue))
+        signals?.arm(ring, userData: UserData(kind: Operation.signal.rawValue))
+        if stopping { beginStop() }
     }
 
     public func complete(_ c: Completion) {
         switch Operation(rawValue: c.userData.kind) {
         case .signal:
-            if signals.signal(in: c) != nil { stop() }
-            signals.arm(ring, userData: UserData(kind: Operation.signal.rawValue))
+            if signals?.signal(in: c) != nil { stop() }
+            signals?.arm(ring, userData: UserData(kind: Operation.signal.rawValue))
         case .grace:
             server?.drain(sweepingListeners: true)
         case nil:
@@ -48,9 +53,15 @@ public final class StopOnSignal: LoopExtension {
         }
     }
 
-    func stop() {
+    /// Starts the stop, on the loop's thread; before the loop starts, it begins when the loop
+    /// does. Again: nothing.
+    public func stop() {
         guard !stopping else { return }
         stopping = true
+        if ring != nil { beginStop() }
+    }
+
+    func beginStop() {
         for fd in refusing {
             do throws(SystemError) {
                 try Socket.refuseNewConnections(fd)
