@@ -51,7 +51,7 @@ public func fuzzLifecycle(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 struct LifecycleRun {
     static let settings = ConnectionLifecycle.Settings(maxUnsentOutput: 2048, readAheadBytes: 1024,
                                                        lingerNanoseconds: 2_000, sendStallNanoseconds: 3_000,
-                                                       idleReleaseNanoseconds: 500, offersBodies: true)
+                                                       idleReleaseNanoseconds: 500, offersBodies: true, asksPeerName: true)
     static let limits = HTTPLimits(maxHeaderBytes: 1024, maxTargetBytes: 256, maxHeaderCount: 16, maxBodyBytes: 2048)
     static let timeouts = HTTPTimeouts(headerNanoseconds: 4_000, keepAliveNanoseconds: 3_000, bodyIdleNanoseconds: 2_500)
 
@@ -60,6 +60,7 @@ struct LifecycleRun {
     let date: UnsafeMutableRawPointer
     var time: UInt64 = 0
     var receiveArmed = false, receiveCancelled = false
+    var peerAsks = 0
     var delayArmed = false, delayCancelled = false
     var cancels = 0
     /// The send in flight: its bytes are read only when it completes, as the kernel may
@@ -115,6 +116,11 @@ struct LifecycleRun {
             switch action {
             case .none:
                 return
+            case .askPeerName:
+                // Completed at once, as a socket's uring_cmd is; asked again the first time.
+                check(!closed && !closeInFlight && !receiveArmed, "peer name asked after the start")
+                peerAsks += 1
+                life.pointee.peerNameCompleted(again: peerAsks == 1)
             case .armReceive:
                 check(!receiveArmed && !closed && !closeInFlight, "receive armed twice or after close")
                 receiveArmed = true

@@ -56,12 +56,15 @@ public struct ConnectionLifecycle {
         /// Offer each head with a body to the loop before reading the body (`.offerBody`), for
         /// a handler that may take bodies in parts. Default off.
         public var offersBodies = false
+        /// Each connection starts by asking for its client's address (`.askPeerName`).
+        public var asksPeerName = false
 
         public init(maxUnsentOutput: Int = 256 * 1024, readAheadBytes: Int = 64 * 1024,
                     lingerNanoseconds: UInt64 = 2_000_000_000, sendStallNanoseconds: UInt64 = 10_000_000_000,
                     maxSendBytes: Int = 64 * 1024, idleReleaseNanoseconds: UInt64 = 1_000_000_000,
-                    offersBodies: Bool = false) {
+                    offersBodies: Bool = false, asksPeerName: Bool = false) {
             self.offersBodies = offersBodies
+            self.asksPeerName = asksPeerName
             self.idleReleaseNanoseconds = idleReleaseNanoseconds
             self.maxUnsentOutput = maxUnsentOutput
             self.readAheadBytes = readAheadBytes
@@ -84,6 +87,9 @@ public struct ConnectionLifecycle {
     /// What the loop must do next. Each action is performed once, in the order returned.
     public enum Action: Equatable {
         case none
+        /// Ask the kernel for the client's address (getsockopt SO_PEERNAME through the ring;
+        /// its completion: `peerNameCompleted`). First, before the connection is read.
+        case askPeerName
         /// Submit a multishot receive (counted until its completion without F_MORE).
         case armReceive
         /// Cancel the multishot receive (its own completion: `cancelCompleted`).
@@ -159,6 +165,8 @@ public struct ConnectionLifecycle {
     let date: UnsafeRawPointer
 
     var receive = Receive.idle
+    /// `.askPeerName` is owed (at the start, and once more when the loop asks again).
+    var peerNameOwed = false
     var sending = false
     var delayArmed = false
     var delayCancelled = false
@@ -255,6 +263,7 @@ public struct ConnectionLifecycle {
         offerAnswer = nil
         bodyCutOwed = false
         reader.offersBodies = settings.offersBodies
+        peerNameOwed = settings.asksPeerName
         stalled = false
     }
 
@@ -311,6 +320,11 @@ public struct ConnectionLifecycle {
             return .none
         case .open:
             break
+        }
+        if peerNameOwed {
+            peerNameOwed = false
+            operationsInFlight += 1
+            return .askPeerName
         }
         if delayToArm > 0 {
             let ns = delayToArm
@@ -708,6 +722,14 @@ public struct ConnectionLifecycle {
             flightOffset = 0
             flight.shrink(ifAbove: 256 * 1024)
         }
+    }
+
+    /// The ask for the client's address completed. `again`: the loop must ask once more
+    /// (the address was longer than it asked for); not once the connection is closing.
+    public mutating func peerNameCompleted(again: Bool) {
+        precondition(operationsInFlight > 0, "a peer-name completion with nothing in flight")
+        operationsInFlight -= 1
+        if again && state == .open { peerNameOwed = true }
     }
 
     /// A cancel (of the receive or the delay) completed.

@@ -8,6 +8,8 @@ public struct Request {
     public let bytes: UnsafeRawBufferPointer
     public let fields: UnsafeBufferPointer<HeaderField>
     public let bodyRange: ByteRange
+    /// The connection's client, when the server knows it (ServerConfiguration.knowsClients).
+    public var clientAddress: ClientAddress?
 
     public init(head: RequestHead, bytes: UnsafeRawBufferPointer, fields: UnsafeBufferPointer<HeaderField>, body: ByteRange) {
         self.head = head

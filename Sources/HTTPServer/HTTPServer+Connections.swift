@@ -1,3 +1,4 @@
+import Glibc
 import HTTP1
 import URing
 
@@ -26,6 +27,8 @@ extension HTTPServer {
         counters.active += 1
         let s = slots + index
         s.pointee.file = file
+        s.pointee.client = nil
+        s.pointee.peerNameAsked = 0
         s.pointee.generation = (s.pointee.generation &+ 1) & UserData.generationMask
         s.pointee.lifecycle.start(now: now)
         perform(index)
@@ -79,6 +82,20 @@ extension HTTPServer {
         perform(index)
     }
 
+    /// The client's address came (or could not be had). Asked for 16 bytes first (IPv4, the
+    /// common case, in one operation); an IPv6 peer's address is longer, so it is asked
+    /// again for 28.
+    func peerNamed(_ c: Completion) {
+        guard let index = slot(for: c.userData) else { return }
+        let s = slots + index
+        let raw = UnsafeRawBufferPointer(start: ConnectionSlot.peerName(of: s), count: Int(max(0, c.result)))
+        let isIPv6 = c.result >= 2 && raw.loadUnaligned(as: UInt16.self) == UInt16(AF_INET6)
+        let again = isIPv6 && s.pointee.peerNameAsked < 28
+        if !again { s.pointee.client = ClientAddress(sockaddr: raw) }
+        s.pointee.lifecycle.peerNameCompleted(again: again)
+        perform(index)
+    }
+
     func cancelFinished(_ ud: UserData) {
         guard let index = slot(for: ud) else { return }
         slots[index].lifecycle.cancelCompleted()
@@ -101,6 +118,10 @@ extension HTTPServer {
             switch s.pointee.lifecycle.next(now: now) {
             case .none:
                 return
+            case .askPeerName:
+                s.pointee.peerNameAsked = s.pointee.peerNameAsked == 0 ? 16 : 28
+                ring.peerName(s.pointee.file, into: ConnectionSlot.peerName(of: s), length: s.pointee.peerNameAsked,
+                              userData: userData(.peerName, index))
             case .armReceive:
                 ring.receiveMultishot(s.pointee.file, bufferGroup: Self.bufferGroup, userData: userData(.receive, index))
             case .cancelReceive:
@@ -128,7 +149,8 @@ extension HTTPServer {
                     request.abandon()
                 }
             case .offerBody(let head):
-                let request = s.pointee.lifecycle.request(head, body: ByteRange(start: head.headEnd, count: 0))
+                var request = s.pointee.lifecycle.request(head, body: ByteRange(start: head.headEnd, count: 0))
+                request.clientAddress = s.pointee.client
                 s.pointee.lifecycle.answerOffer(stream: handler.streamsBody(request))
             case .bodyPart(let bytes, let count):
                 if let sink = awaited[UInt32(index)]?.sink {
@@ -192,7 +214,8 @@ extension HTTPServer {
     /// Calls the handler for a dispatched request and reports its outcome.
     func answer(_ index: Int, head: RequestHead, body: ByteRange) {
         let s = slots + index
-        let request = s.pointee.lifecycle.request(head, body: body)
+        var request = s.pointee.lifecycle.request(head, body: body)
+        request.clientAddress = s.pointee.client
         var writer = ResponseWriter(out: ConnectionSlot.output(of: s), date: date, isHead: head.method == .head,
                                     minorVersion: head.minorVersion, keepAlive: keepsAlive(index, head.keepAlive))
         let dispatch = PendingResponse.Slot(index: UInt32(index), generation: s.pointee.generation,

@@ -284,6 +284,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
             stopIfDrained()
         case .shutdown: shutdownFinished(ud)
         case .wake: executor.wake.arm(ring, userData: ud)
+        case .peerName: peerNamed(c)
         case nil: break
         }
     }

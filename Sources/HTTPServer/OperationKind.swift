@@ -16,6 +16,7 @@ enum OperationKind: UInt8 {
     case unavailable = 11  // index 0: a 503's send (UnavailableResponder); 1: its close, failed
     case shutdown = 12     // index: connection slot; a shutdown on the ring (direct descriptors)
     case wake = 13         // the executor's WakeEvent read: jobs were enqueued from another thread
+    case peerName = 14     // index: connection slot; getsockopt(SO_PEERNAME) on the ring
 
     /// The kinds the loop's Acceptor uses.
     static let acceptor = Acceptor.Kinds(accept: accept.rawValue, retry: acceptRetry.rawValue,

@@ -43,6 +43,10 @@ public struct ServerConfiguration: Sendable {
     /// client gets 504 and the handler's task is cancelled. Default 60 s (nginx's
     /// proxy_read_timeout).
     public var handlerTimeoutNanoseconds: UInt64 = 60_000_000_000
+    /// Each connection asks the kernel for its client's address as it starts (one more
+    /// operation on the ring, in the same submission as its first read; no system call),
+    /// for `Request.clientAddress`. Off: the address is nil. Default on.
+    public var knowsClients = true
     /// The id reported in /stats (a worker's index in a cluster).
     public var workerID: Int = 0
 
@@ -51,7 +55,7 @@ public struct ServerConfiguration: Sendable {
     var lifecycleSettings: ConnectionLifecycle.Settings {
         ConnectionLifecycle.Settings(maxUnsentOutput: maxUnsentOutput, readAheadBytes: readAheadBytes,
                                      lingerNanoseconds: lingerNanoseconds, sendStallNanoseconds: timeouts.headerNanoseconds,
-                                     idleReleaseNanoseconds: idleReleaseNanoseconds)
+                                     idleReleaseNanoseconds: idleReleaseNanoseconds, asksPeerName: knowsClients)
     }
 
     /// Timer resolution: fine enough for the shortest configured timeout, and at most 250 ms

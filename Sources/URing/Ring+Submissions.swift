@@ -115,6 +115,30 @@ extension Ring {
         }
     }
 
+    /// The socket's peer address, getsockopt(SOL_SOCKET, SO_PEERNAME) on the ring: a
+    /// socket's IORING_OP_URING_CMD with SOCKET_URING_OP_GETSOCKOPT (kernel 6.7), the only
+    /// way to ask it of a direct descriptor. `length` bytes are written to `address`; the
+    /// result is that length, or -EINVAL when the address is shorter than `length` (the
+    /// kernel refuses a buffer larger than the address: 16 bytes fit IPv4, 28 IPv6), or
+    /// -EOPNOTSUPP on an older kernel. A socket's command completes at its submission,
+    /// never later, so `address` is written before anything submitted after it runs.
+    @inlinable
+    public func peerName(_ file: Descriptor, into address: UnsafeMutableRawPointer, length: UInt32, userData: UserData) {
+        prepare(userData, on: file) {
+            io_uring_prep_rw(Int32(IORING_OP_URING_CMD.rawValue), $0, file.value, nil, 0, 0)
+            // The socket command's fields share the entry's unions (linux/io_uring.h, 6.7):
+            // cmd_op is the low half of `off`, level and optname are `addr`'s halves,
+            // optlen is `file_index`, optval is `addr3`.
+            $0.pointee.off = UInt64(Self.socketGetSockOpt)
+            $0.pointee.addr = UInt64(UInt32(SOL_SOCKET)) | UInt64(UInt32(SO_PEERNAME)) << 32
+            $0.pointee.file_index = length
+            $0.pointee.addr3 = UInt64(UInt(bitPattern: address))
+        }
+    }
+
+    /// SOCKET_URING_OP_GETSOCKOPT (linux/io_uring.h from 6.7; Debian 12's header predates it).
+    @usableFromInline static var socketGetSockOpt: UInt32 { 2 }
+
     /// sendmsg(2) of a prepared MessageBuffer (MSG_NOSIGNAL).
     @inlinable
     public func sendMessage(_ fd: Int32, _ message: MessageBuffer, userData: UserData) {

@@ -34,13 +34,19 @@ public struct HTTPRequest: @unchecked Sendable {
         let used = max(head.headEnd, bodyRange.upperBound)
         let storage = RequestStorage.make(bytes: UnsafeRawBufferPointer(rebasing: bytes[0..<used]), fields: fields,
                                           names: parameters.names)
-        return HTTPRequest(Request(head: head, bytes: storage.bytes, fields: storage.fields, body: bodyRange),
-                           parameters: parameters, storage: storage)
+        var copy = Request(head: head, bytes: storage.bytes, fields: storage.fields, body: bodyRange)
+        copy.clientAddress = raw.clientAddress
+        return HTTPRequest(copy, parameters: parameters, storage: storage)
     }
 
     @inline(__always) func slice(_ r: ByteRange) -> UnsafeRawBufferPointer { raw.slice(r) }
 
     // MARK: - Method and path
+
+    /// The client's address (`clientAddress.host`, `.port`; its description is
+    /// `127.0.0.1:5000` or `[::1]:5000`), or nil when the server does not know it
+    /// (ServerConfiguration.knowsClients off, or a Unix socket).
+    public var clientAddress: ClientAddress? { raw.clientAddress }
 
     public var method: HTTPMethod { head.method }
     /// The method's name as sent (`GET`, or an extension method).

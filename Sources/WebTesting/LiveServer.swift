@@ -22,12 +22,12 @@ public final class LiveServer<Handler: HTTPHandler>: @unchecked Sendable {
         var server: HTTPServer<Handler>?
     }
 
-    /// Starts serving; `configure` adjusts the configuration first (its host and port are
-    /// set here).
+    /// Starts serving on a free port of 127.0.0.1; `configure` adjusts the configuration
+    /// first (its host may be set to `::1`; the port is always chosen here).
     public init(_ handler: Handler, configure: (inout ServerConfiguration) -> Void = { _ in }) throws {
         var configuration = ServerConfiguration()
-        configure(&configuration)
         configuration.host = "127.0.0.1"
+        configure(&configuration)
         configuration.port = 0
         let box = ServerBox()
         let started = DispatchSemaphore(value: 0)

@@ -26,8 +26,9 @@ public final class TestClient {
     /// when a send or receive would block, to let the server take a turn; false gives up.
     let pump: (() -> Bool)?
 
-    public init(port: Int, receiveTimeoutSeconds: Int = 10) throws {
-        let (fd, error) = connectLoopback(port: port, timeoutSeconds: receiveTimeoutSeconds)
+    /// Connects to 127.0.0.1 (or `[::1]` with `ipv6`) on `port`.
+    public init(port: Int, receiveTimeoutSeconds: Int = 10, ipv6: Bool = false) throws {
+        let (fd, error) = connectLoopback(port: port, timeoutSeconds: receiveTimeoutSeconds, ipv6: ipv6)
         guard fd >= 0 else { throw TestClientError("connect: errno \(error)") }
         self.fd = fd
         pump = nil
@@ -41,6 +42,17 @@ public final class TestClient {
     }
 
     deinit { close(fd) }
+
+    /// This end's port (what the server sees as the client's).
+    public var localPort: Int {
+        var address = sockaddr_in6()
+        var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        let rc = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        // The port sits at the same offset in sockaddr_in and sockaddr_in6.
+        return rc == 0 ? Int(UInt16(bigEndian: address.sin6_port)) : -1
+    }
 
     public func send(_ text: String) throws { try send(Array(text.utf8)) }
 
@@ -168,18 +180,29 @@ public final class TestClient {
 
 /// A TCP socket connected to 127.0.0.1:`port`, with receive and send (so connect) timeouts;
 /// (-1, errno) when the socket or the connect failed.
-public func connectLoopback(port: Int, timeoutSeconds: Int) -> (fd: Int32, errno: Int32) {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+public func connectLoopback(port: Int, timeoutSeconds: Int, ipv6: Bool = false) -> (fd: Int32, errno: Int32) {
+    let fd = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return (-1, errno) }
     var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = UInt16(port).bigEndian
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let rc = withUnsafePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    let rc: Int32
+    if ipv6 {
+        var addr = sockaddr_in6()
+        addr.sin6_family = sa_family_t(AF_INET6)
+        addr.sin6_port = UInt16(port).bigEndian
+        addr.sin6_addr = in6addr_loopback
+        rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+        }
+    } else {
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(port).bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
     }
     guard rc == 0 else {
         let e = errno

@@ -30,6 +30,9 @@ struct Serve: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Connections as direct descriptors (slots of each ring's file table) where the kernel allows.")
     var directDescriptors = true
 
+    @Flag(inversion: .prefixedNo, help: "Ask the kernel for each connection's client address (one ring operation per connection, for handlers and logs).")
+    var clientAddresses = true
+
     @Option(help: "How long a draining worker (SIGTERM/SIGINT, SIGHUP, SIGTTOU) may take to finish in-flight requests before it is killed.")
     var shutdownTimeout = TimeSpan(seconds: 10)
 
@@ -133,6 +136,7 @@ struct Serve: ParsableCommand {
         c.receiveBufferCount = UInt32(receiveBuffers)
         c.receiveBufferSize = receiveBufferSize
         c.directDescriptors = directDescriptors
+        c.knowsClients = clientAddresses
         return c
     }
 

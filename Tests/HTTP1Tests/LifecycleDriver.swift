@@ -108,6 +108,10 @@ final class LifecycleDriver {
             switch action {
             case .none:
                 return
+            case .askPeerName:
+                note("askPeerName")
+                check(!receiveArmed && !closed && !closeInFlight, "peer name asked after the start")
+                life.pointee.peerNameCompleted(again: false)
             case .armReceive:
                 note("armReceive")
                 check(!receiveArmed, "a second receive armed")

@@ -66,6 +66,18 @@ import Testing
         #expect(try Self.get(server.port, "/descriptor").text == "file: via-descriptor")
     }
 
+    /// A connection the primary accepted and handed to the worker (round-robin) still
+    /// shows the worker its real client.
+    @Test func aHandedOffConnectionKnowsItsClient() throws {
+        let server = try Self.start()
+        defer { server.stop() }
+        for _ in 0..<3 {
+            let client = try TestClient(port: server.port)
+            try client.send("GET /client HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(client.readResponse()?.text == "127.0.0.1:\(client.localPort)")
+        }
+    }
+
     @Test func setupPrimaryGivesWorkersTheirDirectoryAndEnvironment() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("probe-\(getpid())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

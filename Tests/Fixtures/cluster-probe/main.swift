@@ -9,6 +9,7 @@
 //   GET /message           the worker sends the primary a Codable message       → 202
 //   GET /descriptor        what the worker read from the file the primary gave it
 //   GET /give              the worker gives the primary a file                   → 202
+//   GET /client            the client's address as the worker sees it (host:port)
 import Cluster
 import Foundation
 import HTTP1
@@ -106,6 +107,9 @@ if cluster.isPrimary {
         } catch {
             response.respond(.internalServerError, text: "\(error)")
         }
+    }
+    router.get("/client") { request, response in
+        response.respond(.ok, text: request.clientAddress?.description ?? "unknown")
     }
     cluster.onDrain { event("worker drain \(cluster.workerID!)") }
     final class Received: @unchecked Sendable { var text = "-" }
