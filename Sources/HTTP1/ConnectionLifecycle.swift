@@ -167,6 +167,7 @@ public struct ConnectionLifecycle {
     var receive = Receive.idle
     /// `.askPeerName` is owed (at the start, and once more when the loop asks again).
     var peerNameOwed = false
+    var peerNameInFlight = false
     var sending = false
     var delayArmed = false
     var delayCancelled = false
@@ -264,6 +265,7 @@ public struct ConnectionLifecycle {
         bodyCutOwed = false
         reader.offersBodies = settings.offersBodies
         peerNameOwed = settings.asksPeerName
+        peerNameInFlight = false
         stalled = false
     }
 
@@ -323,6 +325,7 @@ public struct ConnectionLifecycle {
         }
         if peerNameOwed {
             peerNameOwed = false
+            peerNameInFlight = true
             operationsInFlight += 1
             return .askPeerName
         }
@@ -337,12 +340,16 @@ public struct ConnectionLifecycle {
             roomWanted = false
             return .streamRoom
         }
-        if offerAnswer != nil, let action = processInput(now: now) { return action }
-        while canStreamBody {
-            if let action = processInput(now: now) { return action }
-        }
-        while canProcess {
-            if let action = processInput(now: now) { return action }
+        // No request is dispatched before its connection's client is known: an IPv6 peer is
+        // asked twice, and its first bytes may be read in between.
+        if !peerNameInFlight {
+            if offerAnswer != nil, let action = processInput(now: now) { return action }
+            while canStreamBody {
+                if let action = processInput(now: now) { return action }
+            }
+            while canProcess {
+                if let action = processInput(now: now) { return action }
+            }
         }
         if readClosed && !answerOutstanding && (input.isEmpty || stalled) { closeAfterSend = true }
         if !sending {
@@ -729,6 +736,7 @@ public struct ConnectionLifecycle {
     public mutating func peerNameCompleted(again: Bool) {
         precondition(operationsInFlight > 0, "a peer-name completion with nothing in flight")
         operationsInFlight -= 1
+        peerNameInFlight = false
         if again && state == .open { peerNameOwed = true }
     }
 

@@ -85,6 +85,24 @@ import Testing
         #expect(life.operationsInFlight == 1)
         #expect(life.next(now: 0) == .none)
 
+        // A request read while the address is asked again (an IPv6 peer's second ask) waits
+        // for it: no handler sees a request without its client.
+        var again = ConnectionLifecycle(settings: .init(asksPeerName: true), limits: HTTPLimits(),
+                                        timeouts: HTTPTimeouts(), scratch: scratch, date: date)
+        again.start(now: 0)
+        #expect(again.next(now: 0) == .askPeerName)
+        #expect(again.next(now: 0) == .armReceive)
+        again.peerNameCompleted(again: true)
+        #expect(again.next(now: 0) == .askPeerName)
+        let request = Array("GET / HTTP/1.1\r\nHost: t\r\n\r\n".utf8)
+        request.withUnsafeBytes { again.received(.bytes($0), final: false) }
+        #expect(again.next(now: 0) == .none, "not dispatched while the ask is in flight")
+        again.peerNameCompleted(again: false)
+        guard case .dispatch = again.next(now: 0) else {
+            Issue.record("dispatched once the address is known")
+            return
+        }
+
         // Without the setting, the first action is the read.
         var plain = ConnectionLifecycle(settings: .init(), limits: HTTPLimits(), timeouts: HTTPTimeouts(),
                                         scratch: scratch, date: date)
