@@ -53,13 +53,9 @@ import Testing
         return c.readResponse()
     }
 
-    /// SIGTERM to the primary, with a request in flight: the group shuts the primary's
-    /// service down, which drains the workers; each worker's group then closes its own
-    /// resource, and the primary's group closes its own last. Nothing in flight is cut.
-    @Test func theGroupsSignalDrainsTheClusterThenClosesTheApplicationsResources() throws {
-        let server = try ServerProcess(program: ServerProcess.product("lifecycle-probe"), [])
-        let events = Events(server)
-        #expect(events.wait { $0.hasPrefix("online 2 ") }, "\(events.lines)")
+    /// Sends SIGTERM to the process while `/slow` is in flight; its response, which must
+    /// be whole: a graceful stop cuts nothing in progress.
+    static func sigtermDuringASlowRequest(_ server: ServerProcess) throws -> TestResponse? {
         let slow = try TestClient(port: server.port)
         try slow.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
         usleep(200_000)
@@ -67,6 +63,17 @@ import Testing
         let response = slow.readResponse()
         #expect(response?.status == 200)
         #expect(response?.text == "slow done")
+        return response
+    }
+
+    /// SIGTERM to the primary, with a request in flight: the group shuts the primary's
+    /// service down, which drains the workers; each worker's group then closes its own
+    /// resource, and the primary's group closes its own last. Nothing in flight is cut.
+    @Test func theGroupsSignalDrainsTheClusterThenClosesTheApplicationsResources() throws {
+        let server = try ServerProcess(program: ServerProcess.product("lifecycle-probe"), [])
+        let events = Events(server)
+        #expect(events.wait { $0.hasPrefix("online 2 ") }, "\(events.lines)")
+        let response = try Self.sigtermDuringASlowRequest(server)
         #expect(events.untilExit(), "the primary exited by itself: \(events.lines)")
         #expect(server.process.terminationStatus == 0)
         let lines = events.lines
@@ -116,13 +123,7 @@ import Testing
                                        environment: ["PROBE_MODE": "server"])
         let events = Events(server)
         #expect(try Self.get(server.port, "/")?.text == "hello")
-        let slow = try TestClient(port: server.port)
-        try slow.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
-        usleep(200_000)
-        kill(server.process.processIdentifier, SIGTERM)
-        let response = slow.readResponse()
-        #expect(response?.status == 200)
-        #expect(response?.text == "slow done")
+        let response = try Self.sigtermDuringASlowRequest(server)
         #expect(response?.headers["connection"] == "close", "answered as the drain answers")
         #expect(events.untilExit(), "\(events.lines)")
         #expect(server.process.terminationStatus == 0)

@@ -2,18 +2,21 @@ import Glibc
 import Testing
 @testable import URing
 
+/// Undoes a reader's block of `signal` on this thread (other tests run on it later).
+func unblock(_ signal: Int32) {
+    var mask = sigset_t()
+    sigemptyset(&mask)
+    sigaddset(&mask, signal)
+    pthread_sigmask(SIG_UNBLOCK, &mask, nil)
+}
+
 @Suite("SignalReader", .enabled(if: ioUringPermitted, "io_uring_setup is not permitted here"))
 struct SignalReaderTests {
     /// A signal sent to this thread arrives as a read on the ring. SIGWINCH, directed at
     /// this thread alone: the other test threads never see it.
     @Test func aSignalArrivesAsACompletion() throws {
         let reader = try SignalReader([SIGWINCH])
-        defer {
-            var mask = sigset_t()
-            sigemptyset(&mask)
-            sigaddset(&mask, SIGWINCH)
-            pthread_sigmask(SIG_UNBLOCK, &mask, nil)
-        }
+        defer { unblock(SIGWINCH) }
         #expect(fcntl(reader.descriptor, F_GETFD) & FD_CLOEXEC != 0)
         let ring = try Ring(entries: 8)
         reader.arm(ring, userData: UserData(kind: 9))
@@ -49,12 +52,7 @@ struct SignalReaderBesideThreadsTests {
         #expect(pthread_create(&bystander, nil, { _ in sleep(3); return nil }, nil) == 0)
         pthread_detach(bystander)
         let reader = try SignalReader([SIGWINCH])
-        defer {
-            var mask = sigset_t()
-            sigemptyset(&mask)
-            sigaddset(&mask, SIGWINCH)
-            pthread_sigmask(SIG_UNBLOCK, &mask, nil)
-        }
+        defer { unblock(SIGWINCH) }
         let ring = try Ring(entries: 8)
         reader.arm(ring, userData: UserData(kind: 9))
         ring.timeout(nanoseconds: 2_000_000_000, userData: UserData(kind: 10))
