@@ -17,7 +17,7 @@ public struct ClientAddress: Hashable, Sendable, CustomStringConvertible {
     /// host order, then the port and the address in network order); nil for any other
     /// family or a short address.
     public init?(sockaddr raw: UnsafeRawBufferPointer) {
-        guard raw.count >= 2 else { return nil }
+        guard raw.count >= 4 else { return nil }
         let family = raw.loadUnaligned(as: UInt16.self)
         let port = UInt16(raw[2]) << 8 | UInt16(raw[3])
         switch family {

@@ -59,6 +59,12 @@ import Testing
         // A sockaddr_in6 cut to a sockaddr_in's 16 bytes: the address is not all there.
         #expect(withUnsafeBytes(of: v6) { ClientAddress(sockaddr: UnsafeRawBufferPointer(rebasing: $0[0..<16])) } == nil)
         #expect(ClientAddress(sockaddr: UnsafeRawBufferPointer(start: nil, count: 0)) == nil)
+        // The family but not the whole port (it read bytes 2 and 3 regardless).
+        var v4 = sockaddr_in()
+        v4.sin_family = sa_family_t(AF_INET)
+        for short in [2, 3] {
+            #expect(withUnsafeBytes(of: v4) { ClientAddress(sockaddr: UnsafeRawBufferPointer(rebasing: $0[0..<short])) } == nil)
+        }
         #expect(ClientAddress(ipv6: [1, 2, 3], port: 1) == nil)
     }
 

@@ -55,9 +55,11 @@ import Testing
 
     /// Sends SIGTERM to the process while `/slow` is in flight; its response, which must
     /// be whole: a graceful stop cuts nothing in progress.
-    static func sigtermDuringASlowRequest(_ server: ServerProcess) throws -> TestResponse? {
+    /// `milliseconds`: how long the handler takes; long enough that the drain has begun
+    /// when it answers, on a busy machine too.
+    static func sigtermDuringASlowRequest(_ server: ServerProcess, milliseconds: Int = 600) throws -> TestResponse? {
         let slow = try TestClient(port: server.port)
-        try slow.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        try slow.send("GET /slow?ms=\(milliseconds) HTTP/1.1\r\nHost: t\r\n\r\n")
         usleep(200_000)
         kill(server.process.processIdentifier, SIGTERM)
         let response = slow.readResponse()
@@ -123,7 +125,8 @@ import Testing
                                        environment: ["PROBE_MODE": "server"])
         let events = Events(server)
         #expect(try Self.get(server.port, "/")?.text == "hello")
-        let response = try Self.sigtermDuringASlowRequest(server)
+        // The answer must come after the drain began (200 ms, then the service's stop grace).
+        let response = try Self.sigtermDuringASlowRequest(server, milliseconds: 2000)
         #expect(response?.headers["connection"] == "close", "answered as the drain answers")
         #expect(events.untilExit(), "\(events.lines)")
         #expect(server.process.terminationStatus == 0)

@@ -7,7 +7,7 @@
 //   PROBE_MODE=server:            one ServerService, no primary
 //
 //   GET /      "hello"
-//   GET /slow  "slow done", after 600 ms awaited on the loop
+//   GET /slow  "slow done", after 600 ms (or ?ms=N) awaited on the loop
 //
 // The ready line ("listening on http://127.0.0.1:PORT") goes to standard output; one line
 // per event to standard error: "online ID PID", "exit ID", "drain ID", "ID db closed",
@@ -37,8 +37,8 @@ struct Resource: Service {
 func routes() -> Router {
     var router = Router()
     router.get("/") { _, response in response.respond(.ok, text: "hello") }
-    router.get("/slow") { _ async throws -> Response in
-        try await Task.sleep(for: .milliseconds(600))
+    router.get("/slow") { request async throws -> Response in
+        try await Task.sleep(for: .milliseconds(request.query("ms", as: Int.self) ?? 600))
         return .text("slow done")
     }
     return router
