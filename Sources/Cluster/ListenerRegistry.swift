@@ -65,6 +65,13 @@ struct ListenerRegistry {
         return (fd, bound, nil)
     }
 
+    /// Whether any listener was ever opened for this address: a failure to open one before
+    /// then is a failure to start, not a worker's bad luck.
+    func hasListener(host: String, port: UInt16) -> Bool {
+        let key = Key(host: host, port: port)
+        return single[key] != nil || reusePorts[key] != nil
+    }
+
     /// The next worker in `slot` will serve the listener of the worker in `from`.
     mutating func share(slot from: Int, with slot: Int) {
         shared[slot] = from

@@ -89,6 +89,11 @@ extension Primary {
         if rollingCurrent == nil { continueRollingRestart() }
     }
 
+    /// Failures of socket, bind or listen that a retry cannot mend (unlike EMFILE or ENOBUFS).
+    static func listenFailureIsPermanent(_ errno: Errno) -> Bool {
+        [EADDRINUSE, EADDRNOTAVAIL, EACCES, EPERM, EAFNOSUPPORT, EINVAL].contains(errno.rawValue)
+    }
+
     func listenRequested(_ r: WorkerRecord, host: String, port: UInt16) {
         // A worker that starts while the cluster stops gets no listener (a new one would
         // take connections nobody serves).
@@ -112,8 +117,19 @@ extension Primary {
                 enqueueControl(r, ClusterMessage.listenReply(port: l.port, errno: 0).encoded(), l.fd)
             }
         } catch {
-            logger.notice("listen on \(host):\(port) for worker \(r.worker.pid) failed: \(error)")
-            enqueueControl(r, ClusterMessage.listenReply(port: 0, errno: error.errno.rawValue).encoded(), nil)
+            if Self.listenFailureIsPermanent(error.errno) && !listeners.hasListener(host: host, port: port) {
+                // The port is taken, the address is not this machine's, or privileges are
+                // missing: no respawn can change that. Fail fast and once, as nginx and
+                // gunicorn do; `run()` throws it, and the workers leave quietly.
+                let shown = host.contains(":") ? "[\(host)]" : host
+                if failure == nil { failure = SystemError("listen on \(shown):\(port)", error.errno) }
+                logger.debug("listen on \(host):\(port) for worker \(r.worker.pid) failed: \(error); stopping")
+                shutdown(reason: "cannot listen")
+                enqueueControl(r, ClusterMessage.listenReply(port: 0, errno: ESHUTDOWN).encoded(), nil)
+            } else {
+                logger.notice("listen on \(host):\(port) for worker \(r.worker.pid) failed: \(error)")
+                enqueueControl(r, ClusterMessage.listenReply(port: 0, errno: error.errno.rawValue).encoded(), nil)
+            }
         }
         startSend(r)
     }

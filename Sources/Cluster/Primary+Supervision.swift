@@ -131,8 +131,9 @@ extension Primary {
         if records.contains(where: { $0 != nil && $0!.replacing === record && !$0!.worker.isDead }) { return }
         switch backoff.workerExited(readyFor: wasReady ? now &- record.readyAt : nil) {
         case .giveUp(let failures):
-            failure = "workers keep failing to start: \(failures) exited in a row before listening; giving up"
-            logger.critical("\(failure!)")
+            // errno 0: no system call failed; the workers did (the last one as `status`).
+            failure = SystemError("workers keep failing to start: \(failures) exited in a row before listening (the last: \(status)); giving up", Errno(rawValue: 0))
+            logger.debug("\(failure!)")
             shutdown(reason: "workers cannot start")
         case .restart(let delay):
             logger.notice("restarting worker \(worker.id) in \(delay / 1_000_000) ms")

@@ -53,7 +53,7 @@ public final class Primary {
     @exclusivity(unchecked) var rollingQueue: [WorkerRecord] = []
     @exclusivity(unchecked) var rollingCurrent: WorkerRecord?
     /// Set when the primary stops because workers cannot start: run() then throws it.
-    @exclusivity(unchecked) var failure: String?
+    @exclusivity(unchecked) var failure: SystemError?
     @exclusivity(unchecked) var killedAtShutdown = false
     @exclusivity(unchecked) var uncleanExitAtShutdown = false
     /// Workers that reported SIGTERM/SIGINT this turn (see workerAskedToLeave).
@@ -189,7 +189,7 @@ public final class Primary {
         turnUntil { unavailable.inFlight == 0 }
         for fd in releasedRings { closeDescriptor(fd) }
         releasedRings.removeAll()
-        if let failure { throw SystemError(failure, Errno(rawValue: ECHILD)) }
+        if let failure { throw failure }
     }
 
     /// Whether the primary stopped cleanly: asked to, every worker drained, none killed.

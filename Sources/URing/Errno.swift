@@ -21,5 +21,6 @@ public struct SystemError: Error, CustomStringConvertible, Sendable {
     }
     /// "function: text (errno N)": the number too, for searching and for codes whose text
     /// differs between C libraries.
-    public var description: String { "\(function): \(errno) (errno \(errno.rawValue))" }
+    /// errno 0 marks a failure that no system call reported: the text says it all.
+    public var description: String { errno.rawValue == 0 ? function : "\(function): \(errno) (errno \(errno.rawValue))" }
 }
