@@ -92,6 +92,9 @@ let package = Package(
             ],
             path: "Tests/Fixtures/lifecycle-probe"
         ),
+        // A fixture of ServerTests, in C (prctl is variadic): a program run under a seccomp
+        // filter or without CAP_NET_BIND_SERVICE.
+        .executableTarget(name: "restricted", path: "Tests/Fixtures/restricted"),
         .executableTarget(
             name: "web-routes",
             dependencies: ["Web", "HTTPServer", "HTTP1", "URing"],
@@ -109,6 +112,6 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
         .testTarget(name: "WebTests", dependencies: ["Web", "WebTesting", "HTTPServer", "HTTP1", "URing"]),
-        .testTarget(name: "ServerTests", dependencies: ["uring-cluster", "cluster-hello", "cluster-bench", "notes-api", "cluster-probe", "lifecycle-probe", "WebTesting"]),
+        .testTarget(name: "ServerTests", dependencies: ["uring-cluster", "cluster-hello", "cluster-bench", "notes-api", "cluster-probe", "lifecycle-probe", "restricted", "WebTesting"]),
     ]
 )

@@ -15,7 +15,8 @@ struct Serve: ParsableCommand {
         """
     )
 
-    @Option(help: "Worker processes (default: the number of CPUs, at most 256); 0 serves in this one process, without a primary.")
+    // `.unconditional`: `--workers -1` is a (negative) value, not an unknown option.
+    @Option(parsing: .unconditional, help: "Worker processes (default: the number of CPUs, at most 256); 0 serves in this one process, without a primary.")
     var workers: Int = Cluster.defaultWorkerCount()
 
     @Option(help: "How workers share the port: round-robin (the primary accepts and hands over), shared, reuseport.")
@@ -89,8 +90,14 @@ struct Serve: ParsableCommand {
 
     func validate() throws {
         guard queueLimit >= 0 else { throw ValidationError("--queue-limit must be >= 0, got \(queueLimit)") }
-        guard (0...Cluster.maxWorkers).contains(workers) else {
-            throw ValidationError("--workers must be 0...\(Cluster.maxWorkers), got \(workers)")
+        guard workers >= 0 else {
+            throw ValidationError("--workers cannot be negative, got \(workers); 0 serves in one process, without a primary")
+        }
+        guard workers <= Cluster.maxWorkers else {
+            throw ValidationError("--workers must be at most \(Cluster.maxWorkers), got \(workers)")
+        }
+        guard Socket.isAddressLiteral(host) else {
+            throw ValidationError("--host must be an IPv4 or IPv6 address such as 127.0.0.1, 0.0.0.0 or ::, got '\(host)'")
         }
         // A worker runs with the primary's arguments, but its descriptor 3 is its channel:
         // --listen-fd is the primary's to check and use.
@@ -149,17 +156,33 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
+        let clean: Bool
+        do throws(StartError) {
+            clean = try start()
+        } catch {
+            printError("Error: \(error)")
+            throw ExitCode.failure
+        }
+        // The primary logged which worker was killed or failed at the stop.
+        if !clean { throw ExitCode.failure }
+    }
+
+    /// Serves until stopped; false when the cluster did not stop cleanly.
+    func start() throws(StartError) -> Bool {
         let config = serverConfiguration
         let shownHost = config.host.contains(":") ? "[\(config.host)]" : config.host
         let cluster = Cluster(settings: primarySettings)
+        // Checked once here, before any worker exists: a failure now is one line, not one
+        // per worker and respawn.
+        if !cluster.isWorker { try StartFailure.preflight() }
         do throws(SystemError) {
             if cluster.isWorker {
                 try cluster.serve(host: config.host, port: config.port, configuration: config) { BuiltinRoutes(stats: $0) }
-                return
+                return true
             }
             if workers == 0 {
                 try serveAlone(config, shownHost: shownHost)
-                return
+                return true
             }
             var listening = 0
             var announced = false
@@ -173,11 +196,9 @@ struct Serve: ParsableCommand {
             for _ in 0..<workers { try cluster.fork() }
             try cluster.run()
         } catch {
-            throw ValidationError("serve: \(error)")
+            throw StartError(StartFailure.explain(error, port: port))
         }
-        if !cluster.stoppedCleanly {
-            throw ExitCode.failure
-        }
+        return cluster.stoppedCleanly
     }
 
     var primarySettings: PrimarySettings {
@@ -202,7 +223,11 @@ struct Serve: ParsableCommand {
         if let given {
             fd = given
         } else {
-            fd = try Socket.listen(host: config.host, port: config.port, backlog: config.backlog)
+            do throws(SystemError) {
+                fd = try Socket.listen(host: config.host, port: config.port, backlog: config.backlog)
+            } catch {
+                throw SystemError("listen on \(shownHost):\(config.port)", error.errno)
+            }
         }
         let boundPort = try Socket.localPort(fd)
         let server = try HTTPServer(configuration: config, handler: BuiltinRoutes())

@@ -18,16 +18,60 @@ import Testing
     ])
     func badArgumentsExitNonZeroWithAMessage(_ arguments: [String]) throws {
         let (status, _, stderr) = try runBinary(arguments)
-        #expect(status != 0)
-        #expect(!stderr.isEmpty)
-        #expect(stderr.contains("Error") || stderr.contains("error"))
+        #expect(status == 64)
+        expectOneErrorLine(stderr)
     }
 
-    @Test func portInUseIsAClearError() throws {
+    @Test func aHostThatIsNoAddressIsRefusedWhileParsing() throws {
+        let (status, stdout, stderr) = try runBinary(["serve", "--host", "999.1.1.1", "--port", "0"])
+        #expect(status == 64)
+        #expect(stdout.isEmpty, "nothing started: \(stdout)")
+        expectOneErrorLine(stderr, naming: "--host")
+    }
+
+    @Test(arguments: [["--workers", "-1"], ["--workers=-3"]])
+    func aNegativeWorkerCountSaysItIsNegative(_ arguments: [String]) throws {
+        let (status, _, stderr) = try runBinary(["serve", "--port", "0"] + arguments)
+        #expect(status == 64)
+        expectOneErrorLine(stderr, naming: "negative")
+    }
+
+    /// Once, not once per worker and respawn (it was 35 lines ending in ECHILD), in every mode.
+    @Test(arguments: [["--workers", "0"], ["--workers", "2", "--mode", "round-robin"],
+                      ["--workers", "2", "--mode", "shared"], ["--workers", "2", "--mode", "reuseport"]])
+    func aPortInUseIsOneLineAndAFastExit(_ arguments: [String]) throws {
         let server = try ServerProcess([])
-        let (status, _, stderr) = try runBinary(["serve", "--port", String(server.port)])
-        #expect(status != 0)
-        #expect(stderr.contains("in use"))
+        let (status, stdout, stderr) = try runBinary(["serve", "--port", String(server.port)] + arguments)
+        #expect(status == 1)
+        #expect(!stdout.contains("listening"))
+        expectOneErrorLine(stderr, naming: "already in use")
+        #expect(stderr.contains("--port"), "the fix is named: \(stderr)")
+    }
+
+    @Test(arguments: [["--workers", "0"], ["--workers", "2"]])
+    func aLowPortWithoutThePrivilegeSaysWhichPortsAreAllowed(_ arguments: [String]) throws {
+        // Root here: the fixture takes away CAP_NET_BIND_SERVICE, as any other user lacks it.
+        let (status, _, stderr) = try runBinary(["serve", "--port", "80"] + arguments,
+                                                under: [ServerProcess.product("restricted"), "--no-bind-service"])
+        #expect(status == 1)
+        expectOneErrorLine(stderr, naming: "ports below")
+    }
+
+    @Test(arguments: ["EPERM", "ENOSYS"])
+    func io_uringRefusedBySeccompIsOneLine(_ errno: String) throws {
+        let (status, _, stderr) = try runBinary(["serve", "--port", "0"],
+                                                under: [ServerProcess.product("restricted"), "--deny-io-uring", errno])
+        #expect(status == 1)
+        expectOneErrorLine(stderr, naming: "io_uring is unavailable")
+        #expect(stderr.contains("seccomp"))
+    }
+
+    @Test func aKernelTooOldNamesWhatItLacks() throws {
+        // setarch's UNAME26 personality makes uname(2) say 2.6.x to the program.
+        let (status, _, stderr) = try runBinary(["serve", "--port", "0"], under: ["/usr/bin/setarch", "--uname-2.6"])
+        #expect(status == 1)
+        expectOneErrorLine(stderr, naming: "older than 6.0")
+        #expect(stderr.contains("multishot receive"))
     }
 
     @Test func helpListsTheLimits() throws {
@@ -38,4 +82,13 @@ import Testing
             #expect(stdout.contains(flag), "\(flag) missing from --help")
         }
     }
+}
+
+/// One line, starting "Error:", naming the cause; no usage text after it.
+func expectOneErrorLine(_ stderr: String, naming cause: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
+    let lines = stderr.split(separator: "\n")
+    #expect(lines.count == 1, "one line, got: \(stderr)", sourceLocation: sourceLocation)
+    #expect(lines.first?.hasPrefix("Error: ") == true, "\(stderr)", sourceLocation: sourceLocation)
+    #expect(!stderr.contains("Usage"), "\(stderr)", sourceLocation: sourceLocation)
+    if let cause { #expect(stderr.contains(cause), "\(stderr)", sourceLocation: sourceLocation) }
 }

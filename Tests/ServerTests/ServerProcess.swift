@@ -91,15 +91,19 @@ struct TestFailure: Error, CustomStringConvertible {
 }
 
 /// Runs the binary to completion (for argument errors) and returns status, stdout, stderr.
-func runBinary(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+/// `wrapper` runs it under another program (`restricted`, `setarch`) that execs it.
+func runBinary(_ arguments: [String], under wrapper: [String] = [], program: String = ServerProcess.binary,
+               environment: [String: String] = [:], timeoutSeconds: Double = 10) throws -> (status: Int32, stdout: String, stderr: String) {
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: ServerProcess.binary)
-    p.arguments = arguments
+    let command = wrapper + [program] + arguments
+    if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+    p.executableURL = URL(fileURLWithPath: command[0])
+    p.arguments = Array(command.dropFirst())
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err
     try p.run()
-    let deadline = Date().addingTimeInterval(10)
+    let deadline = Date().addingTimeInterval(timeoutSeconds)
     while p.isRunning && Date() < deadline { usleep(10_000) }
     if p.isRunning { p.terminate() }
     p.waitUntilExit()

@@ -10,6 +10,9 @@
 //   GET /descriptor        what the worker read from the file the primary gave it
 //   GET /give              the worker gives the primary a file                   → 202
 //   GET /client            the client's address as the worker sees it (host:port)
+//
+// PROBE_WORKERS_FAIL=1: every worker exits with status 3 before it listens, and the primary
+// restarts them (until it gives up).
 import Cluster
 import Foundation
 import HTTP1
@@ -43,6 +46,7 @@ if cluster.isPrimary {
     cluster.setupPrimary { settings in
         settings.workingDirectory = ProcessInfo.processInfo.environment["PROBE_CWD"]
         settings.environment["PROBE_VAR"] = "from-setup"
+        if ProcessInfo.processInfo.environment["PROBE_WORKERS_FAIL"] != nil { settings.restartWorkers = true }
     }
     cluster.onRequest(Failing.self) { _, _ -> Pong in throw ProbeFailure() }
     cluster.onListening { _, port in
@@ -81,6 +85,7 @@ if cluster.isPrimary {
         exit(1)
     }
 } else {
+    if ProcessInfo.processInfo.environment["PROBE_WORKERS_FAIL"] != nil { exit(3) }
     var router = Router()
     /// Asks the primary; the reply's text, or the error's with its status.
     @Sendable func ask<Request: Encodable & Sendable>(_ request: Request, timeoutMilliseconds: Int = 2000) async -> Response {
