@@ -4,7 +4,6 @@ import Glibc
 /// Listening sockets and the few socket options this project sets. All synchronous:
 /// they run at start-up, not on the request path.
 public enum Socket {
-    /// Opens a TCP listener on an IPv4 or IPv6 literal address. Port 0 picks a free port.
     /// Whether `host` is an address `listen` takes: an IPv4 or IPv6 literal (no names).
     public static func isAddressLiteral(_ host: String) -> Bool {
         var v4 = in_addr()
@@ -12,6 +11,7 @@ public enum Socket {
         return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
     }
 
+    /// Opens a TCP listener on an IPv4 or IPv6 literal address. Port 0 picks a free port.
     public static func listen(host: String, port: UInt16, backlog: Int32 = 4096,
                               reusePort: Bool = false) throws(SystemError) -> Int32 {
         var addr4 = sockaddr_in()
