@@ -107,7 +107,10 @@ public final class Cluster: @unchecked Sendable {
 
     /// Runs the primary until every worker has exited.
     public func run() throws(SystemError) {
-        try primary().run()
+        let p = try primary()
+        // A shutdown() after the loop has ended must not queue work on its executor.
+        defer { stopRequest.unbind() }
+        try p.run()
     }
 
     /// A graceful stop, as SIGTERM makes one. In the primary: it stops accepting and drains
