@@ -121,8 +121,7 @@ extension Primary {
                 // The port is taken, the address is not this machine's, or privileges are
                 // missing: no respawn can change that. Fail fast and once, as nginx and
                 // gunicorn do; `run()` throws it, and the workers leave quietly.
-                let shown = host.contains(":") ? "[\(host)]" : host
-                if failure == nil { failure = SystemError("listen on \(shown):\(port)", error.errno) }
+                if failure == nil { failure = SystemError("listen on \(Socket.shown(host: host)):\(port)", error.errno) }
                 logger.debug("listen on \(host):\(port) for worker \(r.worker.pid) failed: \(error); stopping")
                 shutdown(reason: "cannot listen")
                 enqueueControl(r, ClusterMessage.listenReply(port: 0, errno: ESHUTDOWN).encoded(), nil)

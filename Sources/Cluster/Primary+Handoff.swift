@@ -16,12 +16,7 @@ extension Primary {
 
     /// Yama's ptrace scope (/proc/sys/kernel/yama/ptrace_scope), 0 where Yama is absent.
     static var yamaScope: Int {
-        guard let f = fopen("/proc/sys/kernel/yama/ptrace_scope", "r") else { return 0 }
-        defer { fclose(f) }
-        var value: Int32 = 0
-        return withUnsafeMutablePointer(to: &value) { p in
-            withVaList([p]) { vfscanf(f, "%d", $0) } == 1 ? Int(p.pointee) : 0
-        }
+        KernelSetting.number("/proc/sys/kernel/yama/ptrace_scope") ?? 0
     }
 
     /// Decides the hand-off path once, at start, and logs it once.

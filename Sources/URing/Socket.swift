@@ -11,6 +11,11 @@ public enum Socket {
         return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
     }
 
+    /// `host` as it stands before `:port` in a URL or a message: IPv6 in brackets.
+    public static func shown(host: String) -> String {
+        host.contains(":") ? "[\(host)]" : host
+    }
+
     /// Opens a TCP listener on an IPv4 or IPv6 literal address. Port 0 picks a free port.
     public static func listen(host: String, port: UInt16, backlog: Int32 = 4096,
                               reusePort: Bool = false) throws(SystemError) -> Int32 {

@@ -170,7 +170,7 @@ struct Serve: ParsableCommand {
     /// Serves until stopped; false when the cluster did not stop cleanly.
     func start() throws(StartError) -> Bool {
         let config = serverConfiguration
-        let shownHost = config.host.contains(":") ? "[\(config.host)]" : config.host
+        let shownHost = Socket.shown(host: config.host)
         let cluster = Cluster(settings: primarySettings)
         // Checked once here, before any worker exists: a failure now is one line, not one
         // per worker and respawn.

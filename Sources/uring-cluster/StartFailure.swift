@@ -9,17 +9,14 @@ enum StartFailure {
     static let minimumKernel = (major: 6, minor: 0)
     static let minimumKernelNeeds = "multishot receive (6.0), multishot accept and provided-buffer rings (5.19)"
 
-    /// Checks what must hold before any process is started: the kernel is new enough and
-    /// io_uring can be set up here. Throws the line to print.
+    /// Checks, before any process is started, that the kernel is new enough. Whether
+    /// io_uring can be set up needs no check of its own: the primary's ring (made at the
+    /// first fork, before any worker) or the lone server's is the first, and its failure
+    /// reaches `explain`.
     static func preflight() throws(StartError) {
         if let release = kernelRelease(), let (major, minor) = parseRelease(release),
            (major, minor) < minimumKernel {
             throw StartError("Linux \(release) is older than \(minimumKernel.major).\(minimumKernel.minor), which this server needs for \(minimumKernelNeeds); run it on a newer kernel")
-        }
-        do throws(SystemError) {
-            _ = try Ring(entries: 2)
-        } catch {
-            throw StartError(explain(error, port: nil))
         }
     }
 
@@ -54,7 +51,7 @@ enum StartFailure {
 
     /// Why io_uring_setup was refused, from what the kernel lets us see.
     static func ringRefusal(_ code: Int32) -> String {
-        switch readNumber("/proc/sys/kernel/io_uring_disabled") {
+        switch KernelSetting.number("/proc/sys/kernel/io_uring_disabled") {
         case 2:
             return "it is disabled on this machine (kernel.io_uring_disabled = 2); set it to 0 with sysctl"
         case 1 where code == EPERM:
@@ -84,17 +81,7 @@ enum StartFailure {
 
     /// The first port an unprivileged process may bind (net.ipv4.ip_unprivileged_port_start).
     static func unprivilegedPortStart() -> Int {
-        readNumber("/proc/sys/net/ipv4/ip_unprivileged_port_start") ?? 1024
-    }
-
-    static func readNumber(_ path: String) -> Int? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: 32)
-        let n = read(fd, &bytes, bytes.count)
-        guard n > 0 else { return nil }
-        return Int(String(decoding: bytes[..<n].prefix { $0 >= 0x30 && $0 <= 0x39 }, as: UTF8.self))
+        KernelSetting.number("/proc/sys/net/ipv4/ip_unprivileged_port_start") ?? 1024
     }
 }
 

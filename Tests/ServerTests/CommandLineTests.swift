@@ -61,9 +61,10 @@ import Testing
         expectOneErrorLine(stderr, naming: "ports below")
     }
 
-    @Test(arguments: ["EPERM", "ENOSYS"])
-    func io_uringRefusedBySeccompIsOneLine(_ errno: String) throws {
-        let (status, _, stderr) = try runBinary(["serve", "--port", "0"],
+    /// Both first rings: the primary's (made before any worker) and a lone server's.
+    @Test(arguments: ["EPERM", "ENOSYS"], ["2", "0"])
+    func io_uringRefusedBySeccompIsOneLine(_ errno: String, _ workers: String) throws {
+        let (status, _, stderr) = try runBinary(["serve", "--port", "0", "--workers", workers],
                                                 under: [ServerProcess.product("restricted"), "--deny-io-uring", errno])
         #expect(status == 1)
         expectOneErrorLine(stderr, naming: "io_uring is unavailable")

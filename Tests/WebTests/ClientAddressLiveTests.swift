@@ -1,7 +1,9 @@
 import Foundation
+import Glibc
 import HTTP1
 import HTTPServer
 import Testing
+import URing
 import Web
 import WebTesting
 
@@ -63,13 +65,7 @@ import WebTesting
 
 /// Whether ::1 can be bound here: containers often run without IPv6.
 let hasIPv6Loopback: Bool = {
-    let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    var address = sockaddr_in6()
-    address.sin6_family = sa_family_t(AF_INET6)
-    address.sin6_addr = in6addr_loopback
-    return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-    } == 0
+    guard let fd = try? Socket.listen(host: "::1", port: 0) else { return false }
+    close(fd)
+    return true
 }()
