@@ -4,14 +4,14 @@ import PackageDescription
 // Layers, bottom to top: CLiburing (C shim) → URing (ring and system calls) →
 // HTTP1 (pure protocol: parser, state machine, response writer; no system calls) →
 // HTTPServer (the per-process event loop) → Cluster (primary, workers, IPC, balancing) →
-// uring-cluster (the CLI). Web (router, typed requests and responses, async handlers)
+// uring-cluster (the CLI). StaticFiles (files through the ring) sits on HTTPServer. Web (router, typed requests and responses, async handlers)
 // sits on HTTPServer, beside Cluster: an application is served by one or by many.
 // ClusterLifecycle runs a server, a primary or a worker as a swift-service-lifecycle Service.
 let package = Package(
     name: "uring-cluster",
     platforms: [.macOS(.v13)],
     products: [
-        .library(name: "UringCluster", targets: ["Web", "Cluster", "HTTPServer", "HTTP1", "URing"]),
+        .library(name: "UringCluster", targets: ["Web", "StaticFiles", "Cluster", "HTTPServer", "HTTP1", "URing"]),
         .library(name: "ClusterLifecycle", targets: ["ClusterLifecycle"]),
         .library(name: "WebTesting", targets: ["WebTesting"]),
         .executable(name: "uring-cluster", targets: ["uring-cluster"]),
@@ -44,6 +44,8 @@ let package = Package(
         ),
         // The application framework: typed requests and responses, a router, async handlers.
         .target(name: "Web", dependencies: ["HTTPServer", "HTTP1", "URing", .product(name: "Logging", package: "swift-log")]),
+        // Files under a directory, through the ring: `serve --root`, or mounted before an application.
+        .target(name: "StaticFiles", dependencies: ["HTTPServer", "HTTP1", "URing"]),
         // The server, the primary and a worker as swift-service-lifecycle services.
         .target(
             name: "ClusterLifecycle",
@@ -57,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "uring-cluster",
             dependencies: [
-                "HTTPServer", "Cluster",
+                "HTTPServer", "Cluster", "StaticFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -110,6 +112,7 @@ let package = Package(
         .testTarget(name: "BenchKitTests", dependencies: ["BenchKit"]),
         .testTarget(name: "URingTests", dependencies: ["URing", "CLiburing", .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
+        .testTarget(name: "StaticFilesTests", dependencies: ["StaticFiles", "HTTP1", "URing"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
         .testTarget(name: "WebTests", dependencies: ["Web", "WebTesting", "HTTPServer", "HTTP1", "URing"]),
         .testTarget(name: "ServerTests", dependencies: ["uring-cluster", "cluster-hello", "cluster-bench", "notes-api", "cluster-probe", "lifecycle-probe", "restricted", "WebTesting"]),

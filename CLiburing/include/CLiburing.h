@@ -37,6 +37,18 @@
 // too, and Clang rejects two different definitions of io_uring_sqe in one Swift module.
 #include <linux/io_uring.h>
 #include <liburing.h>
+// struct statx and STATX_*: glibc declares them only under _GNU_SOURCE, which a Swift
+// module's headers do not get; the kernel's own header has them.
+#include <linux/stat.h>
+
+// AT_EMPTY_PATH (statx of an open descriptor) is likewise behind _GNU_SOURCE in glibc's fcntl.h.
+static inline int CLiburing_AT_EMPTY_PATH(void) {
+#ifdef AT_EMPTY_PATH
+    return AT_EMPTY_PATH;
+#else
+    return 0x1000;
+#endif
+}
 
 // IOSQE_* are macros over enum bits: Swift does not import them.
 static inline unsigned char CLiburing_IOSQE_IO_LINK(void) { return IOSQE_IO_LINK; }

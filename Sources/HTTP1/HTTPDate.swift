@@ -39,3 +39,48 @@ public enum HTTPDate {
         return (m <= 2 ? y + 1 : y, m, d)
     }
 }
+
+extension HTTPDate {
+    /// Parses an IMF-fixdate, the form `format` writes, to seconds since the epoch; nil
+    /// for anything else (the obsolete RFC 850 and asctime forms included: a recipient that
+    /// ignores a date only answers in full).
+    public static func parse(_ value: UnsafeRawBufferPointer) -> Int64? {
+        guard value.count == length, value[3] == UInt8(ascii: ","), value[4] == 32, value[7] == 32, value[11] == 32,
+              value[16] == 32, value[19] == UInt8(ascii: ":"), value[22] == UInt8(ascii: ":"), value[25] == 32,
+              value[26] == UInt8(ascii: "G"), value[27] == UInt8(ascii: "M"), value[28] == UInt8(ascii: "T"),
+              name(value, at: 0, in: dayNames) != nil, let month = name(value, at: 8, in: monthNames),
+              let day = digits(value, 5, 2), let year = digits(value, 12, 4), let hour = digits(value, 17, 2),
+              let minute = digits(value, 20, 2), let second = digits(value, 23, 2),
+              (1...31).contains(day), hour < 24, minute < 60, second < 61 else { return nil }
+        return Int64(days(year: year, month: month + 1, day: day)) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
+    }
+
+    /// Which three-letter name of `names` stands at `offset`.
+    static func name(_ v: UnsafeRawBufferPointer, at offset: Int, in names: StaticString) -> Int? {
+        for k in 0..<names.utf8CodeUnitCount / 3 where
+            v[offset] == names.utf8Start[k * 3] && v[offset + 1] == names.utf8Start[k * 3 + 1]
+            && v[offset + 2] == names.utf8Start[k * 3 + 2] {
+            return k
+        }
+        return nil
+    }
+
+    static func digits(_ v: UnsafeRawBufferPointer, _ offset: Int, _ count: Int) -> Int? {
+        var n = 0
+        for i in offset..<offset + count {
+            guard v[i] >= 48 && v[i] <= 57 else { return nil }
+            n = n * 10 + Int(v[i] - 48)
+        }
+        return n
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date: `civil(fromDays:)` inverted.
+    static func days(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+}

@@ -64,6 +64,8 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     @exclusivity(unchecked) var finalSweepDone = false
     /// The executor of this loop's thread: async handlers' tasks run on it (PendingResponse).
     public let executor: RingExecutor
+    /// Ring operations its tasks await (a file server's opens, reads and closes).
+    public let operations: AwaitedOperations
     /// Requests whose handler answers later, by slot index: what their answer's head needs,
     /// and the task to cancel if it is abandoned. Touched on the async path only.
     @exclusivity(unchecked) var awaited: [UInt32: AwaitedRequest] = [:]
@@ -94,6 +96,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         self.handler = handler
         ring = try Ring(entries: configuration.ringEntries)
         executor = try RingExecutor()
+        operations = AwaitedOperations(ring: ring, executor: executor, kind: OperationKind.awaited.rawValue)
         buffers = try BufferRing(ring: ring, groupID: Self.bufferGroup,
                                  count: configuration.receiveBufferCount,
                                  bufferSize: configuration.receiveBufferSize)
@@ -285,6 +288,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         case .shutdown: shutdownFinished(ud)
         case .wake: executor.wake.arm(ring, userData: ud)
         case .peerName: peerNamed(c)
+        case .awaited: operations.complete(c)
         case nil: break
         }
     }

@@ -17,6 +17,7 @@ enum OperationKind: UInt8 {
     case shutdown = 12     // index: connection slot; a shutdown on the ring (direct descriptors)
     case wake = 13         // the executor's WakeEvent read: jobs were enqueued from another thread
     case peerName = 14     // index: connection slot; getsockopt(SO_PEERNAME) on the ring
+    case awaited = 15      // index: a slot of the loop's AwaitedOperations (a task's file I/O)
 
     /// The kinds the loop's Acceptor uses.
     static let acceptor = Acceptor.Kinds(accept: accept.rawValue, retry: acceptRetry.rawValue,

@@ -28,6 +28,9 @@ public struct PendingResponse: @unchecked Sendable {
     /// task on (`Task(executorPreference:)`).
     public var executor: RingExecutor { host.executor }
 
+    /// The loop's awaitable ring operations (files through the ring), for its task.
+    public var operations: AwaitedOperations { host.operations }
+
     /// Writes the response (once) if the request is still awaited: its connection is open
     /// and its deadline has not passed. Returns whether it was written.
     @discardableResult
@@ -116,6 +119,7 @@ extension PendingResponse {
 /// need not name the server's handler type; called only on the async path.
 protocol PendingResponseHost: AnyObject {
     var executor: RingExecutor { get }
+    var operations: AwaitedOperations { get }
     func resume(_ slot: PendingResponse.Slot, _ write: (inout ResponseWriter) -> Void) -> Bool
     func register(_ task: Task<Void, Never>, for slot: PendingResponse.Slot)
     func isInCall(_ slot: PendingResponse.Slot) -> Bool

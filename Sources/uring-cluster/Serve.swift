@@ -3,6 +3,7 @@ import Cluster
 import Glibc
 import HTTP1
 import HTTPServer
+import StaticFiles
 import URing
 
 struct Serve: ParsableCommand {
@@ -51,6 +52,9 @@ struct Serve: ParsableCommand {
 
     @Option(help: "Serve this already-open listening descriptor instead of opening --host/--port (systemd's LISTEN_FDS is used the same way).")
     var listenFd: Int32?
+
+    @Option(help: "Serve the files under this directory (GET and HEAD, with ranges and validators) instead of the built-in routes.")
+    var root: String?
 
     @Option(help: "Address to listen on (IPv4 or IPv6 literal).")
     var host = "127.0.0.1"
@@ -111,6 +115,9 @@ struct Serve: ParsableCommand {
         }
         if handoff == .ring && mode != .roundRobin {
             throw ValidationError("--handoff ring is round-robin mode's; --mode \(mode.rawValue) hands nothing over")
+        }
+        if let root {
+            do throws(FileRootError) { _ = try FileRoot(root) } catch { throw ValidationError(error.description) }
         }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535, got \(port)") }
         for (name, value, low) in [("--max-header-bytes", maxHeaderBytes, 256), ("--max-target-bytes", maxTargetBytes, 16),
@@ -175,13 +182,28 @@ struct Serve: ParsableCommand {
         // Checked once here, before any worker exists: a failure now is one line, not one
         // per worker and respawn.
         if !cluster.isWorker { try StartFailure.preflight() }
+        // The root was checked by validate(); a directory removed since is one line too.
+        var files: FileServer? = nil
+        do throws(FileRootError) {
+            if let root { files = FileServer(root: try FileRoot(root)) }
+        } catch {
+            throw StartError(error.description)
+        }
         do throws(SystemError) {
             if cluster.isWorker {
-                try cluster.serve(host: config.host, port: config.port, configuration: config) { BuiltinRoutes(stats: $0) }
+                if let files {
+                    try cluster.serve(files, host: config.host, port: config.port, configuration: config)
+                } else {
+                    try cluster.serve(host: config.host, port: config.port, configuration: config) { BuiltinRoutes(stats: $0) }
+                }
                 return true
             }
             if workers == 0 {
-                try serveAlone(config, shownHost: shownHost)
+                if let files {
+                    try serveAlone(config, shownHost: shownHost, handler: files)
+                } else {
+                    try serveAlone(config, shownHost: shownHost, handler: BuiltinRoutes())
+                }
                 return true
             }
             var listening = 0
@@ -217,7 +239,7 @@ struct Serve: ParsableCommand {
     }
 
     /// `--workers 0`: this process serves by itself, on its own ring.
-    func serveAlone(_ config: ServerConfiguration, shownHost: String) throws(SystemError) {
+    func serveAlone<H: HTTPHandler>(_ config: ServerConfiguration, shownHost: String, handler: H) throws(SystemError) {
         let fd: Int32
         let given = listenFd ?? activatedFD
         if let given {
@@ -230,7 +252,7 @@ struct Serve: ParsableCommand {
             }
         }
         let boundPort = try Socket.localPort(fd)
-        let server = try HTTPServer(configuration: config, handler: BuiltinRoutes())
+        let server = try HTTPServer(configuration: config, handler: handler)
         // SIGTERM/SIGINT drain, as in a cluster; a passed-in socket outlives us, unfiltered.
         server.attach(try GracefulStop(refusing: given == nil ? [fd] : []))
         server.addListener(fd, exclusive: true)

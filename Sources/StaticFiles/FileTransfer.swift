@@ -1,0 +1,170 @@
+import Glibc
+import HTTP1
+import HTTPServer
+import URing
+
+/// One file request's task, on the loop's executor: open beneath the root, stat, decide
+/// (FilePlan), answer; for a body, read parts through the ring and write each into the
+/// connection's stream, waiting for room when it is full. The file is closed on every path.
+struct FileTransfer {
+    let job: FileRequest
+    let root: Int32
+    let ticket: PendingResponse
+    let chunkBytes: Int
+
+    var operations: AwaitedOperations { ticket.operations }
+
+    func run() async {
+        var name = job.path.isEmpty ? [UInt8(ascii: ".")] : job.path
+        guard var fd = await open(name, beneath: root) else { return }
+        guard var status = await stat(fd) else { return }
+        if status.kind == .directory {
+            guard job.trailingSlash else {
+                await operations.close(fd)
+                redirectToSlash()
+                return
+            }
+            // No listings: a directory without its index is forbidden, as in nginx.
+            let directory = fd
+            name = Array("index.html".utf8)
+            let index = await open(name, beneath: directory, missing: .forbidden)
+            await operations.close(directory)
+            guard let index else { return }
+            fd = index
+            guard let s = await stat(fd) else { return }
+            status = s
+        }
+        guard status.kind == .regular else {
+            await operations.close(fd)
+            answer(.forbidden)
+            return
+        }
+        await send(fd, status, contentType: MediaType.of(name))
+        await operations.close(fd)
+    }
+
+    /// Opens `name` beneath `directory`; on failure answers the request and returns nil.
+    func open(_ name: [UInt8], beneath directory: Int32, missing: HTTPStatus = .notFound) async -> Int32? {
+        switch await operations.open(name, beneath: directory) {
+        case .success(let fd):
+            return fd
+        case .failure(let e):
+            switch e {
+            case .noSuchFileOrDirectory, .notDirectory, .fileNameTooLong: answer(missing)
+            // EXDEV: the walk would leave the root (`..` in a symlink, an absolute one);
+            // ELOOP: too many links; EACCES: not ours to read.
+            case .improperLink, .tooManySymbolicLinkLevels, .permissionDenied, .notPermitted: answer(.forbidden)
+            case .noMemory, .tooManyOpenFiles, .tooManyOpenFilesInSystem: answer(.serviceUnavailable)
+            default: answer(.internalServerError)
+            }
+            return nil
+        }
+    }
+
+    func stat(_ fd: Int32) async -> FileStatus? {
+        switch await operations.status(of: fd) {
+        case .success(let s):
+            return s
+        case .failure:
+            await operations.close(fd)
+            answer(.internalServerError)
+            return nil
+        }
+    }
+
+    /// A short error answer (the connection stays open where the status allows).
+    func answer(_ status: HTTPStatus) {
+        ticket.respond { writer in
+            writer.respond(status, contentType: "text/plain", text: "\(status.reason)\n")
+        }
+    }
+
+    /// 301 to the same path with a slash (and the same query), as nginx answers a directory.
+    func redirectToSlash() {
+        var location = Array("Location: ".utf8) + job.rawPath + [UInt8(ascii: "/")]
+        if !job.rawQuery.isEmpty { location += [UInt8(ascii: "?")] + job.rawQuery }
+        location += Array("\r\n".utf8)
+        ticket.respond { writer in
+            location.withUnsafeBytes { lines in
+                writer.respond(.movedPermanently, contentType: ResponseWriter.bytes("text/plain"), headerLines: lines,
+                               body: ResponseWriter.bytes("Moved Permanently\n"))
+            }
+        }
+    }
+
+    /// The validators' header lines, and Content-Range when given.
+    func headerLines(_ status: FileStatus, etag: [UInt8], contentRange: String?) -> [UInt8] {
+        var lines = Array("ETag: ".utf8) + etag + Array("\r\nLast-Modified: ".utf8)
+        let date = UnsafeMutableRawPointer.allocate(byteCount: HTTPDate.length, alignment: 1)
+        defer { date.deallocate() }
+        HTTPDate.format(epochSeconds: Int(status.modifiedSeconds), into: date)
+        lines += UnsafeRawBufferPointer(start: date, count: HTTPDate.length)
+        lines += Array("\r\nAccept-Ranges: bytes\r\n".utf8)
+        if let contentRange { lines += Array("Content-Range: \(contentRange)\r\n".utf8) }
+        return lines
+    }
+
+    func send(_ fd: Int32, _ status: FileStatus, contentType: StaticString) async {
+        let etag = FilePlan.etag(of: status)
+        let plan = FilePlan.decide(isGet: !job.isHead, ifNoneMatch: job.ifNoneMatch, ifModifiedSince: job.ifModifiedSince,
+                                   range: job.range, ifRange: job.ifRange, size: status.size, etag: etag,
+                                   modifiedSeconds: status.modifiedSeconds)
+        let start: Int, count: Int, code: HTTPStatus
+        switch plan {
+        case .notModified:
+            let lines = headerLines(status, etag: etag, contentRange: nil)
+            ticket.respond { writer in
+                lines.withUnsafeBytes { writer.respond(.notModified, contentType: ResponseWriter.bytes(contentType), headerLines: $0,
+                                                       body: UnsafeRawBufferPointer(start: nil, count: 0)) }
+            }
+            return
+        case .unsatisfiable:
+            let lines = headerLines(status, etag: etag, contentRange: "bytes */\(status.size)")
+            ticket.respond { writer in
+                lines.withUnsafeBytes { writer.respond(.rangeNotSatisfiable, contentType: ResponseWriter.bytes("text/plain"),
+                                                       headerLines: $0, body: ResponseWriter.bytes("Range Not Satisfiable\n")) }
+            }
+            return
+        case .full:
+            (start, count, code) = (0, status.size, .ok)
+        case .partial(let s, let c):
+            (start, count, code) = (s, c, .partialContent)
+        }
+        let lines = headerLines(status, etag: etag, contentRange: code == .partialContent
+                                ? "bytes \(start)-\(start + count - 1)/\(status.size)" : nil)
+        let started = lines.withUnsafeBytes { lines in
+            ticket.startStream(code, contentType: ResponseWriter.bytes(contentType), headerLines: lines,
+                               addedHeaderLines: UnsafeRawBufferPointer(start: nil, count: 0), contentLength: count)
+        }
+        guard started else { return }
+        if job.isHead || count == 0 {
+            ticket.finishStream()
+            return
+        }
+        let size = min(chunkBytes, count)
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+        defer { buffer.deallocate() }
+        var offset = start
+        var left = count
+        while left > 0 {
+            let read = await operations.read(fd, into: buffer, count: min(size, left), at: Int64(offset))
+            guard case .success(let n) = read, n > 0 else {
+                // An error, or the file ended early (it shrank while sent): the
+                // Content-Length already sent cannot be kept, so the connection closes.
+                ticket.abortStream()
+                return
+            }
+            switch ticket.write(UnsafeRawBufferPointer(start: buffer, count: n)) {
+            case .gone:
+                return
+            case .written(let full):
+                if full {
+                    do { try await ticket.waitForRoom() } catch { return }
+                }
+            }
+            offset += n
+            left -= n
+        }
+        ticket.finishStream()
+    }
+}
