@@ -114,7 +114,7 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
         .testTarget(name: "StaticFilesTests", dependencies: ["StaticFiles", "HTTP1", "URing"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
-        .testTarget(name: "WebTests", dependencies: ["Web", "WebTesting", "HTTPServer", "HTTP1", "URing"]),
+        .testTarget(name: "WebTests", dependencies: ["Web", "StaticFiles", "WebTesting", "HTTPServer", "HTTP1", "URing"]),
         .testTarget(name: "ServerTests", dependencies: ["uring-cluster", "cluster-hello", "cluster-bench", "notes-api", "cluster-probe", "lifecycle-probe", "restricted", "WebTesting"]),
     ]
 )

@@ -30,6 +30,14 @@ import Testing
         expectOneErrorLine(stderr, naming: "--host")
     }
 
+    @Test(arguments: [("/nonexistent-root-dir", "no such directory"), ("/etc/hostname", "not a directory")])
+    func aRootThatIsNoDirectoryIsOneLine(_ root: String, _ cause: String) throws {
+        let (status, stdout, stderr) = try runBinary(["serve", "--port", "0", "--root", root])
+        #expect(status == 64)
+        #expect(stdout.isEmpty, "nothing started: \(stdout)")
+        expectOneErrorLine(stderr, naming: cause)
+    }
+
     @Test(arguments: [["--workers", "-1"], ["--workers=-3"]])
     func aNegativeWorkerCountSaysItIsNegative(_ arguments: [String]) throws {
         let (status, _, stderr) = try runBinary(["serve", "--port", "0"] + arguments)
