@@ -3,7 +3,7 @@ SWIFT ?= swift
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup build run test fuzz check-asan check-tsan bench bench-quick microbench bench-nginx bench-modes bench-framework clean
+.PHONY: setup build run test fuzz check-asan check-tsan bench bench-quick microbench bench-nginx bench-modes bench-framework bench-files clean
 
 setup:
 	@bash tools/setup.sh
@@ -68,6 +68,11 @@ bench-modes: build
 bench-framework: build
 	cd Benchmarks/HummingbirdPeer && $(SWIFT) build -c release
 	python3 tools/bench-framework.py
+
+# Static files (1 KiB, 1 MiB, 64 MiB) from `serve --root` beside nginx with sendfile.
+bench-files: build
+	bash tools/setup.sh bench
+	python3 tools/bench-files.py
 
 clean:
 	rm -rf .build .build-fuzz .build-asan .build-tsan

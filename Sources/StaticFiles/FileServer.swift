@@ -22,13 +22,16 @@ import URing
 /// No directory listings (403, as nginx without autoindex) and no precompressed siblings.
 public struct FileServer: HTTPHandler, Sendable {
     public let root: FileRoot
+    /// Small files in memory, answered without a ring operation (FileCache).
+    public let cache: FileCache
     let prefix: [UInt8]
     /// The most read from a file at once. Default 64 KiB.
     public var chunkBytes = 64 * 1024
 
     /// `prefix`: the URL path the root is served under ("/" by default), decoded.
-    public init(root: FileRoot, prefix: String = "/") {
+    public init(root: FileRoot, prefix: String = "/", cache: FileCache = FileCache()) {
         self.root = root
+        self.cache = cache
         var p = Array(prefix.utf8)
         if p.first != UInt8(ascii: "/") { p.insert(UInt8(ascii: "/"), at: 0) }
         self.prefix = p
@@ -70,16 +73,21 @@ public struct FileServer: HTTPHandler, Sendable {
         case .success(let t):
             target = t
         }
+        let job = FileRequest(request, path: target.path, trailingSlash: target.trailingSlash)
+        if let entry = cache.fresh(job.key, now: monotonicNanoseconds()) {
+            job.respond(from: entry, &response)
+            return .done
+        }
         guard let ticket = context.pendingResponse else {
             response.respond(.internalServerError, body: "a file server needs a server to run on\n")
             return .done
         }
-        let job = FileRequest(request, path: target.path, trailingSlash: target.trailingSlash)
         let root = root
+        let cache = cache
         let chunk = chunkBytes
         // Immediate: it runs until its open suspends, with no trip through the executor first.
         let task = Task.immediate(executorPreference: ticket.executor) {
-            await FileTransfer(job: job, root: root.descriptor, ticket: ticket, chunkBytes: chunk).run()
+            await FileTransfer(job: job, root: root.descriptor, cache: cache, ticket: ticket, chunkBytes: chunk).run()
             _ = root  // the root stays open while a transfer uses it
         }
         ticket.cancelling(task)
@@ -109,6 +117,8 @@ public struct FilesBefore<Next: HTTPHandler>: HTTPHandler {
 struct FileRequest: Sendable {
     let path: [UInt8]
     let trailingSlash: Bool
+    /// The cache's key: the path, with its trailing slash (a directory's index) kept.
+    var key: [UInt8] { trailingSlash ? path + [UInt8(ascii: "/")] : path }
     let isHead: Bool
     /// The raw path and query, for a redirect to the slash form.
     let rawPath: [UInt8]
@@ -128,5 +138,41 @@ struct FileRequest: Sendable {
         ifModifiedSince = request.header("if-modified-since").map { Array($0) }
         range = request.method == .get ? request.header("range").map { Array($0) } : nil
         ifRange = request.header("if-range").map { Array($0) }
+    }
+}
+
+extension FileRequest {
+    /// The plan for a file with these validators and size.
+    func plan(size: Int, etag: [UInt8], modifiedSeconds: Int64) -> FilePlan {
+        FilePlan.decide(isGet: !isHead, ifNoneMatch: ifNoneMatch, ifModifiedSince: ifModifiedSince, range: range,
+                        ifRange: ifRange, size: size, etag: etag, modifiedSeconds: modifiedSeconds)
+    }
+
+    /// Answers from a cached file, inside the handler's call or a task's `respond`.
+    func respond(from entry: FileCache.Entry, _ writer: inout ResponseWriter) {
+        let type = ResponseWriter.bytes(entry.contentType)
+        switch plan(size: entry.body.count, etag: entry.etag, modifiedSeconds: entry.modifiedSeconds) {
+        case .full:
+            entry.lines.withUnsafeBytes { lines in
+                entry.body.withUnsafeBytes { writer.respond(.ok, contentType: type, headerLines: lines, body: $0) }
+            }
+        case .notModified:
+            entry.lines.withUnsafeBytes {
+                writer.respond(.notModified, contentType: type, headerLines: $0, body: UnsafeRawBufferPointer(start: nil, count: 0))
+            }
+        case .partial(let start, let count):
+            let lines = entry.lines + Array("Content-Range: bytes \(start)-\(start + count - 1)/\(entry.body.count)\r\n".utf8)
+            lines.withUnsafeBytes { lines in
+                entry.body.withUnsafeBytes {
+                    writer.respond(.partialContent, contentType: type, headerLines: lines, body: UnsafeRawBufferPointer(rebasing: $0[start..<start + count]))
+                }
+            }
+        case .unsatisfiable:
+            let lines = entry.lines + Array("Content-Range: bytes */\(entry.body.count)\r\n".utf8)
+            lines.withUnsafeBytes {
+                writer.respond(.rangeNotSatisfiable, contentType: ResponseWriter.bytes("text/plain"), headerLines: $0,
+                               body: ResponseWriter.bytes("Range Not Satisfiable\n"))
+            }
+        }
     }
 }

@@ -9,6 +9,7 @@ import URing
 struct FileTransfer {
     let job: FileRequest
     let root: Int32
+    let cache: FileCache
     let ticket: PendingResponse
     let chunkBytes: Int
 
@@ -39,8 +40,48 @@ struct FileTransfer {
             answer(.forbidden)
             return
         }
-        await send(fd, status, contentType: MediaType.of(name))
+        if job.trailingSlash && name == job.path {
+            // A file named as a directory ("/a.txt/"): no such directory, as nginx says.
+            await operations.close(fd)
+            answer(.notFound)
+            return
+        }
+        let contentType = MediaType.of(name)
+        if cache.maxTotalBytes > 0, status.size <= cache.maxFileBytes, await cached(fd, status, contentType: contentType) {
+            await operations.close(fd)
+            return
+        }
+        await send(fd, status, contentType: contentType)
         await operations.close(fd)
+    }
+
+    /// A small file answered from the cache: kept if unchanged, else read whole and kept.
+    /// False when it could not be read whole (it changed meanwhile): it is then streamed.
+    func cached(_ fd: Int32, _ status: FileStatus, contentType: StaticString) async -> Bool {
+        let etag = FilePlan.etag(of: status)
+        let now = monotonicNanoseconds()
+        if let entry = cache.entry(job.key), entry.etag == etag {
+            cache.confirm(job.key, now: now)
+            ticket.respond { job.respond(from: entry, &$0) }
+            return true
+        }
+        // Read into memory of its own (the kernel writes it until the read completes), then kept.
+        let size = status.size
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(1, size), alignment: 16)
+        defer { buffer.deallocate() }
+        var got = 0
+        while got < size {
+            guard case .success(let n) = await operations.read(fd, into: buffer + got, count: size - got, at: Int64(got)),
+                  n > 0 else { return false }
+            got += n
+        }
+        let entry = FileCache.Entry(etag: etag, modifiedSeconds: status.modifiedSeconds,
+                                    lines: headerLines(status, etag: etag, contentRange: nil),
+                                    body: Array(UnsafeRawBufferPointer(start: buffer, count: size)),
+                                    contentType: contentType, checked: now)
+        cache.store(job.key, entry)
+        ticket.respond { job.respond(from: entry, &$0) }
+        return true
     }
 
     /// Opens `name` beneath `directory`; on failure answers the request and returns nil.

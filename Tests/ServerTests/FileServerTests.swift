@@ -131,9 +131,11 @@ func tcpState(local: Int, remote: Int) -> Int? {
         #expect(post.header("allow") == "GET, HEAD")
     }
 
-    @Test func conditionalRequestsAndRanges() throws {
+    /// From the cache and from the file: the same answers.
+    @Test(arguments: [[], ["--file-cache-bytes", "0"]])
+    func conditionalRequestsAndRanges(_ flags: [String]) throws {
         let tree = try FileTree()
-        let server = try ServerProcess(["--root", tree.root])
+        let server = try ServerProcess(["--root", tree.root] + flags)
         let first = try get(server.port, "/a.txt")
         let etag = try #require(first.header("etag"))
         let modified = try #require(first.header("last-modified"))
@@ -151,6 +153,24 @@ func tcpState(local: Int, remote: Int) -> Int? {
         #expect(try get(server.port, "/a.txt", "Range: bytes=0-1\r\nIf-Range: \(etag)\r\n").status == 206)
         #expect(try get(server.port, "/a.txt", "Range: bytes=0-1\r\nIf-Range: \"old\"\r\n").status == 200)
         #expect(try get(server.port, "/a.txt", "Range: bytes=0-1,3-4\r\n").status == 200)
+        #expect(try get(server.port, "/a.txt/").status == 404)
+        let head = try get(server.port, "/a.txt", method: "HEAD")
+        #expect(head.status == 200 && head.header("content-length") == "11" && head.body.isEmpty)
+    }
+
+    /// A cached file that changes is served new within the revalidation second (bounded: 5 s).
+    @Test func aChangedFileIsServedNewAfterRevalidation() throws {
+        let tree = try FileTree()
+        let server = try ServerProcess(["--root", tree.root])
+        #expect(try get(server.port, "/a.txt").text == "hello file\n")
+        try tree.write("root/a.txt", "changed, and longer\n")
+        var text = ""
+        for _ in 0..<50 {
+            text = try get(server.port, "/a.txt").text
+            if text != "hello file\n" { break }
+            usleep(100_000)
+        }
+        #expect(text == "changed, and longer\n")
     }
 
     static let tricks: [(String, Int)] = [
@@ -160,9 +180,10 @@ func tcpState(local: Int, remote: Int) -> Int? {
         ("http://t/../outside/secret.txt", 400), ("/escape", 403), ("/relative-escape", 403), ("/outdir/secret.txt", 403),
     ]
 
-    @Test func nothingOutsideTheRootCanBeRead() throws {
+    @Test(arguments: [[], ["--file-cache-bytes", "0"]])
+    func nothingOutsideTheRootCanBeRead(_ flags: [String]) throws {
         let tree = try FileTree()
-        let server = try ServerProcess(["--root", tree.root])
+        let server = try ServerProcess(["--root", tree.root] + flags)
         for (target, status) in Self.tricks {
             let r = try get(server.port, target)
             #expect(r.status == status, "\(target)")
@@ -177,7 +198,8 @@ func tcpState(local: Int, remote: Int) -> Int? {
     /// requests while another thread swaps the name between a file and a link out.
     @Test func aSymlinkSwappedInDuringRequestsNeverLeaks() throws {
         let tree = try FileTree()
-        let server = try ServerProcess(["--root", tree.root])
+        // No cache: every request opens the name again.
+        let server = try ServerProcess(["--root", tree.root, "--file-cache-bytes", "0"])
         try tree.write("root/plain", "plain inside\n")
         try FileManager.default.createSymbolicLink(atPath: tree.root + "/link-out", withDestinationPath: tree.outside + "/secret.txt")
         let stop = StopFlag()
