@@ -20,6 +20,12 @@ import Glibc
 //   it too. Its writer waits while more than `maxUnsentOutput` is unsent, and is told
 //   (`.streamRoom`) once less than half of that is: the body's producer never runs ahead
 //   of the client by more than that bound.
+// - A streamed response may borrow the connection's descriptor (a file sent with splice,
+//   straight from the page cache to the socket): it is lent once every byte written before
+//   it has been sent, nothing else is sent while it is out, the send-stall timeout applies
+//   to the borrower's reported progress, and a closing connection shuts the socket down
+//   (which fails the borrower's operation) but is not closed until the descriptor is back:
+//   a direct descriptor's slot must not be reused under an operation still queued on it.
 // - Read back-pressure (as SwiftNIO's pipelining handler): while the connection cannot
 //   answer (a delayed response, or more than `maxUnsentOutput` bytes not yet sent) and
 //   it holds `readAheadBytes` of unanswered input, its multishot receive is cancelled,
@@ -118,6 +124,9 @@ public struct ConnectionLifecycle {
         case abandonHandler
         /// A streamed response's writer that waited for room may write again.
         case streamRoom
+        /// Lend the descriptor to the stream's producer (`lend`): everything before it is
+        /// sent. It is counted in flight until `descriptorReturned`.
+        case lendDescriptor
         /// A head whose body is not read yet: ask the handler whether it takes the body in
         /// parts, and answer with `answerOffer`.
         case offerBody(RequestHead)
@@ -211,6 +220,10 @@ public struct ConnectionLifecycle {
     public private(set) var streaming = false
     /// Its writer waits for the unsent output to drain (`.streamRoom` is owed).
     var roomWanted = false
+    /// The stream's producer waits to borrow the descriptor, or holds it.
+    var lendWanted = false
+    public private(set) var lent = false
+    var lendDeadline: UInt64 = 0
     /// Counts dispatches, so that a late answer is matched to the request it was for
     /// (`resumable`), never to a later one on the same connection.
     public private(set) var dispatchSerial: UInt32 = 0
@@ -340,6 +353,13 @@ public struct ConnectionLifecycle {
             roomWanted = false
             return .streamRoom
         }
+        if lendWanted && !sending && unsentBytes == 0 {
+            lendWanted = false
+            lent = true
+            operationsInFlight += 1
+            lendDeadline = now &+ settings.sendStallNanoseconds
+            return .lendDescriptor
+        }
         // No request is dispatched before its connection's client is known: an IPv6 peer is
         // asked twice, and its first bytes may be read in between.
         if !peerNameInFlight {
@@ -352,7 +372,7 @@ public struct ConnectionLifecycle {
             }
         }
         if readClosed && !answerOutstanding && (input.isEmpty || stalled) { closeAfterSend = true }
-        if !sending {
+        if !sending && !lent {
             if flightOffset < flight.count { return startSend(now: now) }
             if !output.isEmpty {
                 flight.count = 0
@@ -495,7 +515,7 @@ public struct ConnectionLifecycle {
     }
 
     mutating func nextWhileClosing() -> Action {
-        if sending && !shutBoth {
+        if (sending || lent) && !shutBoth {
             shutBoth = true
             shutdownsInFlight += 1
             operationsInFlight += 1
@@ -513,7 +533,7 @@ public struct ConnectionLifecycle {
         }
         delayToArm = 0
         if !closeSubmitted {
-            if shutdownsInFlight > 0 { return .none }
+            if shutdownsInFlight > 0 || lent { return .none }
             closeSubmitted = true
             operationsInFlight += 1
             return .close
@@ -540,6 +560,7 @@ public struct ConnectionLifecycle {
             awaiting = false
             streaming = false
             roomWanted = false
+            lendWanted = false
             abandonOwed = true
         }
         if bodyStreaming {
@@ -643,9 +664,28 @@ public struct ConnectionLifecycle {
         roomWanted = true
     }
 
+    /// The stream's producer asks for the descriptor: `.lendDescriptor` comes once all
+    /// that was written before is sent.
+    public mutating func lend() {
+        precondition(streaming && !lent && !lendWanted, "lend() without a stream, or twice")
+        lendWanted = true
+    }
+
+    /// The borrower moved bytes: the send-stall timer starts again.
+    public mutating func lentProgress(now: UInt64) {
+        if lent { lendDeadline = now &+ settings.sendStallNanoseconds }
+    }
+
+    /// The borrower gave the descriptor back (or the loop did, for a borrower gone).
+    public mutating func descriptorReturned() {
+        precondition(lent && operationsInFlight > 0, "descriptorReturned() without a lent descriptor")
+        lent = false
+        operationsInFlight -= 1
+    }
+
     /// The stream's last part is written.
     public mutating func endStream(keepAlive: Bool, now: UInt64) {
-        precondition(streaming, "endStream() without a stream")
+        precondition(streaming && !lent, "endStream() without a stream, or with its descriptor lent")
         streaming = false
         roomWanted = false
         finishRequest(keepAlive: keepAlive, now: now)
@@ -773,10 +813,10 @@ public struct ConnectionLifecycle {
                 finishRequest(keepAlive: false, now: now)
                 return
             }
-            if sending {
+            if sending || lent {
                 // A client that stops reading must not hold a connection (or a drain)
                 // forever; the request timers do not run while our response goes out.
-                if now >= sendDeadline { beginClosing() }
+                if now >= (lent ? lendDeadline : sendDeadline) { beginClosing() }
                 return
             }
             releaseIfIdle(now: now)

@@ -162,6 +162,13 @@ extension HTTPServer {
                 takeSink(index)?.end()
             case .bodyCut:
                 takeSink(index)?.cut()
+            case .lendDescriptor:
+                if let waiter = awaited[UInt32(index)]?.lendWaiter {
+                    awaited[UInt32(index)]!.lendWaiter = nil
+                    waiter.resume(returning: s.pointee.file)
+                } else {
+                    s.pointee.lifecycle.descriptorReturned()  // nobody to borrow it any more
+                }
             case .streamRoom:
                 if let waiter = awaited[UInt32(index)]?.roomWaiter {
                     awaited[UInt32(index)]!.roomWaiter = nil

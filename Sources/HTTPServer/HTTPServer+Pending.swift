@@ -27,12 +27,15 @@ struct AwaitedRequest {
     var remaining = 0
     /// A stream writer waiting for the unsent output to drain.
     var roomWaiter: CheckedContinuation<Void, any Error>? = nil
+    /// A stream's producer waiting to borrow the connection's descriptor.
+    var lendWaiter: CheckedContinuation<Descriptor, any Error>? = nil
 
     /// Nothing will take this request's answer: its task is cancelled, and whatever waits
     /// in it (a stream writer, a body reader) is told.
     func abandon() {
         task?.cancel()
         roomWaiter?.resume(throwing: CancellationError())
+        lendWaiter?.resume(throwing: CancellationError())
         sink?.cut()
     }
 }
@@ -181,6 +184,30 @@ extension HTTPServer: PendingResponseHost {
         slots[index].lifecycle.endStream(keepAlive: request.head.keepAlive, now: now)
         perform(index)
         return true
+    }
+
+    func borrowDescriptor(_ slot: PendingResponse.Slot, _ continuation: CheckedContinuation<Descriptor, any Error>) {
+        guard let index = streamIndex(slot), awaited[slot.index]!.lendWaiter == nil, !slots[index].lifecycle.lent else {
+            continuation.resume(throwing: CancellationError())
+            return
+        }
+        awaited[slot.index]!.lendWaiter = continuation
+        slots[index].lifecycle.lend()
+        perform(index)
+    }
+
+    func lentProgress(_ slot: PendingResponse.Slot, sent: Int) {
+        guard let index = liveIndex(slot), slots[index].lifecycle.lent else { return }
+        slots[index].lifecycle.lentProgress(now: now)
+        // Bytes the borrower put on the socket count against the stream's Content-Length.
+        if awaited[slot.index] != nil { awaited[slot.index]!.remaining -= sent }
+    }
+
+    func returnDescriptor(_ slot: PendingResponse.Slot) {
+        // The slot cannot have been reused: a lent descriptor holds its release.
+        guard let index = liveIndex(slot), slots[index].lifecycle.lent else { return }
+        slots[index].lifecycle.descriptorReturned()
+        perform(index)
     }
 
     func abortStream(_ slot: PendingResponse.Slot) {

@@ -107,6 +107,31 @@ extension PendingResponse {
         host.bodyTaken(count, for: slot)
     }
 
+    /// Borrows the connection's descriptor for writing the stream's body itself (a file
+    /// spliced from the page cache): returns once every byte written before has been
+    /// sent; throws CancellationError when the connection goes first. Until
+    /// `returnDescriptor`, nothing else is sent on it and it is not closed (a closing
+    /// connection shuts it down, which fails what the borrower has in flight: it must then
+    /// give it back promptly). Report progress with `lentProgress`, or the send-stall
+    /// timeout closes the connection.
+    public func borrowDescriptor() async throws -> Descriptor {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Descriptor, any Error>) in
+            host.borrowDescriptor(slot, c)
+        }
+    }
+
+    /// The borrower put `sent` more bytes of the body on the socket.
+    public func lentProgress(sent: Int) {
+        precondition(host.executor.isOnLoopThread, "PendingResponse.lentProgress off the loop's thread")
+        host.lentProgress(slot, sent: sent)
+    }
+
+    /// Gives the borrowed descriptor back (then `finishStream` or `abortStream`).
+    public func returnDescriptor() {
+        precondition(host.executor.isOnLoopThread, "PendingResponse.returnDescriptor off the loop's thread")
+        host.returnDescriptor(slot)
+    }
+
     /// The body cannot be finished (its producer failed): the connection closes, which is
     /// the only way left to tell the client.
     public func abortStream() {
@@ -129,6 +154,9 @@ protocol PendingResponseHost: AnyObject {
     func waitForRoom(_ slot: PendingResponse.Slot, _ continuation: CheckedContinuation<Void, any Error>)
     func endStream(_ slot: PendingResponse.Slot) -> Bool
     func abortStream(_ slot: PendingResponse.Slot)
+    func borrowDescriptor(_ slot: PendingResponse.Slot, _ continuation: CheckedContinuation<Descriptor, any Error>)
+    func lentProgress(_ slot: PendingResponse.Slot, sent: Int)
+    func returnDescriptor(_ slot: PendingResponse.Slot)
     func receiveBody(_ sink: any RequestBodySink, for slot: PendingResponse.Slot)
     func bodyTaken(_ count: Int, for slot: PendingResponse.Slot)
 }

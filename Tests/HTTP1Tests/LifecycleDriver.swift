@@ -16,6 +16,11 @@ final class LifecycleDriver {
     var receiveCancelled = false
     var delayCancelled = false
     var sendInFlight: [UInt8]? = nil
+    /// The stream's producer holds the descriptor (`.lendDescriptor`, not yet given back).
+    private(set) var lentOut = false
+    /// Times the descriptor was lent.
+    private(set) var lends = 0
+    private(set) var borrowAsked = false
     var delayArmed = false
     var closeInFlight = false
     private(set) var closed = false
@@ -125,6 +130,7 @@ final class LifecycleDriver {
             case .send(let p, let count):
                 note("send \(count)")
                 check(sendInFlight == nil, "two sends in flight")
+                check(!lentOut, "a send while the descriptor is lent")
                 check(!closed && !closeInFlight && !shutWrite, "send after close or shutdown")
                 check(count > 0, "empty send")
                 sendInFlight = Array(UnsafeRawBufferPointer(start: p, count: count))
@@ -153,6 +159,7 @@ final class LifecycleDriver {
                 note("close")
                 check(!closeInFlight && !closed, "closed twice")
                 check(shutdownsInFlight == 0, "closed with a shutdown in flight (its slot could be reused under it)")
+                check(!lentOut, "closed while the descriptor is lent (its slot could be reused under the borrower)")
                 closeInFlight = true
             case .offerBody(let head):
                 note("offerBody")
@@ -169,6 +176,14 @@ final class LifecycleDriver {
             case .bodyCut:
                 note("bodyCut")
                 bodyCuts += 1
+            case .lendDescriptor:
+                note("lendDescriptor")
+                check(!lentOut, "lent twice")
+                check(sendInFlight == nil && life.pointee.unsentBytes == 0, "lent with bytes before it unsent")
+                check(!closed && !closeInFlight, "lent after close")
+                lentOut = true
+                borrowAsked = false
+                lends += 1
             case .streamRoom:
                 note("streamRoom")
                 check(life.pointee.streaming, "room for a stream that is not streaming")
@@ -181,6 +196,7 @@ final class LifecycleDriver {
             case .release:
                 note("release")
                 check(awaitedHandler == nil, "released with a handler still awaited")
+                check(!lentOut, "released with the descriptor lent")
                 check(!receiveArmed && sendInFlight == nil && !delayArmed && cancelsInFlight == 0 && shutdownsInFlight == 0 && closed,
                       "released with operations in flight")
                 released += 1
@@ -326,7 +342,7 @@ final class LifecycleDriver {
     /// The stream writes a part of `count` bytes; returns whether its writer must wait.
     @discardableResult
     func streamPart(_ count: Int) -> Bool {
-        guard let handler = awaitedHandler, life.pointee.streamWritable(serial: handler.serial) else { return false }
+        guard let handler = awaitedHandler, life.pointee.streamWritable(serial: handler.serial), !life.pointee.lent else { return false }
         output.pointee.appendHex(count)
         output.pointee.append("\r\n")
         for _ in 0..<count { output.pointee.append(byte: UInt8(ascii: "s")) }
@@ -337,8 +353,30 @@ final class LifecycleDriver {
         return full
     }
 
+    /// The stream's producer asks to borrow the descriptor.
+    func borrow() {
+        guard let handler = awaitedHandler, life.pointee.streamWritable(serial: handler.serial),
+              !life.pointee.lent, !lentOut, !borrowAsked else { return }
+        borrowAsked = true
+        life.pointee.lend()
+        run()
+    }
+
+    /// The borrower moved bytes.
+    func lentProgress() {
+        life.pointee.lentProgress(now: now)
+    }
+
+    /// The borrower gives the descriptor back.
+    func giveBack() {
+        guard lentOut else { return }
+        lentOut = false
+        life.pointee.descriptorReturned()
+        run()
+    }
+
     func endStream() {
-        guard let handler = awaitedHandler, life.pointee.streamWritable(serial: handler.serial) else { return }
+        guard let handler = awaitedHandler, life.pointee.streamWritable(serial: handler.serial), !life.pointee.lent else { return }
         awaitedHandler = nil
         output.pointee.append("0\r\n\r\n")
         life.pointee.endStream(keepAlive: handler.keepAlive, now: now)
