@@ -18,6 +18,8 @@ DURATION = int(os.environ.get("DURATION", 4))
 SERVER_CPU = os.environ.get("SERVER_CPU", "1")
 CLIENT_CPU = os.environ.get("CLIENT_CPU", "0")
 OURS = os.environ.get("OURS", ".build/release/uring-cluster")
+# Extra flags for our server (PIPE_BYTES=65536 → --file-pipe-bytes 65536).
+OUR_FLAGS = ["--file-pipe-bytes", os.environ["PIPE_BYTES"]] if "PIPE_BYTES" in os.environ else []
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 FILES = [("1KiB", 1 << 10, 64), ("1MiB", 1 << 20, 16), ("64MiB", 64 << 20, 4)]
 NGINX_PORT = int(os.environ.get("NGINX_PORT", 18090))
@@ -28,7 +30,7 @@ def make_files(root):
             f.write(os.urandom(size))
 
 def start_ours(root):
-    p = subprocess.Popen(["taskset", "-c", SERVER_CPU, OURS, "serve", "--workers", "0", "--port", "0", "--root", root],
+    p = subprocess.Popen(["taskset", "-c", SERVER_CPU, OURS, "serve", "--workers", "0", "--port", "0", "--root", root] + OUR_FLAGS,
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     line = p.stdout.readline()
     if not line.startswith("listening on"):

@@ -50,6 +50,11 @@ static inline int CLiburing_AT_EMPTY_PATH(void) {
 #endif
 }
 
+// pipe2 (a close-on-exec pipe in one call, for splicing) is declared by glibc only under
+// _GNU_SOURCE; this declaration is its documented prototype.
+extern int pipe2(int pipefd[2], int flags);
+static inline int CLiburing_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
 // IOSQE_* are macros over enum bits: Swift does not import them.
 static inline unsigned char CLiburing_IOSQE_IO_LINK(void) { return IOSQE_IO_LINK; }
 static inline unsigned char CLiburing_IOSQE_BUFFER_SELECT(void) { return IOSQE_BUFFER_SELECT; }

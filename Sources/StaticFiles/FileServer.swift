@@ -11,11 +11,15 @@ import URing
 ///         .before(Application(router: router))                               // a mount
 ///
 /// Every file operation goes through the loop's ring (FileOperations): the handler returns
-/// `.pending` and a task on the loop's executor opens, stats and reads, then sends the body
-/// through the connection's stream in parts of `chunkBytes`, waiting for room whenever
-/// the connection holds `maxUnsentOutput` unsent. A file is never read whole into memory,
-/// and a slow reader holds at most one part and that bound; one that stops reading meets
-/// the send-stall timeout.
+/// `.pending` and a task on the loop's executor opens and stats the file. A small one is
+/// read whole and kept (FileCache: later hits are answered in the handler's call, with no
+/// ring operation). A larger one is spliced, file → pipe → socket, on the connection's
+/// borrowed descriptor (SpliceTransfer): the pages go from the page cache to the packets
+/// without a copy, as nginx's sendfile. With no pipe to be had, it is read in parts of
+/// `chunkBytes` and written through the connection's stream. A file is never read whole
+/// into memory, and a client that stops reading meets the send-stall timeout.
+///
+/// One FileServer per loop: its cache and pipes belong to the loop's thread.
 ///
 /// What a request may name is checked twice: `RequestPath` refuses the tricks (400), and
 /// the kernel's RESOLVE_BENEATH refuses any walk out of the root, symlinks included (403).
@@ -24,14 +28,17 @@ public struct FileServer: HTTPHandler, Sendable {
     public let root: FileRoot
     /// Small files in memory, answered without a ring operation (FileCache).
     public let cache: FileCache
+    /// The pipes larger files are spliced through (PipePool).
+    public let pipes: PipePool
     let prefix: [UInt8]
     /// The most read from a file at once. Default 64 KiB.
     public var chunkBytes = 64 * 1024
 
     /// `prefix`: the URL path the root is served under ("/" by default), decoded.
-    public init(root: FileRoot, prefix: String = "/", cache: FileCache = FileCache()) {
+    public init(root: FileRoot, prefix: String = "/", cache: FileCache = FileCache(), pipes: PipePool = PipePool()) {
         self.root = root
         self.cache = cache
+        self.pipes = pipes
         var p = Array(prefix.utf8)
         if p.first != UInt8(ascii: "/") { p.insert(UInt8(ascii: "/"), at: 0) }
         self.prefix = p
@@ -84,10 +91,11 @@ public struct FileServer: HTTPHandler, Sendable {
         }
         let root = root
         let cache = cache
+        let pipes = pipes
         let chunk = chunkBytes
         // Immediate: it runs until its open suspends, with no trip through the executor first.
         let task = Task.immediate(executorPreference: ticket.executor) {
-            await FileTransfer(job: job, root: root.descriptor, cache: cache, ticket: ticket, chunkBytes: chunk).run()
+            await FileTransfer(job: job, root: root.descriptor, cache: cache, pipes: pipes, ticket: ticket, chunkBytes: chunk).run()
             _ = root  // the root stays open while a transfer uses it
         }
         ticket.cancelling(task)

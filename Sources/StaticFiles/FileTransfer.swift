@@ -10,6 +10,7 @@ struct FileTransfer {
     let job: FileRequest
     let root: Int32
     let cache: FileCache
+    let pipes: PipePool
     let ticket: PendingResponse
     let chunkBytes: Int
 
@@ -182,6 +183,10 @@ struct FileTransfer {
             ticket.finishStream()
             return
         }
+        if let pipe = pipes.take() {
+            await splice(fd, from: start, count: count, through: pipe)
+            return
+        }
         let size = min(chunkBytes, count)
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
         defer { buffer.deallocate() }
@@ -207,5 +212,49 @@ struct FileTransfer {
             left -= n
         }
         ticket.finishStream()
+    }
+
+    /// The body spliced to the borrowed socket: SpliceTransfer decides each step.
+    func splice(_ fd: Int32, from start: Int, count: Int, through pipe: Pipe) async {
+        let socket: Descriptor
+        do {
+            socket = try await ticket.borrowDescriptor()
+        } catch {
+            pipes.give(pipe, empty: true)  // the connection went first
+            return
+        }
+        var transfer = SpliceTransfer(offset: Int64(start), count: count, pipeCapacity: pipe.capacity)
+        var action = transfer.start()
+        while true {
+            switch action {
+            case .fill(let offset, let length):
+                action = transfer.filled(await operations.splice(fd, at: offset, into: pipe.writeEnd, count: length))
+            case .drain(let length):
+                let result = await operations.splice(from: pipe.readEnd, to: socket, count: length)
+                if result > 0 { ticket.lentProgress(sent: Int(result)) }
+                action = transfer.drained(result)
+            case .waitWritable:
+                _ = await operations.waitWritable(socket)
+                action = transfer.writable()
+            case .done:
+                ticket.returnDescriptor()
+                pipes.give(pipe, empty: true)
+                ticket.finishStream()
+                return
+            case .fail:
+                // A broken socket (the client left, or a shutdown of a closing connection),
+                // or a file that shrank: the Content-Length cannot be kept; the connection closes.
+                ticket.returnDescriptor()
+                pipes.give(pipe, empty: transfer.pipeIsEmpty)
+                ticket.abortStream()
+                return
+            }
+            if Task.isCancelled {
+                // Abandoned (the connection is closing): give the descriptor back at once.
+                ticket.returnDescriptor()
+                pipes.give(pipe, empty: transfer.pipeIsEmpty)
+                return
+            }
+        }
     }
 }

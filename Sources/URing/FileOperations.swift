@@ -113,3 +113,69 @@ enum FileOperationsConstants {
         return UnsafePointer(p)
     }()
 }
+
+extension AwaitedOperations {
+    /// splice(2) of up to `count` bytes of `file` from `offset` into a pipe's write end. On
+    /// io-wq (io_uring punts every splice), where it waits for the pages to be read in; it
+    /// moves page references, never copies. Ask for no more than the pipe's free room, or it
+    /// blocks that worker until the pipe drains.
+    public func splice(_ file: Int32, at offset: Int64, into pipe: Int32, count: Int) async -> Int32 {
+        await perform { ring, userData in
+            ring.prepare(userData) { io_uring_prep_splice($0, file, offset, pipe, -1, UInt32(clamping: count), 0) }
+        }
+    }
+
+    /// splice(2) of up to `count` bytes from a pipe's read end to a socket (a direct
+    /// descriptor too: IOSQE_FIXED_FILE names the output), SPLICE_F_NONBLOCK: a full
+    /// socket answers -EAGAIN at once rather than parking an io-wq thread on a slow
+    /// client. To TCP the pages are attached to the packets (MSG_SPLICE_PAGES, Linux 6.5).
+    public func splice(from pipe: Int32, to socket: Descriptor, count: Int) async -> Int32 {
+        await perform { ring, userData in
+            ring.prepare(userData, on: socket) {
+                io_uring_prep_splice($0, pipe, -1, socket.value, -1, UInt32(clamping: count), 2 /* SPLICE_F_NONBLOCK, a _GNU_SOURCE name in glibc */)
+            }
+        }
+    }
+
+    /// Waits until `socket` can take more (POLLOUT), or fails (POLLERR, POLLHUP after a
+    /// shutdown). A poll is armed in the kernel, not run on io-wq.
+    public func waitWritable(_ socket: Descriptor) async -> Int32 {
+        await perform { ring, userData in
+            ring.prepare(userData, on: socket) { io_uring_prep_poll_add($0, socket.value, UInt32(POLLOUT)) }
+        }
+    }
+}
+
+/// A pipe for splicing, with its capacity (F_GETPIPE_SZ after asking for more).
+public struct Pipe: Sendable {
+    public let readEnd: Int32
+    public let writeEnd: Int32
+    public let capacity: Int
+
+    /// A close-on-exec pipe of up to `capacity` bytes: the kernel may give less
+    /// (/proc/sys/fs/pipe-max-size, or a user over pipe-user-pages-soft), and
+    /// `capacity` then says what it gave.
+    public static func make(capacity: Int) throws(SystemError) -> Pipe {
+        var ends: (Int32, Int32) = (-1, -1)
+        _ = try withUnsafeMutablePointer(to: &ends) { p throws(SystemError) in
+            try p.withMemoryRebound(to: Int32.self, capacity: 2) { fds throws(SystemError) in
+                try syscall("pipe2") { CLiburing_pipe_cloexec(fds) }
+            }
+        }
+        // F_SETPIPE_SZ (1031) and F_GETPIPE_SZ (1032): glibc names them only under _GNU_SOURCE.
+        _ = fcntl(ends.1, 1031, Int32(clamping: capacity))  // best effort: the default stays
+        let size = fcntl(ends.1, 1032)
+        return Pipe(readEnd: ends.0, writeEnd: ends.1, capacity: size > 0 ? Int(size) : 4096)
+    }
+
+    init(readEnd: Int32, writeEnd: Int32, capacity: Int) {
+        self.readEnd = readEnd
+        self.writeEnd = writeEnd
+        self.capacity = capacity
+    }
+
+    public func close() {
+        closeDescriptor(readEnd)
+        closeDescriptor(writeEnd)
+    }
+}

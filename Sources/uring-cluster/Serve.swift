@@ -59,6 +59,9 @@ struct Serve: ParsableCommand {
     @Option(help: "With --root: bytes of small files (64 KiB at most each) each process keeps in memory, revalidated after 1 s; 0 turns the cache off.")
     var fileCacheBytes = 8 << 20
 
+    @Option(help: "With --root: the size asked for each pipe a larger file is spliced through (F_SETPIPE_SZ; 4096...1048576 without privileges).")
+    var filePipeBytes = 1 << 20
+
     @Option(help: "Address to listen on (IPv4 or IPv6 literal).")
     var host = "127.0.0.1"
 
@@ -118,6 +121,9 @@ struct Serve: ParsableCommand {
         }
         if handoff == .ring && mode != .roundRobin {
             throw ValidationError("--handoff ring is round-robin mode's; --mode \(mode.rawValue) hands nothing over")
+        }
+        guard (4096...(1 << 30)).contains(filePipeBytes) else {
+            throw ValidationError("--file-pipe-bytes must be 4096...1073741824, got \(filePipeBytes)")
         }
         guard fileCacheBytes >= 0 else { throw ValidationError("--file-cache-bytes cannot be negative, got \(fileCacheBytes)") }
         if let root {
@@ -191,7 +197,8 @@ struct Serve: ParsableCommand {
         do throws(FileRootError) {
             if let root {
                 files = FileServer(root: try FileRoot(root),
-                                   cache: FileCache(maxFileBytes: min(64 * 1024, fileCacheBytes), maxTotalBytes: fileCacheBytes))
+                                   cache: FileCache(maxFileBytes: min(64 * 1024, fileCacheBytes), maxTotalBytes: fileCacheBytes),
+                                   pipes: PipePool(pipeBytes: filePipeBytes))
             }
         } catch {
             throw StartError(error.description)
