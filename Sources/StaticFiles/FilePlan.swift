@@ -1,5 +1,6 @@
+#if !FUZZING
 import HTTP1
-import URing
+#endif
 
 /// What a file request gets, from its conditional and range fields and the file's status:
 /// pure, so that every combination is tested and fuzzed without files.
@@ -40,20 +41,6 @@ public enum FilePlan: Equatable, Sendable {
         case (nil, nil):
             return .full
         }
-    }
-
-    /// The ETag of a file: its inode, size and modification time, hex, as a strong
-    /// validator (a file rewritten within the same nanosecond at the same size and inode
-    /// is the one case it misses, as nginx's `mtime-size` misses more).
-    public static func etag(of status: FileStatus) -> [UInt8] {
-        var s = "\""
-        s += String(status.inode, radix: 16)
-        s += "-"
-        s += String(status.size, radix: 16)
-        s += "-"
-        s += String(status.modifiedSeconds &* 1_000_000_000 &+ Int64(status.modifiedNanoseconds), radix: 16)
-        s += "\""
-        return Array(s.utf8)
     }
 
     /// `bytes=first-last`, `bytes=first-`, or `bytes=-suffix`; nil for anything else
