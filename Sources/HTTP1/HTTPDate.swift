@@ -7,7 +7,10 @@ public enum HTTPDate {
     static let monthNames: StaticString = "JanFebMarAprMayJunJulAugSepOctNovDec"
 
     /// Writes exactly 29 bytes at `out`.
+    /// Seconds outside years 0...9999 (a file's mtime can be anything) are clamped: the
+    /// format has four year digits.
     public static func format(epochSeconds: Int, into out: UnsafeMutableRawPointer) {
+        let epochSeconds = min(max(epochSeconds, -62_167_219_200), 253_402_300_799)
         let days = epochSeconds >= 0 ? epochSeconds / 86400 : (epochSeconds - 86399) / 86400
         let secs = epochSeconds - days * 86400
         let (y, m, d) = civil(fromDays: days)

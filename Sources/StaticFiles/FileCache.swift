@@ -11,7 +11,7 @@ import URing
 /// a path swapped for a symlink out of it can at worst get the old, inside content.
 ///
 /// Bounded: files up to `maxFileBytes` (64 KiB), `maxTotalBytes` (8 MiB) in all; a full
-/// cache evicts the entries checked longest ago. On the loop's thread only.
+/// cache evicts entries arbitrarily. On the loop's thread only.
 public final class FileCache: @unchecked Sendable {
     struct Entry {
         var etag: [UInt8]
@@ -27,6 +27,7 @@ public final class FileCache: @unchecked Sendable {
     public let maxTotalBytes: Int
     public let revalidateNanoseconds: UInt64
     var entries: [[UInt8]: Entry] = [:]
+    /// The budget used: bodies, keys, lines and per-entry overhead (`cost`).
     public private(set) var totalBytes = 0
 
     public init(maxFileBytes: Int = 64 * 1024, maxTotalBytes: Int = 8 << 20, revalidateNanoseconds: UInt64 = 1_000_000_000) {
@@ -46,18 +47,25 @@ public final class FileCache: @unchecked Sendable {
     /// The entry was found unchanged at `now`.
     func confirm(_ key: [UInt8], now: UInt64) { entries[key]?.checked = now }
 
+    /// What an entry costs against the budget: its bytes, its key and lines, and a
+    /// constant for the table's own (so empty files under endless names are bounded too).
+    static func cost(_ key: [UInt8], _ entry: Entry) -> Int { entry.body.count + entry.lines.count + key.count + 128 }
+
     func store(_ key: [UInt8], _ entry: Entry) {
-        guard entry.body.count <= maxFileBytes, entry.body.count <= maxTotalBytes else { return }
+        let cost = Self.cost(key, entry)
+        guard entry.body.count <= maxFileBytes, cost <= maxTotalBytes else { return }
         remove(key)
-        while totalBytes + entry.body.count > maxTotalBytes, let oldest = entries.min(by: { $0.value.checked < $1.value.checked }) {
-            remove(oldest.key)
+        // An arbitrary victim (the table's first), in constant time: a client asking for
+        // many names must not make each store a scan of the whole table.
+        while totalBytes + cost > maxTotalBytes, let victim = entries.first {
+            remove(victim.key)
         }
         entries[key] = entry
-        totalBytes += entry.body.count
+        totalBytes += cost
     }
 
     func remove(_ key: [UInt8]) {
-        if let old = entries.removeValue(forKey: key) { totalBytes -= old.body.count }
+        if let old = entries.removeValue(forKey: key) { totalBytes -= Self.cost(key, old) }
     }
 
     public var count: Int { entries.count }

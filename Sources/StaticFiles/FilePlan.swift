@@ -20,14 +20,14 @@ public enum FilePlan: Equatable, Sendable {
 
     public static func decide(isGet: Bool, ifNoneMatch: [UInt8]?, ifModifiedSince: [UInt8]?,
                               range: [UInt8]?, ifRange: [UInt8]?,
-                              size: Int, etag: [UInt8], modifiedSeconds: Int64) -> FilePlan {
+                              size: Int, etag: [UInt8], modifiedSeconds: Int64, nowSeconds: Int64 = .max) -> FilePlan {
         if let inm = ifNoneMatch {
             if matchesAny(inm, etag) { return .notModified }
         } else if let ims = ifModifiedSince, let since = date(ims), modifiedSeconds <= since {
             return .notModified
         }
         guard isGet, let range, let (first, last) = singleRange(range) else { return .full }
-        if let ifRange, !ifRangeHolds(ifRange, etag: etag, modifiedSeconds: modifiedSeconds) { return .full }
+        if let ifRange, !ifRangeHolds(ifRange, etag: etag, modifiedSeconds: modifiedSeconds, nowSeconds: nowSeconds) { return .full }
         switch (first, last) {
         case (nil, let suffix?):
             // The last `suffix` bytes.
@@ -91,13 +91,15 @@ public enum FilePlan: Equatable, Sendable {
         return false
     }
 
-    /// If-Range: a strong ETag equal to ours, or an IMF-fixdate equal to Last-Modified.
-    static func ifRangeHolds(_ value: [UInt8], etag: [UInt8], modifiedSeconds: Int64) -> Bool {
+    /// If-Range: a strong ETag equal to ours, or an IMF-fixdate equal to Last-Modified when
+    /// that date is strong: at least a second old (RFC 9110 §13.1.5; a file changed twice
+    /// within its second would otherwise splice two versions into one body).
+    static func ifRangeHolds(_ value: [UInt8], etag: [UInt8], modifiedSeconds: Int64, nowSeconds: Int64) -> Bool {
         let v = trimmed(value)
         if v.first == UInt8(ascii: "\"") { return v == etag }
         if v.first == UInt8(ascii: "W") { return false }  // a weak tag never satisfies If-Range
         guard let date = date(v) else { return false }
-        return date == modifiedSeconds
+        return date == modifiedSeconds && nowSeconds > modifiedSeconds
     }
 
     static func date(_ value: [UInt8]) -> Int64? {

@@ -153,7 +153,8 @@ extension FileRequest {
     /// The plan for a file with these validators and size.
     func plan(size: Int, etag: [UInt8], modifiedSeconds: Int64) -> FilePlan {
         FilePlan.decide(isGet: !isHead, ifNoneMatch: ifNoneMatch, ifModifiedSince: ifModifiedSince, range: range,
-                        ifRange: ifRange, size: size, etag: etag, modifiedSeconds: modifiedSeconds)
+                        ifRange: ifRange, size: size, etag: etag, modifiedSeconds: modifiedSeconds,
+                        nowSeconds: ifRange == nil ? .max : Int64(wallClockSeconds()))
     }
 
     /// Answers from a cached file, inside the handler's call or a task's `respond`.

@@ -20,6 +20,7 @@ struct FileTransfer {
         var name = job.path.isEmpty ? [UInt8(ascii: ".")] : job.path
         guard var fd = await open(name, beneath: root) else { return }
         guard var status = await stat(fd) else { return }
+        var viaIndex = false
         if status.kind == .directory {
             guard job.trailingSlash else {
                 await operations.close(fd)
@@ -35,18 +36,20 @@ struct FileTransfer {
             fd = index
             guard let s = await stat(fd) else { return }
             status = s
+            viaIndex = true
         }
         guard status.kind == .regular else {
             await operations.close(fd)
             answer(.forbidden)
             return
         }
-        if job.trailingSlash && name == job.path {
+        if job.trailingSlash && !viaIndex {
             // A file named as a directory ("/a.txt/"): no such directory, as nginx says.
             await operations.close(fd)
             answer(.notFound)
             return
         }
+        Socket.clearNonBlocking(fd)
         let contentType = MediaType.of(name)
         if cache.maxTotalBytes > 0, status.size <= cache.maxFileBytes, await cached(fd, status, contentType: contentType) {
             await operations.close(fd)
@@ -139,7 +142,7 @@ struct FileTransfer {
         var lines = Array("ETag: ".utf8) + etag + Array("\r\nLast-Modified: ".utf8)
         let date = UnsafeMutableRawPointer.allocate(byteCount: HTTPDate.length, alignment: 1)
         defer { date.deallocate() }
-        HTTPDate.format(epochSeconds: Int(status.modifiedSeconds), into: date)
+        HTTPDate.format(epochSeconds: Int(clamping: status.modifiedSeconds), into: date)
         lines += UnsafeRawBufferPointer(start: date, count: HTTPDate.length)
         lines += Array("\r\nAccept-Ranges: bytes\r\n".utf8)
         if let contentRange { lines += Array("Content-Range: \(contentRange)\r\n".utf8) }
@@ -148,9 +151,7 @@ struct FileTransfer {
 
     func send(_ fd: Int32, _ status: FileStatus, contentType: StaticString) async {
         let etag = FilePlan.etag(of: status)
-        let plan = FilePlan.decide(isGet: !job.isHead, ifNoneMatch: job.ifNoneMatch, ifModifiedSince: job.ifModifiedSince,
-                                   range: job.range, ifRange: job.ifRange, size: status.size, etag: etag,
-                                   modifiedSeconds: status.modifiedSeconds)
+        let plan = job.plan(size: status.size, etag: etag, modifiedSeconds: status.modifiedSeconds)
         let start: Int, count: Int, code: HTTPStatus
         switch plan {
         case .notModified:

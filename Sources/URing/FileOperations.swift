@@ -52,9 +52,9 @@ extension AwaitedOperations {
     /// held to it). EXDEV when the path would leave it.
     ///
     /// O_NONBLOCK: opening a FIFO (or a device) that a request names must not park an io-wq
-    /// thread. Reads of a regular file on a filesystem that supports them without blocking
-    /// (ext4, xfs, btrfs, tmpfs) are still queued to io-wq when the pages are not cached,
-    /// not answered EAGAIN (io_uring/rw.c).
+    /// thread. Clear it (`Socket.clearNonBlocking`) once statx says the file is regular: on a
+    /// filesystem that cannot read without blocking (FUSE, 9p), io_uring would answer a
+    /// read of uncached pages EAGAIN instead of queuing it to io-wq (io_uring/rw.c).
     ///
     /// `path` is relative, not empty, without a NUL; the returned descriptor is the process's.
     public func open(_ path: [UInt8], beneath directory: Int32) async -> Result<Int32, Errno> {

@@ -27,13 +27,19 @@ extension Ring {
     /// (`Completion.hasMore` false). `direct`: each connection goes into a free slot of the
     /// ring's file table (`registerFileTable`), and the completion's result is that slot
     /// (ENFILE once the table is full); otherwise it is a close-on-exec process descriptor.
+    ///
+    /// Every connection is O_NONBLOCK (`Socket.acceptFlags`). io_uring's own sends and
+    /// receives wait by polling either way; what needs it is a splice to the socket, which
+    /// adds MSG_DONTWAIT only for an O_NONBLOCK file (fs/splice.c, splice_to_socket):
+    /// without it, a drain to a slow client parks an io-wq thread until TCP takes it all.
+    /// The flag belongs to the open file, so it travels with a hand-off.
     @inlinable
     public func acceptMultishot(_ listener: Int32, direct: Bool = false, userData: UserData) {
         prepare(userData) {
             if direct {
-                io_uring_prep_multishot_accept_direct($0, listener, nil, nil, 0)
+                io_uring_prep_multishot_accept_direct($0, listener, nil, nil, Socket.acceptFlags)
             } else {
-                io_uring_prep_multishot_accept($0, listener, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
+                io_uring_prep_multishot_accept($0, listener, nil, nil, Socket.acceptFlags | Int32(SOCK_CLOEXEC.rawValue))
             }
         }
     }
@@ -48,9 +54,9 @@ extension Ring {
             if direct {
                 // liburing stores file_index + 1 (0 means "not direct"): ALLOC - 1 asks
                 // the kernel to allocate, as io_uring_prep_multishot_accept_direct does.
-                io_uring_prep_accept_direct($0, listener, nil, nil, 0, IORING_FILE_INDEX_ALLOC - 1)
+                io_uring_prep_accept_direct($0, listener, nil, nil, Socket.acceptFlags, IORING_FILE_INDEX_ALLOC - 1)
             } else {
-                io_uring_prep_accept($0, listener, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
+                io_uring_prep_accept($0, listener, nil, nil, Socket.acceptFlags | Int32(SOCK_CLOEXEC.rawValue))
             }
             $0.pointee.ioprio |= CLiburing_ACCEPT_DONTWAIT()
         }

@@ -142,9 +142,20 @@ public enum Socket {
                 return
             }
             _ = fcntl(c, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK)  // as every accepted connection (acceptFlags)
             taken += 1
             body(c)
         }
+    }
+
+    /// The flags every connection is accepted with: SOCK_NONBLOCK (see Ring.acceptMultishot).
+    public static var acceptFlags: Int32 { Int32(SOCK_NONBLOCK.rawValue) }
+
+    /// Clears O_NONBLOCK on an open file: a regular file's reads then queue to io-wq on a
+    /// page-cache miss on every filesystem, not only those that can read without blocking.
+    public static func clearNonBlocking(_ fd: Int32) {
+        let flags = fcntl(fd, F_GETFL)
+        if flags >= 0 && flags & O_NONBLOCK != 0 { _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
     }
 
     /// TCP_NODELAY: a response leaves in one segment at once, not after Nagle's wait for the

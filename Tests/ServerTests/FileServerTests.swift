@@ -10,8 +10,9 @@ final class FileTree {
     var outside: String { base + "/outside" }
     static let secret = "the secret outside the root\n"
 
-    init() throws {
-        base = NSTemporaryDirectory() + "files-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    /// `under`: where the tree goes (a tmpfs such as /dev/shm for what ext4 cannot store).
+    init(under parent: String = NSTemporaryDirectory()) throws {
+        base = parent + "/files-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fm = FileManager.default
         for dir in ["root/sub", "root/noindex", "root/deep/er", "outside"] {
             try fm.createDirectory(atPath: base + "/" + dir, withIntermediateDirectories: true)
@@ -332,6 +333,54 @@ func tcpState(local: Int, remote: Int) -> Int? {
         #expect(settledDescriptorCount(pid) <= before + 64)
         #expect(try get(server.port, "/a.txt").status == 200)
     }
+
+    /// Clients that stop reading a large file park no kernel thread: the drain to a full
+    /// socket returns at once (the connection is O_NONBLOCK) and the transfer waits on a
+    /// poll. Before, each such client held an io-wq thread blocked in the splice until the
+    /// send-stall timeout. The server's io-wq threads are read in /proc: idle ones wait in
+    /// io_wq_worker, a blocked one anywhere else.
+    @Test func stalledReadersParkNoKernelThread() throws {
+        let tree = try FileTree()
+        _ = try tree.writeLarge("root/big.bin", count: 16 << 20)
+        let server = try ServerProcess(["--root", tree.root, "--workers", "0", "--header-timeout", "30s"])
+        let pid = server.process.processIdentifier
+        var clients: [TestConnection] = []
+        for _ in 0..<10 {
+            let c = try TestConnection(port: server.port)
+            try c.send("GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+            clients.append(c)
+        }
+        usleep(2_000_000)  // the transfers fill the sockets, then stall
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        var blocked: [String] = []
+        for tid in tasks {
+            let comm = (try? String(contentsOfFile: "/proc/\(pid)/task/\(tid)/comm", encoding: .utf8)) ?? ""
+            let wchan = (try? String(contentsOfFile: "/proc/\(pid)/task/\(tid)/wchan", encoding: .utf8)) ?? ""
+            if comm.hasPrefix("iou-wrk") && wchan != "io_wq_worker" && wchan != "0" { blocked.append(wchan) }
+        }
+        #expect(blocked.isEmpty, "io-wq threads blocked: \(blocked)")
+        #expect(clients.count == 10)
+    }
+
+    /// A file whose modification time is beyond year 9999 (tmpfs and btrfs allow it) is
+    /// served, with the date clamped: its Last-Modified once trapped the worker.
+    @Test func aFileFromTheFarFutureIsServed() throws {
+        // tmpfs keeps a time ext4 would clamp to 2446.
+        let tree = try FileTree(under: FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory())
+        var times = [timespec(tv_sec: 7_000_000_000_000, tv_nsec: 0), timespec(tv_sec: 7_000_000_000_000, tv_nsec: 0)]
+        guard utimensat(AT_FDCWD, tree.root + "/a.txt", &times, 0) == 0 else {
+            // The filesystem refuses such a time (ext4 stops at 2446): nothing to serve then.
+            return
+        }
+        let server = try ServerProcess(["--root", tree.root, "--workers", "0"])
+        let r = try get(server.port, "/a.txt")
+        #expect(r.status == 200 && r.text == "hello file\n")
+        var st = stat()
+        stat(tree.root + "/a.txt", &st)
+        if st.st_mtim.tv_sec > 253_402_300_799 { #expect(r.header("last-modified")?.contains("9999") == true) }
+        #expect(try get(server.port, "/a.txt").status == 200)
+    }
+
 }
 
 /// A process's peak resident set (VmHWM), in bytes.

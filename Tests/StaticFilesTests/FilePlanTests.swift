@@ -21,6 +21,12 @@ import Testing
             out.withUnsafeMutableBytes { HTTPDate.format(epochSeconds: seconds, into: $0.baseAddress!) }
             #expect(out.withUnsafeBytes { HTTPDate.parse($0) } == Int64(seconds))
         }
+        // Out of the format's years: clamped, never a trap.
+        for seconds in [Int.max, Int.min, 7_000_000_000_000] {
+            var out = [UInt8](repeating: 0, count: HTTPDate.length)
+            out.withUnsafeMutableBytes { HTTPDate.format(epochSeconds: seconds, into: $0.baseAddress!) }
+            #expect(out.withUnsafeBytes { HTTPDate.parse($0) } != nil)
+        }
         for bad in ["Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994", "Sun, 06 Nov 1994 08:49:37 UTC",
                     "Sun, 32 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 25:49:37 GMT", "Xyz, 06 Nov 1994 08:49:37 GMT"] {
             #expect(Array(bad.utf8).withUnsafeBytes { HTTPDate.parse($0) } == nil, "\(bad)")
@@ -65,6 +71,11 @@ import Testing
         #expect(plan(range: "bytes=0-9", ifRange: "W/\"1-a-2\"") == .full)
         #expect(plan(range: "bytes=0-9", ifRange: "Sun, 06 Nov 1994 08:49:37 GMT") == .partial(start: 0, count: 10))
         #expect(plan(range: "bytes=0-9", ifRange: "Mon, 07 Nov 1994 08:49:37 GMT") == .full)
+        // A Last-Modified of this very second is a weak validator: If-Range cannot hold.
+        let weak = FilePlan.decide(isGet: true, ifNoneMatch: nil, ifModifiedSince: nil, range: Array("bytes=0-9".utf8),
+                                   ifRange: Array("Sun, 06 Nov 1994 08:49:37 GMT".utf8), size: 100, etag: etag,
+                                   modifiedSeconds: modified, nowSeconds: modified)
+        #expect(weak == .full)
     }
 
     /// Any range accepted lies inside the file.
