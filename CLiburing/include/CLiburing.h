@@ -123,4 +123,22 @@ static inline int CLiburing_set_parent_death_signal(int sig) {
     return prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0UL, 0UL, 0UL);
 }
 
+// Dropping root (Privileges.drop): PR_SET_KEEPCAPS keeps the permitted capabilities across
+// setuid, and capset(2), which glibc does not wrap (libcap does), then leaves exactly the
+// capabilities of `mask` (bit n: capability n, n < 64) permitted and effective.
+#include <linux/capability.h>
+static inline int CLiburing_keep_capabilities(int keep) {
+    return prctl(PR_SET_KEEPCAPS, (unsigned long)keep, 0UL, 0UL, 0UL);
+}
+static inline int CLiburing_capabilities_only(unsigned long long mask) {
+    struct __user_cap_header_struct header = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct data[2];
+    data[0].effective = data[0].permitted = (unsigned)(mask & 0xffffffffu);
+    data[1].effective = data[1].permitted = (unsigned)(mask >> 32);
+    data[0].inheritable = data[1].inheritable = 0;
+    return (int)syscall(SYS_capset, &header, data);
+}
+static inline int CLiburing_CAP_NET_BIND_SERVICE(void) { return CAP_NET_BIND_SERVICE; }
+static inline int CLiburing_CAP_NET_ADMIN(void) { return CAP_NET_ADMIN; }
+
 #endif

@@ -62,6 +62,12 @@ struct Serve: ParsableCommand {
     @Option(help: "With --root: the size asked for each pipe a larger file is spliced through (F_SETPIPE_SZ; 4096...1048576 without privileges).")
     var filePipeBytes = 1 << 20
 
+    @Option(help: "When started as root: the user to run as. The primary keeps CAP_NET_ADMIN (its graceful stop's SYN filter) and, for a port below net.ipv4.ip_unprivileged_port_start, CAP_NET_BIND_SERVICE; workers keep nothing.")
+    var user: String?
+
+    @Option(help: "With --user: the group to run as (default: the user's own).")
+    var group: String?
+
     @Option(help: "Address to listen on (IPv4 or IPv6 literal).")
     var host = "127.0.0.1"
 
@@ -124,6 +130,17 @@ struct Serve: ParsableCommand {
         }
         guard (4096...(1 << 30)).contains(filePipeBytes) else {
             throw ValidationError("--file-pipe-bytes must be 4096...1073741824, got \(filePipeBytes)")
+        }
+        if group != nil && user == nil { throw ValidationError("--group needs --user: name the user to run as too") }
+        if let user {
+            switch Account.lookUp(user: user, group: group) {
+            case .failure(let e):
+                throw ValidationError(e.description)
+            case .success(let account):
+                if !Privileges.isRoot && !Privileges.runsAs(account) {
+                    throw ValidationError("--user \(user) needs the server to start as root (it starts as uid \(geteuid())); drop --user, or start it as root")
+                }
+            }
         }
         guard fileCacheBytes >= 0 else { throw ValidationError("--file-cache-bytes cannot be negative, got \(fileCacheBytes)") }
         if let root {
@@ -192,6 +209,13 @@ struct Serve: ParsableCommand {
         // Checked once here, before any worker exists: a failure now is one line, not one
         // per worker and respawn.
         if !cluster.isWorker { try StartFailure.preflight() }
+        // A primary gives up root before anything else (its workers then start as the user);
+        // a lone server after it has bound its port (below); a worker never needs it.
+        if cluster.isWorker {
+            try dropPrivileges(keeping: [])
+        } else if workers > 0 {
+            try dropPrivileges(keeping: needsBindService ? [.bindService, .networkAdministration] : [.networkAdministration])
+        }
         // The root was checked by validate(); a directory removed since is one line too.
         var files: FileServer? = nil
         do throws(FileRootError) {
@@ -237,6 +261,24 @@ struct Serve: ParsableCommand {
         return cluster.stoppedCleanly
     }
 
+    /// Whether the primary binds a port only root (or CAP_NET_BIND_SERVICE) may bind.
+    var needsBindService: Bool {
+        guard port > 0, listenFd == nil, activatedFD == nil else { return false }
+        let start = KernelSetting.number("/proc/sys/net/ipv4/ip_unprivileged_port_start") ?? 1024
+        return port < start
+    }
+
+    /// `--user`: becomes that user for good, when started as root (validate() checked the rest).
+    func dropPrivileges(keeping: Privileges.Capabilities) throws(StartError) {
+        guard let user, case .success(let account) = Account.lookUp(user: user, group: group),
+              !Privileges.runsAs(account) else { return }
+        do throws(SystemError) {
+            try Privileges.drop(to: account, keeping: keeping)
+        } catch {
+            throw StartError("cannot run as \(user): \(error)")
+        }
+    }
+
     var primarySettings: PrimarySettings {
         var s = PrimarySettings()
         s.mode = mode
@@ -266,9 +308,12 @@ struct Serve: ParsableCommand {
             }
         }
         let boundPort = try Socket.localPort(fd)
+        do throws(StartError) { try dropPrivileges(keeping: []) } catch { throw SystemError(error.description, Errno(rawValue: 0)) }
         let server = try HTTPServer(configuration: config, handler: handler)
         // SIGTERM/SIGINT drain, as in a cluster; a passed-in socket outlives us, unfiltered.
-        server.attach(try GracefulStop(refusing: given == nil ? [fd] : []))
+        // So does the listener of a server that gave up root: the SYN filter needs
+        // CAP_NET_ADMIN, which a process that parses requests does not keep.
+        server.attach(try GracefulStop(refusing: given == nil && user == nil ? [fd] : []))
         server.addListener(fd, exclusive: true)
         printLine("listening on http://\(shownHost):\(boundPort)")
         try server.run()

@@ -38,6 +38,15 @@ import Testing
         expectOneErrorLine(stderr, naming: cause)
     }
 
+    @Test(arguments: [(["--user", "no-such-user-here"], "no such user"), (["--user", "nobody", "--group", "no-such-group"], "no such group"),
+                      (["--group", "nogroup"], "--group needs --user")])
+    func anAccountThatCannotBeUsedIsOneLine(_ flags: [String], _ cause: String) throws {
+        let (status, stdout, stderr) = try runBinary(["serve", "--port", "0"] + flags)
+        #expect(status == 64)
+        #expect(stdout.isEmpty, "nothing started: \(stdout)")
+        expectOneErrorLine(stderr, naming: cause)
+    }
+
     @Test(arguments: [["--workers", "-1"], ["--workers=-3"]])
     func aNegativeWorkerCountSaysItIsNegative(_ arguments: [String]) throws {
         let (status, _, stderr) = try runBinary(["serve", "--port", "0"] + arguments)
