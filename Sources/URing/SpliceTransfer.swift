@@ -37,14 +37,20 @@ public struct SpliceTransfer: Sendable, Equatable {
     public private(set) var offset: Int64
     public private(set) var finished = false
     let pipeCapacity: Int
+    /// The next fill's size: it starts small, so the first bytes reach the socket soon,
+    /// and doubles up to the pipe's capacity, so a large file costs few io-wq steps.
+    var fillSize: Int
+    /// What the fill in flight asked for.
+    var asked = 0
 
     /// `count` bytes of the file from `offset`, through a pipe of `pipeCapacity` bytes
     /// (F_GETPIPE_SZ; a fill never asks for more, so it never blocks on a full pipe).
-    public init(offset: Int64, count: Int, pipeCapacity: Int) {
-        precondition(count >= 0 && pipeCapacity > 0)
+    public init(offset: Int64, count: Int, pipeCapacity: Int, firstFill: Int = 64 * 1024) {
+        precondition(count >= 0 && pipeCapacity > 0 && firstFill > 0)
         self.offset = offset
         self.unread = count
         self.pipeCapacity = pipeCapacity
+        fillSize = min(firstFill, pipeCapacity)
     }
 
     public var pipeIsEmpty: Bool { inPipe == 0 }
@@ -59,8 +65,8 @@ public struct SpliceTransfer: Sendable, Equatable {
         if result < 0 { return fail(-result) }
         // 0: the file ended before the count; more than asked cannot happen, and is taken
         // as the same broken promise.
-        let asked = min(unread, pipeCapacity - inPipe)
         guard result > 0, Int(result) <= asked else { return fail(nil) }
+        fillSize = min(pipeCapacity, fillSize * 2)
         unread -= Int(result)
         offset += Int64(result)
         inPipe += Int(result)
@@ -88,7 +94,10 @@ public struct SpliceTransfer: Sendable, Equatable {
 
     mutating func next() -> Action {
         if inPipe > 0 { return .drain(length: inPipe) }
-        if unread > 0 { return .fill(offset: offset, length: min(unread, pipeCapacity)) }
+        if unread > 0 {
+            asked = min(unread, fillSize)
+            return .fill(offset: offset, length: asked)
+        }
         finished = true
         return .done
     }

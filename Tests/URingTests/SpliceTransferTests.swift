@@ -109,3 +109,27 @@ import URing
         }
     }
 }
+
+@Suite struct SpliceTransferGrowthTests {
+    /// Fills start at `firstFill` and double up to the pipe's capacity.
+    @Test func fillsGrowToThePipe() {
+        var t = SpliceTransfer(offset: 0, count: 1_000, pipeCapacity: 64, firstFill: 8)
+        var sizes: [Int] = []
+        var action = t.start()
+        while true {
+            switch action {
+            case .fill(_, let length):
+                sizes.append(length)
+                action = t.filled(Int32(length))
+            case .drain(let length):
+                action = t.drained(Int32(length))
+            case .waitWritable:
+                action = t.writable()
+            case .done, .fail:
+                #expect(sizes.prefix(5) == [8, 16, 32, 64, 64])
+                #expect(sizes.reduce(0, +) == 1_000 && t.sent == 1_000)
+                return
+            }
+        }
+    }
+}
