@@ -11,7 +11,7 @@ Files: 1 KiB (64 connections), 1 MiB (16), 64 MiB (4).
     tools/bench-files.py        (after `make build`; `make bench-files` runs both)
 """
 import os, shutil, statistics, subprocess, sys, tempfile, time
-from benchlib import HZ, children, ticks, wrk
+from benchlib import HZ, children, nginx_conf, ticks, wrk
 
 ROUNDS = int(os.environ.get("ROUNDS", 3))
 DURATION = int(os.environ.get("DURATION", 4))
@@ -41,25 +41,9 @@ def start_ours(root):
 def start_nginx(root, scratch):
     conf = os.path.join(scratch, "nginx.conf")
     with open(conf, "w") as f:
-        f.write(f"""worker_processes 1;
-daemon off;
-pid {scratch}/nginx.pid;
-error_log {scratch}/error.log crit;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 1000000;
-  client_body_temp_path {scratch}/body;
-  proxy_temp_path {scratch}/proxy;
-  fastcgi_temp_path {scratch}/fastcgi;
-  uwsgi_temp_path {scratch}/uwsgi;
-  scgi_temp_path {scratch}/scgi;
-  default_type application/octet-stream;
-  server {{ listen 127.0.0.1:{NGINX_PORT}; root {root}; }}
-}}
-""")
+        f.write(nginx_conf(scratch, NGINX_PORT, f"root {root};",
+                           http="sendfile on; tcp_nopush on; default_type application/octet-stream;"))
+
     p = subprocess.Popen(["taskset", "-c", SERVER_CPU, NGINX, "-p", scratch, "-c", conf],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)

@@ -13,7 +13,7 @@ Environment: CONFIGS="name name ..." to pick some, SCENARIOS="keepalive churn", 
 to add an earlier build's alone, round-robin and reuseport.
 """
 import os, re, statistics, subprocess, sys, tempfile, time
-from benchlib import HZ, children, ticks, wrk
+from benchlib import HZ, children, nginx_conf, ticks, wrk
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else ".build/release/uring-cluster"
 ROUNDS = int(os.environ.get("ROUNDS", 3))
@@ -46,20 +46,6 @@ for extra in os.environ.get("EXTRA", "").split():
 CONFIGS = [c if len(c) == 4 else (c + (BIN,) if len(c) == 2 else c) + (None,) for c in CONFIGS]
 SCENARIOS = os.environ.get("SCENARIOS", "keepalive churn").split()
 
-NGINX_CONF = """worker_processes 1;
-daemon off;
-master_process off;
-pid {d}/nginx.pid;
-error_log {d}/error.log crit;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fastcgi;
-  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
-  server {{ listen 127.0.0.1:{port}; location / {{ default_type text/plain; return 200 "hello world\\n"; }} }}
-}}
-"""
 
 # 16 requests per write; formatted in init(), after wrk has set the Host header.
 PIPELINE_LUA = """local batch
@@ -74,7 +60,7 @@ request = function() return batch end
 def start(args, port, scratch, binary, env):
     if args is None:
         conf = os.path.join(scratch, "nginx.conf")
-        open(conf, "w").write(NGINX_CONF.format(d=scratch, port=port))
+        open(conf, "w").write(nginx_conf(scratch, port, 'location / { default_type text/plain; return 200 "hello world\\n"; }', master=False))
         p = subprocess.Popen(["taskset", "-c", SERVER_CPU, "nginx", "-p", scratch, "-c", conf],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     else:

@@ -36,6 +36,27 @@ def wrk(url, duration, connections=64, cpu=None, extra=()):
         "output": out,
     }
 
+def nginx_conf(directory, port, server, http="", master=True):
+    """An nginx.conf for one worker in the foreground, its files under `directory`, no access
+    log, keep-alive without a request limit, serving `server` (the server block's body) on
+    127.0.0.1:`port`; `http` adds directives to the http block; master=False runs the
+    worker as the only process."""
+    return f"""worker_processes 1;
+daemon off;
+{"" if master else "master_process off;"}
+pid {directory}/nginx.pid;
+error_log {directory}/error.log crit;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path {directory}/body; proxy_temp_path {directory}/proxy; fastcgi_temp_path {directory}/fastcgi;
+  uwsgi_temp_path {directory}/uwsgi; scgi_temp_path {directory}/scgi;
+  {http}
+  server {{ listen 127.0.0.1:{port}; {server} }}
+}}
+"""
+
 def alloc_counter(scratch):
     """Builds the counter into `scratch`; returns the environment that turns it on for a
     process and its children, and the directory their counts appear in."""

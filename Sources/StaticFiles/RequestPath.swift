@@ -1,3 +1,7 @@
+#if !FUZZING
+import HTTP1
+#endif
+
 /// A request's path turned into a path relative to the served root, or refused: the pure
 /// first gate of the file server, tested and fuzzed without files.
 ///
@@ -33,10 +37,10 @@ public enum RequestPath {
         while i < raw.count {
             var byte = raw[i]
             if byte == UInt8(ascii: "%") {
-                guard i + 2 < raw.count, let high = hexValue(raw[i + 1]), let low = hexValue(raw[i + 2]) else {
+                guard i + 2 < raw.count, let high = HexDigit.value(raw[i + 1]), let low = HexDigit.value(raw[i + 2]) else {
                     return .failure(.malformed("bad percent escape"))
                 }
-                byte = high << 4 | low
+                byte = UInt8(high << 4 | low)
                 switch byte {
                 case UInt8(ascii: "/"): return .failure(.malformed("encoded slash"))
                 case UInt8(ascii: "%"): return .failure(.malformed("double encoding"))
@@ -69,14 +73,5 @@ public enum RequestPath {
         }
         if hidden { return .failure(.hidden) }
         return .success((Array(rest), trailingSlash))
-    }
-
-    static func hexValue(_ b: UInt8) -> UInt8? {
-        switch b {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return b - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return b - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return b - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 }
