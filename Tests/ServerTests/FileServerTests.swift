@@ -381,6 +381,41 @@ func tcpState(local: Int, remote: Int) -> Int? {
         #expect(try get(server.port, "/a.txt").status == 200)
     }
 
+
+    /// A file cut short while it is sent: the Content-Length already sent cannot be kept,
+    /// so the connection closes after what was there (never a hang, nor bytes of
+    /// something else), and the server goes on serving.
+    @Test func aFileThatShrinksWhileSentClosesTheConnection() throws {
+        let tree = try FileTree()
+        let bytes = try tree.writeLarge("root/big.bin", count: 32 << 20)
+        let server = try ServerProcess(["--root", tree.root, "--workers", "0"])
+        let c = try TestConnection(port: server.port, receiveTimeoutSeconds: 10)
+        var small: Int32 = 16384
+        setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        try c.send("GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while received.count < 1 << 20 {
+            let n = recv(c.fd, &chunk, chunk.count, 0)
+            guard n > 0 else { break }
+            received += chunk[0..<n]
+        }
+        #expect(truncate(tree.root + "/big.bin", 2 << 20) == 0)
+        var ended = false
+        while received.count < bytes.count + 4096 {
+            let n = recv(c.fd, &chunk, chunk.count, 0)
+            if n == 0 || (n < 0 && errno == ECONNRESET) { ended = true; break }
+            if n < 0 { break }  // the receive timeout: the server neither sent nor closed
+            received += chunk[0..<n]
+        }
+        #expect(ended, "the connection neither ended nor went on")
+        let headEnd = try #require(received.firstRange(of: Array("\r\n\r\n".utf8))).upperBound
+        let body = Array(received[headEnd...])
+        #expect(body.count < bytes.count, "all of the old file arrived: the cut was not seen")
+        #expect(body == Array(bytes[0..<body.count]), "the body is the file's own bytes, in order")
+        #expect(try get(server.port, "/a.txt").status == 200)
+    }
+
 }
 
 /// A process's peak resident set (VmHWM), in bytes.
