@@ -6,7 +6,7 @@ files from the same directory, both pinned to SERVER_CPU (1), wrk -t1 pinned to 
 medians of req/s, of MB/s and of the server's CPU (/proc utime+stime, nginx's master and
 worker together) per request and per MiB, and our ratios to nginx's.
 
-Files: 1 KiB (64 connections), 1 MiB (16), 64 MiB (4).
+Files: 1 KiB (64 connections), 1 MiB (16), 64 MiB (4); FILES="64MiB" picks some.
 
     tools/bench-files.py        (after `make build`; `make bench-files` runs both)
 """
@@ -22,6 +22,8 @@ OURS = os.environ.get("OURS", ".build/release/uring-cluster")
 OUR_FLAGS = ["--file-pipe-bytes", os.environ["PIPE_BYTES"]] if "PIPE_BYTES" in os.environ else []
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 FILES = [("1KiB", 1 << 10, 64), ("1MiB", 1 << 20, 16), ("64MiB", 64 << 20, 4)]
+# FILES=64MiB (names, space-separated) measures only those.
+FILES = [f for f in FILES if f[0] in os.environ.get("FILES", "1KiB 1MiB 64MiB").split()]
 NGINX_PORT = int(os.environ.get("NGINX_PORT", 18090))
 
 def make_files(root):

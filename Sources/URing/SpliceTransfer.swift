@@ -82,6 +82,9 @@ public struct SpliceTransfer: Sendable, Equatable {
         guard result > 0, Int(result) <= inPipe else { return fail(nil) }
         inPipe -= Int(result)
         sent += Int(result)
+        // Less than offered: the socket is full (a non-blocking drain stops there). Polling
+        // now, in the kernel, costs less than another drain on io-wq answering EAGAIN.
+        if inPipe > 0 { return .waitWritable }
         return next()
     }
 
