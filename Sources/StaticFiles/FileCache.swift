@@ -55,8 +55,9 @@ public final class FileCache: @unchecked Sendable {
         let cost = Self.cost(key, entry)
         guard entry.body.count <= maxFileBytes, cost <= maxTotalBytes else { return }
         remove(key)
-        // An arbitrary victim (the table's first), in constant time: a client asking for
-        // many names must not make each store a scan of the whole table.
+        // An arbitrary victim (the table's first, found in its bucket bitmap), not the
+        // oldest: a client asking for many names must not make each store a scan of the
+        // entries themselves.
         while totalBytes + cost > maxTotalBytes, let victim = entries.first {
             remove(victim.key)
         }

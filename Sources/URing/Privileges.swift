@@ -51,6 +51,13 @@ public enum Privileges {
         getuid() == account.uid && geteuid() == account.uid && getgid() == account.gid && getegid() == account.gid
     }
 
+    /// Leaves no capability but those of `keeping` (those not held are not gained): for a
+    /// process that already runs as its account. Clearing the inheritable set clears the
+    /// ambient one too. Best effort: failing to narrow is not worse than not narrowing.
+    public static func limitCapabilities(to keeping: Capabilities) {
+        if CLiburing_capabilities_only(keeping.rawValue) != 0 { _ = CLiburing_capabilities_only(0) }
+    }
+
     /// Becomes `account`: the supplementary groups are only its group, then the group and
     /// the user are set (real, effective and saved: there is no way back). `keeping`: the
     /// capabilities that stay (a primary that still binds and filters listeners); none by

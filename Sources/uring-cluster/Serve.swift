@@ -137,6 +137,9 @@ struct Serve: ParsableCommand {
             case .failure(let e):
                 throw ValidationError(e.description)
             case .success(let account):
+                if account.uid == 0 {
+                    throw ValidationError("--user \(user) is root: name an unprivileged user (workers started as root would regain every capability)")
+                }
                 if !Privileges.isRoot && !Privileges.runsAs(account) {
                     throw ValidationError("--user \(user) needs the server to start as root (it starts as uid \(geteuid())); drop --user, or start it as root")
                 }
@@ -216,17 +219,8 @@ struct Serve: ParsableCommand {
         } else if workers > 0 {
             try dropPrivileges(keeping: needsBindService ? [.bindService, .networkAdministration] : [.networkAdministration])
         }
-        // The root was checked by validate(); a directory removed since is one line too.
-        var files: FileServer? = nil
-        do throws(FileRootError) {
-            if let root {
-                files = FileServer(root: try FileRoot(root),
-                                   cache: FileCache(maxFileBytes: min(64 * 1024, fileCacheBytes), maxTotalBytes: fileCacheBytes),
-                                   pipes: PipePool(pipeBytes: filePipeBytes))
-            }
-        } catch {
-            throw StartError(error.description)
-        }
+        // A cluster's processes open the root now, as the user; a lone server after its bind.
+        let files = workers > 0 || cluster.isWorker ? try makeFiles() : nil
         do throws(SystemError) {
             if cluster.isWorker {
                 if let files {
@@ -237,10 +231,12 @@ struct Serve: ParsableCommand {
                 return true
             }
             if workers == 0 {
-                if let files {
-                    try serveAlone(config, shownHost: shownHost, handler: files)
+                if root != nil {
+                    try serveAlone(config, shownHost: shownHost) { () throws(SystemError) in
+                        do throws(StartError) { return try makeFiles()! } catch { throw SystemError(error.description, Errno(rawValue: 0)) }
+                    }
                 } else {
-                    try serveAlone(config, shownHost: shownHost, handler: BuiltinRoutes())
+                    try serveAlone(config, shownHost: shownHost) { BuiltinRoutes() }
                 }
                 return true
             }
@@ -261,6 +257,19 @@ struct Serve: ParsableCommand {
         return cluster.stoppedCleanly
     }
 
+    /// The file server of `--root`, or nil. The root was checked by validate(); one removed
+    /// since, or one the user cannot search, is one line too.
+    func makeFiles() throws(StartError) -> FileServer? {
+        guard let root else { return nil }
+        do throws(FileRootError) {
+            return FileServer(root: try FileRoot(root),
+                              cache: FileCache(maxFileBytes: min(64 * 1024, fileCacheBytes), maxTotalBytes: fileCacheBytes),
+                              pipes: PipePool(pipeBytes: filePipeBytes))
+        } catch {
+            throw StartError(error.description)
+        }
+    }
+
     /// Whether the primary binds a port only root (or CAP_NET_BIND_SERVICE) may bind.
     var needsBindService: Bool {
         guard port > 0, listenFd == nil, activatedFD == nil else { return false }
@@ -269,11 +278,23 @@ struct Serve: ParsableCommand {
     }
 
     /// `--user`: becomes that user for good, when started as root (validate() checked the rest).
+    /// A lookup that fails now (NSS down, the user removed since validate()) is an error:
+    /// never a server left running as root without a word.
     func dropPrivileges(keeping: Privileges.Capabilities) throws(StartError) {
-        guard let user, case .success(let account) = Account.lookUp(user: user, group: group),
-              !Privileges.runsAs(account) else { return }
+        guard let user else { return }
+        let account: Account
+        switch Account.lookUp(user: user, group: group) {
+        case .success(let a): account = a
+        case .failure(let e): throw StartError(e.description)
+        }
         do throws(SystemError) {
-            try Privileges.drop(to: account, keeping: keeping)
+            if Privileges.runsAs(account) {
+                // Already the user (a worker of a primary that dropped, or started so):
+                // no capability beyond those asked for, ambient ones included.
+                Privileges.limitCapabilities(to: keeping)
+            } else {
+                try Privileges.drop(to: account, keeping: keeping)
+            }
         } catch {
             throw StartError("cannot run as \(user): \(error)")
         }
@@ -295,7 +316,10 @@ struct Serve: ParsableCommand {
     }
 
     /// `--workers 0`: this process serves by itself, on its own ring.
-    func serveAlone<H: HTTPHandler>(_ config: ServerConfiguration, shownHost: String, handler: H) throws(SystemError) {
+    /// `make`: the handler, built after the bind and the drop of root (a file server's root
+    /// is then opened as the user, as a worker's is).
+    func serveAlone<H: HTTPHandler>(_ config: ServerConfiguration, shownHost: String,
+                                    handler make: () throws(SystemError) -> H) throws(SystemError) {
         let fd: Int32
         let given = listenFd ?? activatedFD
         if let given {
@@ -309,7 +333,7 @@ struct Serve: ParsableCommand {
         }
         let boundPort = try Socket.localPort(fd)
         do throws(StartError) { try dropPrivileges(keeping: []) } catch { throw SystemError(error.description, Errno(rawValue: 0)) }
-        let server = try HTTPServer(configuration: config, handler: handler)
+        let server = try HTTPServer(configuration: config, handler: try make())
         // SIGTERM/SIGINT drain, as in a cluster; a passed-in socket outlives us, unfiltered.
         // So does the listener of a server that gave up root: the SYN filter needs
         // CAP_NET_ADMIN, which a process that parses requests does not keep.

@@ -39,7 +39,7 @@ import Testing
     }
 
     @Test(arguments: [(["--user", "no-such-user-here"], "no such user"), (["--user", "nobody", "--group", "no-such-group"], "no such group"),
-                      (["--group", "nogroup"], "--group needs --user")])
+                      (["--group", "nogroup"], "--group needs --user"), (["--user", "root"], "is root")])
     func anAccountThatCannotBeUsedIsOneLine(_ flags: [String], _ cause: String) throws {
         let (status, stdout, stderr) = try runBinary(["serve", "--port", "0"] + flags)
         #expect(status == 64)

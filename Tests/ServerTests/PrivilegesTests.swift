@@ -97,6 +97,17 @@ struct PrivilegesTests {
         #expect(try fetch(port, "GET / HTTP/1.1\r\nHost: t\r\n\r\n").status == 200)
     }
 
+    /// A root the user cannot reach is one line at start, in a cluster and alone alike: it
+    /// is opened after the drop (a lone server once opened it as root, then served 403s).
+    @Test(arguments: [["--workers", "0"], ["--workers", "2"]])
+    func aRootTheUserCannotReachIsOneLine(_ flags: [String]) throws {
+        let tree = try FileTree()
+        chmod(tree.base, 0o700)
+        let (status, _, stderr) = try runBinary(["serve", "--port", "0", "--root", tree.root, "--user", "nobody"] + flags)
+        #expect(status == 1)
+        expectOneErrorLine(stderr, naming: "permission denied")
+    }
+
     /// Files are opened as the user: one only root may read is refused, not served.
     @Test func filesAreReadAsTheUser() throws {
         let tree = try FileTree()
