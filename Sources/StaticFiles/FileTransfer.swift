@@ -4,8 +4,10 @@ import HTTPServer
 import URing
 
 /// One file request's task, on the loop's executor: open beneath the root, stat, decide
-/// (FilePlan), answer; for a body, read parts through the ring and write each into the
-/// connection's stream, waiting for room when it is full. The file is closed on every path.
+/// (FilePlan), answer. A small file's body is read whole and kept (FileCache); a larger
+/// one is spliced to the connection's borrowed socket (SpliceTransfer), or, with no pipe
+/// to be had, read in parts written into the connection's stream, waiting for room when it
+/// is full. The file is closed on every path.
 struct FileTransfer {
     let job: FileRequest
     let root: Int32
