@@ -9,6 +9,9 @@ import Glibc
 // - operations are well formed: one receive and one send at most, a cancel only of what
 //   is armed, no close while a shutdown is in flight, the slot released only with nothing
 //   in flight, and exactly once;
+// - a stream's borrowed descriptor (step kinds 10 and 11: borrow, and give back after
+//   putting a chunk on the wire itself) is lent only with nothing unsent, and while it is
+//   out nothing is sent, closed or released;
 // - the connection's buffers stay bounded;
 // - the lifecycle never loops without returning .none.
 
@@ -76,6 +79,8 @@ struct LifecycleRun {
     var awaited: (serial: UInt32, text: String, keepAlive: Bool)? = nil
     /// The awaited answer is streamed (its parts are `s` bytes, its end names the request).
     var waitingForRoom = false
+    /// The stream's producer asked for the descriptor, or holds it.
+    var borrowAsked = false, lentOut = false
     /// Streamed request-body bytes handed out and not yet taken.
     var held = 0
     var wire: [UInt8] = []
@@ -130,6 +135,7 @@ struct LifecycleRun {
                 cancels += 1
             case .send(let p, let count):
                 check(sendInFlight == nil && !closed && !closeInFlight && !shutWrite && count > 0, "bad send")
+                check(!lentOut, "a send while the descriptor is lent")
                 sendInFlight = (UnsafeRawPointer(p), count)
             case .dispatch(let head, let body):
                 let request = life.pointee.request(head, body: body)
@@ -164,6 +170,7 @@ struct LifecycleRun {
             case .close:
                 check(!closeInFlight && !closed, "closed twice")
                 check(shutdowns == 0, "closed with a shutdown in flight")
+                check(!lentOut, "closed while the descriptor is lent")
                 closeInFlight = true
             case .offerBody(let head):
                 // A path starting "/s" takes its body in parts.
@@ -176,17 +183,21 @@ struct LifecycleRun {
             case .bodyEnd, .bodyCut:
                 held = 0
             case .lendDescriptor:
-                // This driver never borrows (DescriptorLendingTests drives that in random orders).
-                check(false, "a descriptor lent that nobody asked for")
+                check(borrowAsked && !lentOut, "a descriptor lent that nobody asked for")
+                check(sendInFlight == nil && life.pointee.unsentBytes == 0, "lent with bytes before it unsent")
+                check(!closed && !closeInFlight, "lent after the close")
+                lentOut = true
             case .streamRoom:
                 check(life.pointee.streaming && waitingForRoom, "room for a stream that did not wait")
                 waitingForRoom = false
             case .abandonHandler:
                 waitingForRoom = false
+                if !lentOut { borrowAsked = false }  // a waiting borrower is told nothing more
                 check(awaited != nil, "abandoned a handler not awaited")
                 awaited = nil
             case .release:
                 check(awaited == nil, "released with a handler awaited")
+                check(!lentOut, "released while the descriptor is lent")
                 check(!receiveArmed && sendInFlight == nil && !delayArmed && cancels == 0 && shutdowns == 0 && closed && released == 0,
                       "released with operations in flight, or twice")
                 released += 1
@@ -199,12 +210,29 @@ struct LifecycleRun {
     /// One step of a streamed answer: its head, a part, or its end (which carries the
     /// request's name, so the order check still sees it).
     mutating func streamStep(_ kind: Int) {
+        if kind == 11 {
+            // The borrower gives the descriptor back, after putting a part on the socket
+            // itself (as a splice does), even when its connection closed meanwhile.
+            guard lentOut else { return }
+            if awaited != nil && life.pointee.state == .open { wire += Array("5\r\nsssss\r\n".utf8) }
+            lentOut = false
+            borrowAsked = false
+            life.pointee.descriptorReturned()
+            perform()
+            return
+        }
         guard let handler = awaited else { return }
+        if lentOut || (borrowAsked && life.pointee.streamWritable(serial: handler.serial)) {
+            return  // the producer waits for, or holds, the descriptor: it writes nothing else
+        }
         if life.pointee.resumable(serial: handler.serial) {
             output.pointee.append("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
             life.pointee.beginStream()
         } else if life.pointee.streamWritable(serial: handler.serial) {
-            if kind < 12 {
+            if kind == 10 {
+                borrowAsked = true
+                life.pointee.lend()
+            } else if kind < 12 {
                 guard !waitingForRoom else { return }
                 let n = 1 + kind * 100
                 output.pointee.appendHex(n)
