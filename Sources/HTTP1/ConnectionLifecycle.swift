@@ -223,7 +223,6 @@ public struct ConnectionLifecycle {
     /// The stream's producer waits to borrow the descriptor, or holds it.
     var lendWanted = false
     public private(set) var lent = false
-    var lendDeadline: UInt64 = 0
     /// Counts dispatches, so that a late answer is matched to the request it was for
     /// (`resumable`), never to a later one on the same connection.
     public private(set) var dispatchSerial: UInt32 = 0
@@ -357,7 +356,8 @@ public struct ConnectionLifecycle {
             lendWanted = false
             lent = true
             operationsInFlight += 1
-            lendDeadline = now &+ settings.sendStallNanoseconds
+            // A send and a lend never overlap: one progress deadline serves both.
+            sendDeadline = now &+ settings.sendStallNanoseconds
             return .lendDescriptor
         }
         // No request is dispatched before its connection's client is known: an IPv6 peer is
@@ -673,7 +673,7 @@ public struct ConnectionLifecycle {
 
     /// The borrower moved bytes: the send-stall timer starts again.
     public mutating func lentProgress(now: UInt64) {
-        if lent { lendDeadline = now &+ settings.sendStallNanoseconds }
+        if lent { sendDeadline = now &+ settings.sendStallNanoseconds }
     }
 
     /// The borrower gave the descriptor back (or the loop did, for a borrower gone).
@@ -816,7 +816,7 @@ public struct ConnectionLifecycle {
             if sending || lent {
                 // A client that stops reading must not hold a connection (or a drain)
                 // forever; the request timers do not run while our response goes out.
-                if now >= (lent ? lendDeadline : sendDeadline) { beginClosing() }
+                if now >= sendDeadline { beginClosing() }
                 return
             }
             releaseIfIdle(now: now)

@@ -2,9 +2,10 @@ import CLiburing
 import Glibc
 
 // Files through the ring, for a task that awaits each step (AwaitedOperations): open
-// beneath a directory, the status of an open file, a read at an offset, a close. Each
-// keeps what the kernel reads or writes (the path, the open_how, the statx buffer) in
-// memory of its own until the completion.
+// beneath a directory, the status of an open file, a read at an offset, a close, the two
+// splices of a file sent through a pipe, and a wait for a socket's room; and the pipe
+// itself. Each keeps what the kernel reads or writes (the path, the open_how, the statx
+// buffer) in memory of its own until the completion.
 //
 // Where each runs (Linux 6.x): openat2 first tries a lookup that needs no I/O
 // (LOOKUP_CACHED) inline and goes to an io-wq thread only on a miss; statx always goes to
@@ -16,15 +17,13 @@ public struct FileStatus: Sendable, Equatable {
     public var kind: Kind
     public var size: Int
     public var inode: UInt64
-    public var device: UInt64
     public var modifiedSeconds: Int64
     public var modifiedNanoseconds: UInt32
 
-    public init(kind: Kind, size: Int, inode: UInt64, device: UInt64, modifiedSeconds: Int64, modifiedNanoseconds: UInt32) {
+    public init(kind: Kind, size: Int, inode: UInt64, modifiedSeconds: Int64, modifiedNanoseconds: UInt32) {
         self.kind = kind
         self.size = size
         self.inode = inode
-        self.device = device
         self.modifiedSeconds = modifiedSeconds
         self.modifiedNanoseconds = modifiedNanoseconds
     }
@@ -38,7 +37,6 @@ public struct FileStatus: Sendable, Equatable {
         }
         size = Int(clamping: s.stx_size)
         inode = s.stx_ino
-        device = UInt64(s.stx_dev_major) << 32 | UInt64(s.stx_dev_minor)
         modifiedSeconds = s.stx_mtime.tv_sec
         modifiedNanoseconds = s.stx_mtime.tv_nsec
     }
