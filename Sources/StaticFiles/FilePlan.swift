@@ -43,6 +43,26 @@ public enum FilePlan: Equatable, Sendable {
         }
     }
 
+    /// The status and the bytes of the file a plan sends, or nil for one that sends none
+    /// (304, 416).
+    public func body(size: Int) -> (HTTPStatus, Range<Int>)? {
+        switch self {
+        case .full: return (.ok, 0..<size)
+        case .partial(let start, let count): return (.partialContent, start..<start + count)
+        case .notModified, .unsatisfiable: return nil
+        }
+    }
+
+    /// The Content-Range header line a 206 or a 416 carries (RFC 9110 §14.4); empty for
+    /// the others.
+    public func contentRangeLine(size: Int) -> [UInt8] {
+        switch self {
+        case .partial(let start, let count): return Array("Content-Range: bytes \(start)-\(start + count - 1)/\(size)\r\n".utf8)
+        case .unsatisfiable: return Array("Content-Range: bytes */\(size)\r\n".utf8)
+        case .full, .notModified: return []
+        }
+    }
+
     /// `bytes=first-last`, `bytes=first-`, or `bytes=-suffix`; nil for anything else
     /// (another unit, several ranges, bad syntax, last before first).
     static func singleRange(_ value: [UInt8]) -> (Int?, Int?)? {

@@ -159,26 +159,30 @@ extension FileRequest {
 
     /// Answers from a cached file, inside the handler's call or a task's `respond`.
     func respond(from entry: FileCache.Entry, _ writer: inout ResponseWriter) {
-        let type = ResponseWriter.bytes(entry.contentType)
-        switch plan(size: entry.body.count, etag: entry.etag, modifiedSeconds: entry.modifiedSeconds) {
-        case .full:
-            entry.lines.withUnsafeBytes { lines in
-                entry.body.withUnsafeBytes { writer.respond(.ok, contentType: type, headerLines: lines, body: $0) }
+        let plan = plan(size: entry.body.count, etag: entry.etag, modifiedSeconds: entry.modifiedSeconds)
+        guard let (status, range) = plan.body(size: entry.body.count) else {
+            FileRequest.respondWithoutBody(plan, lines: entry.lines, size: entry.body.count, contentType: entry.contentType, &writer)
+            return
+        }
+        let lines = entry.lines + plan.contentRangeLine(size: entry.body.count)
+        lines.withUnsafeBytes { lines in
+            entry.body.withUnsafeBytes {
+                writer.respond(status, contentType: ResponseWriter.bytes(entry.contentType), headerLines: lines,
+                               body: UnsafeRawBufferPointer(rebasing: $0[range]))
             }
-        case .notModified:
-            entry.lines.withUnsafeBytes {
-                writer.respond(.notModified, contentType: type, headerLines: $0, body: UnsafeRawBufferPointer(start: nil, count: 0))
-            }
-        case .partial(let start, let count):
-            let lines = entry.lines + Array("Content-Range: bytes \(start)-\(start + count - 1)/\(entry.body.count)\r\n".utf8)
-            lines.withUnsafeBytes { lines in
-                entry.body.withUnsafeBytes {
-                    writer.respond(.partialContent, contentType: type, headerLines: lines, body: UnsafeRawBufferPointer(rebasing: $0[start..<start + count]))
-                }
-            }
-        case .unsatisfiable:
-            let lines = entry.lines + Array("Content-Range: bytes */\(entry.body.count)\r\n".utf8)
-            lines.withUnsafeBytes {
+        }
+    }
+
+    /// A 304 or a 416: an answer that sends nothing of the file, from the file or the cache.
+    /// `lines`: the validators' header lines.
+    static func respondWithoutBody(_ plan: FilePlan, lines: [UInt8], size: Int, contentType: StaticString,
+                                   _ writer: inout ResponseWriter) {
+        let all = lines + plan.contentRangeLine(size: size)
+        all.withUnsafeBytes {
+            if plan == .notModified {
+                writer.respond(.notModified, contentType: ResponseWriter.bytes(contentType), headerLines: $0,
+                               body: UnsafeRawBufferPointer(start: nil, count: 0))
+            } else {
                 writer.respond(.rangeNotSatisfiable, contentType: ResponseWriter.bytes("text/plain"), headerLines: $0,
                                body: ResponseWriter.bytes("Range Not Satisfiable\n"))
             }

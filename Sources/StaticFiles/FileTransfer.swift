@@ -82,7 +82,7 @@ struct FileTransfer {
             got += n
         }
         let entry = FileCache.Entry(etag: etag, modifiedSeconds: status.modifiedSeconds,
-                                    lines: headerLines(status, etag: etag, contentRange: nil),
+                                    lines: headerLines(status, etag: etag),
                                     body: Array(UnsafeRawBufferPointer(start: buffer, count: size)),
                                     contentType: contentType, checked: now)
         cache.store(job.key, entry)
@@ -139,44 +139,27 @@ struct FileTransfer {
         }
     }
 
-    /// The validators' header lines, and Content-Range when given.
-    func headerLines(_ status: FileStatus, etag: [UInt8], contentRange: String?) -> [UInt8] {
+    /// The validators' header lines.
+    func headerLines(_ status: FileStatus, etag: [UInt8]) -> [UInt8] {
         var lines = Array("ETag: ".utf8) + etag + Array("\r\nLast-Modified: ".utf8)
         let date = UnsafeMutableRawPointer.allocate(byteCount: HTTPDate.length, alignment: 1)
         defer { date.deallocate() }
         HTTPDate.format(epochSeconds: Int(clamping: status.modifiedSeconds), into: date)
         lines += UnsafeRawBufferPointer(start: date, count: HTTPDate.length)
         lines += Array("\r\nAccept-Ranges: bytes\r\n".utf8)
-        if let contentRange { lines += Array("Content-Range: \(contentRange)\r\n".utf8) }
         return lines
     }
 
     func send(_ fd: Int32, _ status: FileStatus, contentType: StaticString) async {
         let etag = FilePlan.etag(of: status)
         let plan = job.plan(size: status.size, etag: etag, modifiedSeconds: status.modifiedSeconds)
-        let start: Int, count: Int, code: HTTPStatus
-        switch plan {
-        case .notModified:
-            let lines = headerLines(status, etag: etag, contentRange: nil)
-            ticket.respond { writer in
-                lines.withUnsafeBytes { writer.respond(.notModified, contentType: ResponseWriter.bytes(contentType), headerLines: $0,
-                                                       body: UnsafeRawBufferPointer(start: nil, count: 0)) }
-            }
+        let validators = headerLines(status, etag: etag)
+        guard let (code, range) = plan.body(size: status.size) else {
+            ticket.respond { FileRequest.respondWithoutBody(plan, lines: validators, size: status.size, contentType: contentType, &$0) }
             return
-        case .unsatisfiable:
-            let lines = headerLines(status, etag: etag, contentRange: "bytes */\(status.size)")
-            ticket.respond { writer in
-                lines.withUnsafeBytes { writer.respond(.rangeNotSatisfiable, contentType: ResponseWriter.bytes("text/plain"),
-                                                       headerLines: $0, body: ResponseWriter.bytes("Range Not Satisfiable\n")) }
-            }
-            return
-        case .full:
-            (start, count, code) = (0, status.size, .ok)
-        case .partial(let s, let c):
-            (start, count, code) = (s, c, .partialContent)
         }
-        let lines = headerLines(status, etag: etag, contentRange: code == .partialContent
-                                ? "bytes \(start)-\(start + count - 1)/\(status.size)" : nil)
+        let start = range.lowerBound, count = range.count
+        let lines = validators + plan.contentRangeLine(size: status.size)
         let started = lines.withUnsafeBytes { lines in
             ticket.startStream(code, contentType: ResponseWriter.bytes(contentType), headerLines: lines,
                                addedHeaderLines: UnsafeRawBufferPointer(start: nil, count: 0), contentLength: count)
