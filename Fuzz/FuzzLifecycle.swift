@@ -13,7 +13,10 @@ import Glibc
 //   putting a chunk on the wire itself) is lent only with nothing unsent, and while it is
 //   out nothing is sent, closed or released;
 // - the connection's buffers stay bounded;
-// - the lifecycle never loops without returning .none.
+// - the lifecycle never loops without returning .none;
+// - a payload that begins as a PROXY header would ('P' or CR) runs with PROXY headers
+//   expected: nothing is dispatched before `.proxied`, and nothing at all after
+//   `.proxyRefused`.
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzLifecycle(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -21,7 +24,7 @@ public func fuzzLifecycle(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let scriptLength = min(size - 1, Int(data[0]) + 1)
     let script = UnsafeBufferPointer(start: data + 1, count: scriptLength)
     let payload = UnsafeRawBufferPointer(start: data + 1 + scriptLength, count: size - 1 - scriptLength)
-    var run = LifecycleRun()
+    var run = LifecycleRun(proxy: payload.first == UInt8(ascii: "P") || payload.first == 0x0D)
     defer { run.finish() }
     var offset = 0
     for op in script {
@@ -52,7 +55,7 @@ public func fuzzLifecycle(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 }
 
 struct LifecycleRun {
-    static let settings = ConnectionLifecycle.Settings(maxUnsentOutput: 2048, readAheadBytes: 1024,
+    static let plainSettings = ConnectionLifecycle.Settings(maxUnsentOutput: 2048, readAheadBytes: 1024,
                                                        lingerNanoseconds: 2_000, sendStallNanoseconds: 3_000,
                                                        idleReleaseNanoseconds: 500, offersBodies: true, asksPeerName: true)
     static let limits = HTTPLimits(maxHeaderBytes: 1024, maxTargetBytes: 256, maxHeaderCount: 16, maxBodyBytes: 2048)
@@ -85,13 +88,21 @@ struct LifecycleRun {
     var held = 0
     var wire: [UInt8] = []
 
-    init() {
+    let settings: ConnectionLifecycle.Settings
+    /// With PROXY headers expected: `.proxied` came, or `.proxyRefused`.
+    var proxied = false, proxyRefused = false
+
+    init(proxy: Bool) {
+        var settings = Self.plainSettings
+        settings.expectsProxyHeader = proxy
+        settings.maxProxyHeaderBytes = 200
+        self.settings = settings
         scratch = .allocate(capacity: Self.limits.maxHeaderCount + 1)
         scratch.initialize(repeating: HeaderField(name: .empty, value: .empty))
         date = .allocate(byteCount: HTTPDate.length, alignment: 8)
         HTTPDate.format(epochSeconds: 0, into: date)
         life = .allocate(capacity: 1)
-        life.initialize(to: ConnectionLifecycle(settings: Self.settings, limits: Self.limits, timeouts: Self.timeouts,
+        life.initialize(to: ConnectionLifecycle(settings: settings, limits: Self.limits, timeouts: Self.timeouts,
                                                 scratch: scratch, date: date))
         life.pointee.start(now: 0)
         perform()
@@ -117,7 +128,7 @@ struct LifecycleRun {
             // Input: the reader's limits while it can answer, read-ahead plus the reads that were
             // already on their way when reading paused (a few 37-byte multiples here).
             check(life.pointee.input.count <= 8 * 1024, "input grew to \(life.pointee.input.count)")
-            check(life.pointee.unsentBytes <= Self.settings.maxUnsentOutput + 4 * 1024, "output grew to \(life.pointee.unsentBytes)")
+            check(life.pointee.unsentBytes <= settings.maxUnsentOutput + 4 * 1024, "output grew to \(life.pointee.unsentBytes)")
             switch action {
             case .none:
                 return
@@ -137,7 +148,14 @@ struct LifecycleRun {
                 check(sendInFlight == nil && !closed && !closeInFlight && !shutWrite && count > 0, "bad send")
                 check(!lentOut, "a send while the descriptor is lent")
                 sendInFlight = (UnsafeRawPointer(p), count)
+            case .proxied:
+                check(settings.expectsProxyHeader && !proxied && !proxyRefused && dispatched == 0, "proxied twice, unasked, or late")
+                proxied = true
+            case .proxyRefused:
+                check(settings.expectsProxyHeader && !proxied && !proxyRefused && dispatched == 0, "refused twice, unasked, or late")
+                proxyRefused = true
             case .dispatch(let head, let body):
+                check(!settings.expectsProxyHeader || (proxied && !proxyRefused), "a request dispatched without its PROXY header")
                 let request = life.pointee.request(head, body: body)
                 check(body.upperBound <= request.bytes.count, "body outside the input")
                 var writer = ResponseWriter(out: output, date: date, isHead: false, minorVersion: head.minorVersion,

@@ -11,10 +11,11 @@ runs=${FUZZ_RUNS:-}
 swiftc=${SWIFTC:-swiftc}
 mkdir -p .build-fuzz
 status=0
-for target in head lifecycle files; do
+for target in ${FUZZ_TARGETS:-head lifecycle files proxy}; do
   case $target in
     head) source="Fuzz/FuzzHead.swift Tests/HTTP1Tests/ReferenceHeadParser.swift" ;;
     lifecycle) source=Fuzz/FuzzLifecycle.swift ;;
+    proxy) source=Fuzz/FuzzProxy.swift ;;
     files) source="Fuzz/FuzzFiles.swift Sources/StaticFiles/RequestPath.swift Sources/StaticFiles/FilePlan.swift" ;;
   esac
   binary=.build-fuzz/fuzz-$target

@@ -64,6 +64,11 @@ public struct ConnectionLifecycle {
         public var offersBodies = false
         /// Each connection starts by asking for its client's address (`.askPeerName`).
         public var asksPeerName = false
+        /// Each connection starts with a PROXY protocol header (a load balancer's), which
+        /// names the client (`.proxied`); without a valid one it is closed (`.proxyRefused`).
+        public var expectsProxyHeader = false
+        /// The longest PROXY header (version 2 with its TLVs) taken. Default 4 KiB.
+        public var maxProxyHeaderBytes = ProxyHeader.defaultMaxLength
 
         public init(maxUnsentOutput: Int = 256 * 1024, readAheadBytes: Int = 64 * 1024,
                     lingerNanoseconds: UInt64 = 2_000_000_000, sendStallNanoseconds: UInt64 = 10_000_000_000,
@@ -138,6 +143,12 @@ public struct ConnectionLifecycle {
         /// The streamed request body will not be completed (the connection closes, or the
         /// answer came first): the handler's reader must be told.
         case bodyCut
+        /// The PROXY header is read and taken off the input: `source` is the client (nil:
+        /// the header named none, and the peer stands). Before any request.
+        case proxied(ClientAddress?)
+        /// The connection had no valid PROXY header, or came from a peer not allowed to
+        /// send one: it is closing, nothing of it parsed (for the loop's count and log).
+        case proxyRefused(ProxyHeader.Refusal)
     }
 
     /// How a receive completion ended.
@@ -177,6 +188,10 @@ public struct ConnectionLifecycle {
     /// `.askPeerName` is owed (at the start, and once more when the loop asks again).
     var peerNameOwed = false
     var peerNameInFlight = false
+    /// The PROXY header is still to be read (`expectsProxyHeader`).
+    public private(set) var proxyPending = false
+    /// `.proxyRefused` is owed, for this reason.
+    var proxyRefusal: ProxyHeader.Refusal? = nil
     var sending = false
     var delayArmed = false
     var delayCancelled = false
@@ -278,6 +293,8 @@ public struct ConnectionLifecycle {
         reader.offersBodies = settings.offersBodies
         peerNameOwed = settings.asksPeerName
         peerNameInFlight = false
+        proxyPending = settings.expectsProxyHeader
+        proxyRefusal = nil
         stalled = false
     }
 
@@ -324,6 +341,10 @@ public struct ConnectionLifecycle {
             abandonOwed = false
             return .abandonHandler
         }
+        if let refusal = proxyRefusal {
+            proxyRefusal = nil
+            return .proxyRefused(refusal)
+        }
         switch state {
         case .released:
             return .none
@@ -361,8 +382,12 @@ public struct ConnectionLifecycle {
             return .lendDescriptor
         }
         // No request is dispatched before its connection's client is known: an IPv6 peer is
-        // asked twice, and its first bytes may be read in between.
-        if !peerNameInFlight {
+        // asked twice, and its first bytes may be read in between; and a PROXY header, which
+        // is checked against the peer, comes first.
+        if proxyPending && !peerNameInFlight && !stalled && !input.isEmpty {
+            if let action = readProxyHeader() { return action }
+        }
+        if !peerNameInFlight && !proxyPending {
             if offerAnswer != nil, let action = processInput(now: now) { return action }
             while canStreamBody {
                 if let action = processInput(now: now) { return action }
@@ -413,6 +438,33 @@ public struct ConnectionLifecycle {
             }
         }
         return .none
+    }
+
+    /// The PROXY header at the start of the input: taken off it, or the connection closed.
+    mutating func readProxyHeader() -> Action? {
+        switch ProxyHeader.parse(input.bytes, maxLength: settings.maxProxyHeaderBytes) {
+        case .needMore:
+            stalled = true
+            return nil
+        case .invalid(let why):
+            refuseProxy(why)
+            proxyRefusal = nil
+            return .proxyRefused(why)
+        case .header(let length, let source):
+            proxyPending = false
+            input.consume(length)
+            return .proxied(source)
+        }
+    }
+
+    /// Closes the connection for want of a valid PROXY header (or a trusted peer), before
+    /// anything of it is parsed; `.proxyRefused` follows.
+    public mutating func refuseProxy(_ why: ProxyHeader.Refusal) {
+        guard state == .open, proxyPending else { return }
+        proxyPending = false
+        proxyRefusal = why
+        input.count = 0
+        beginClosing()
     }
 
     mutating func armReceive() -> Action {
@@ -824,6 +876,11 @@ public struct ConnectionLifecycle {
             // the body's idle timer is not the client's to meet.
             if bodyStreaming && bodyHeld >= settings.readAheadBytes { return }
             guard let deadline = reader.deadline, now >= deadline else { return }
+            if proxyPending {
+                // No header in time: nothing is written back (the peer may not be HTTP).
+                refuseProxy(.timedOut)
+                return
+            }
             switch reader.expire(now: now) {
             case .none: break
             case .close: beginClosing()

@@ -28,6 +28,8 @@ public struct ServerCounters: Sendable, Equatable {
     public var requests: Int = 0
     /// Requests received and not yet answered (delayed responses waiting for their timer).
     public var inflight: Int = 0
+    /// Connections closed for want of a valid PROXY header, or from a peer not allowed to send one.
+    public var proxyRejects: Int = 0
     public init() {}
 }
 

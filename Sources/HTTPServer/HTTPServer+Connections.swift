@@ -93,6 +93,9 @@ extension HTTPServer {
         let again = isIPv6 && s.pointee.peerNameAsked < 28
         if !again { s.pointee.client = ClientAddress(sockaddr: raw) }
         s.pointee.lifecycle.peerNameCompleted(again: again)
+        if !again, let proxy = configuration.proxyProtocol, !proxy.trusts(s.pointee.client) {
+            s.pointee.lifecycle.refuseProxy(.untrusted)
+        }
         perform(index)
     }
 
@@ -174,6 +177,11 @@ extension HTTPServer {
                     awaited[UInt32(index)]!.roomWaiter = nil
                     waiter.resume()
                 }
+            case .proxied(let source):
+                // The balancer's word for the client; without one (its own health check), the peer.
+                if let source { s.pointee.client = source }
+            case .proxyRefused:
+                counters.proxyRejects += 1
             case .release:
                 freeSlots[freeCount] = UInt32(index)
                 freeCount += 1

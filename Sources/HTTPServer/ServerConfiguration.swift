@@ -49,14 +49,45 @@ public struct ServerConfiguration: Sendable {
     public var knowsClients = true
     /// The id reported in /stats (a worker's index in a cluster).
     public var workerID: Int = 0
+    /// Connections begin with a PROXY protocol header (v1 or v2) from a load balancer,
+    /// which then names the client; nil (the default): they do not.
+    public var proxyProtocol: ProxyProtocol? = nil
+
+    /// `--proxy-protocol`, `--proxy-from`: who may send a PROXY header, and how long it may be.
+    public struct ProxyProtocol: Sendable, Equatable {
+        /// The peers allowed to send one; a connection from any other is closed. Empty:
+        /// any peer (as nginx's `listen ... proxy_protocol`: use it only where nothing but
+        /// the balancer can reach the port).
+        public var trusted: [AddressRange]
+        /// The longest header taken, TLVs included (beyond: closed). Default 4 KiB.
+        public var maxHeaderBytes: Int
+
+        public init(trusted: [AddressRange] = [], maxHeaderBytes: Int = ProxyHeader.defaultMaxLength) {
+            self.trusted = trusted
+            self.maxHeaderBytes = maxHeaderBytes
+        }
+
+        /// Whether `peer` may send a header (nil, an unknown peer: only when any may).
+        public func trusts(_ peer: ClientAddress?) -> Bool {
+            if trusted.isEmpty { return true }
+            guard let peer else { return false }
+            return trusted.contains { $0.contains(peer) }
+        }
+    }
 
     public init() {}
 
     var lifecycleSettings: ConnectionLifecycle.Settings {
-        ConnectionLifecycle.Settings(maxUnsentOutput: maxUnsentOutput, readAheadBytes: readAheadBytes,
+        var settings = ConnectionLifecycle.Settings(maxUnsentOutput: maxUnsentOutput, readAheadBytes: readAheadBytes,
                                      lingerNanoseconds: lingerNanoseconds, sendStallNanoseconds: timeouts.headerNanoseconds,
-                                     idleReleaseNanoseconds: idleReleaseNanoseconds, asksPeerName: knowsClients)
+                                     idleReleaseNanoseconds: idleReleaseNanoseconds, asksPeerName: asksPeerName)
+        settings.expectsProxyHeader = proxyProtocol != nil
+        settings.maxProxyHeaderBytes = proxyProtocol?.maxHeaderBytes ?? ProxyHeader.defaultMaxLength
+        return settings
     }
+
+    /// The peer's address is needed for the handler, or to check a balancer against `--proxy-from`.
+    var asksPeerName: Bool { knowsClients || !(proxyProtocol?.trusted.isEmpty ?? true) }
 
     /// Timer resolution: fine enough for the shortest configured timeout, and at most 250 ms
     /// so that the cached Date header is never more than a quarter second late.

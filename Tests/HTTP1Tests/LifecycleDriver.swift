@@ -61,6 +61,9 @@ final class LifecycleDriver {
     private(set) var heldBytes = 0
     private(set) var bodyEnded = 0
     private(set) var bodyCuts = 0
+    /// What `.proxied` and `.proxyRefused` said.
+    private(set) var proxiedSources: [ClientAddress?] = []
+    private(set) var proxyRefusals: [ProxyHeader.Refusal] = []
 
     init(settings: ConnectionLifecycle.Settings = ConnectionLifecycle.Settings(lingerNanoseconds: 500, sendStallNanoseconds: 2_000),
          limits: HTTPLimits = HTTPLimits(), timeouts: HTTPTimeouts = TestConnection.timeouts,
@@ -134,6 +137,14 @@ final class LifecycleDriver {
                 check(!closed && !closeInFlight && !shutWrite, "send after close or shutdown")
                 check(count > 0, "empty send")
                 sendInFlight = Array(UnsafeRawBufferPointer(start: p, count: count))
+            case .proxied(let source):
+                note("proxied \(source.map { $0.description } ?? "-")")
+                check(proxyRefusals.isEmpty && proxiedSources.isEmpty && !actions.contains("dispatch"), "proxied twice or late")
+                proxiedSources.append(source)
+            case .proxyRefused(let why):
+                note("proxyRefused \(why)")
+                check(!actions.contains("dispatch"), "refused after a dispatch")
+                proxyRefusals.append(why)
             case .dispatch(let head, let body):
                 note("dispatch")
                 answer(head, body)
