@@ -159,13 +159,18 @@ public struct Balancer: Sendable {
         return random &* 0x2545_F491_4F6C_DD1D
     }
 
-    /// FNV-1a over an address's bytes, for `ip-hash`.
+    /// FNV-1a over an address's bytes, then mixed (splitmix64's finalizer), for `ip-hash`.
+    /// FNV-1a alone leaves its low bit the parity of the bytes' low bits, and ip-hash takes
+    /// the hash modulo the worker count: with two workers, 203.0.1.1 and 203.0.2.2 (and
+    /// every address whose bytes' low bits cancel alike) always shared one worker.
     public static func hash(address: UnsafeRawBufferPointer) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in address {
             h ^= UInt64(b)
             h = h &* 0x100_0000_01b3
         }
-        return h
+        h = (h ^ (h >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        h = (h ^ (h >> 27)) &* 0x94d0_49bb_1331_11eb
+        return h ^ (h >> 31)
     }
 }

@@ -336,6 +336,7 @@ public final class Cluster: @unchecked Sendable {
         config.workerID = slot + 1
         let stats: (any StatsSource)? = board.map { BoardStats(board: $0, slot: slot) }
         let server = try HTTPServer(configuration: config, handler: make(stats))
+        server.readiness = board.map { BoardReadiness(board: $0) }
         for f in drainHandlers { server.onDrain(f) }
         let channel = WorkerChannel(fd: channelFD, signals: signals, board: board, slot: slot)
         channel.onMessage = { [unowned self] in deliverFromPrimary($0, descriptor: $1) }

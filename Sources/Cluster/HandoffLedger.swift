@@ -39,6 +39,9 @@ struct HeldConnection: Equatable, Sendable {
     let acceptedAt: UInt64
     /// Workers that refused it so far.
     var refusals = 0
+    /// For ip-hash, the client's hash once known (a PROXY header's client, read by a peek);
+    /// nil: the peer's, asked when it is routed.
+    var clientHash: UInt64? = nil
 }
 
 /// One worker's share of the hand-off bookkeeping (it lives in the worker's record, so a

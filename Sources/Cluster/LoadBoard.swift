@@ -48,13 +48,25 @@ public final class LoadBoard: @unchecked Sendable {
         /// between turns, while it waits for completions. A turn that has run long is a
         /// long request in progress (`WorkerLoad.busy`).
         case turnStarted
+        /// Connections the worker closed for want of a valid PROXY header, cumulative.
+        case proxyRejects
+        /// Connections the primary handed to this slot's workers, cumulative (written by the
+        /// primary; kept across restarts, as `restarts`).
+        case handoffs
+        /// Hand-offs this slot's workers refused (their descriptor or file table full), cumulative
+        /// (written by the primary; kept across restarts).
+        case refusals
     }
 
     /// Entries in each worker's acknowledgement ring. A worker that finds it full keeps
     /// the rest for a later turn; the primary empties it every turn.
     public static let acknowledgementCapacity = 1024
 
-    enum HeaderField: Int { case magic = 0, capacity, mode, balance, primaryPID }
+    /// The primary's line. `draining`: 1 from a stop's first signal (`--drain-delay`) on,
+    /// when readiness turns 503. `queueDepth`: connections waiting for a worker now.
+    /// `unavailable`: 503s the primary gave. `proxyRejects`: connections the primary closed
+    /// for a bad PROXY header (ip-hash peeks).
+    public enum HeaderField: Int { case magic = 0, capacity, mode, balance, primaryPID, draining, queueDepth, unavailable, proxyRejects }
 
     /// Two cache lines per worker: the fields a worker writes every turn never share a line
     /// with another worker's.
@@ -164,11 +176,11 @@ public final class LoadBoard: @unchecked Sendable {
         atomic(line: slot + 1, field: field.rawValue).store(value, ordering: .relaxed)
     }
 
-    func load(header: HeaderField) -> Int {
+    public func load(header: HeaderField) -> Int {
         atomic(line: 0, field: header.rawValue).load(ordering: .relaxed)
     }
 
-    func store(header: HeaderField, _ value: Int) {
+    public func store(header: HeaderField, _ value: Int) {
         atomic(line: 0, field: header.rawValue).store(value, ordering: .relaxed)
     }
 
@@ -185,7 +197,7 @@ public final class LoadBoard: @unchecked Sendable {
 
     /// Clears a slot for a new worker; `restarts` survives (it counts the slot's history).
     public func reset(_ slot: Int, pid: Int32) {
-        for f in Field.allCases where f != .restarts { store(slot, f, 0) }
+        for f in Field.allCases where f != .restarts && f != .handoffs && f != .refusals { store(slot, f, 0) }
         store(slot, .pid, Int(pid))
         store(slot, .state, WorkerState.starting.rawValue)
     }

@@ -1,4 +1,5 @@
 import Glibc
+import HTTP1
 import HTTPServer
 import Logging
 import URing
@@ -70,7 +71,8 @@ extension Primary {
                     break
                 }
             }
-            route(HeldConnection(file: file, acceptedAt: monotonicNanoseconds()), avoiding: nil)
+            let c = HeldConnection(file: file, acceptedAt: monotonicNanoseconds())
+            if let peeks { peekHeader(c, peeks) } else { route(c, avoiding: nil) }
         case .failed(let errno, let retry):
             logger.notice("accept: \(errno); retrying in \(max(1, retry / 1_000_000)) ms")
         case .none:
@@ -119,7 +121,7 @@ extension Primary {
             return
         }
         var hash: UInt64 = 0
-        if balancer.policy == .ipHash && !c.file.isDirect { hash = Self.peerHash(c.file.value) }
+        if balancer.policy == .ipHash && !c.file.isDirect { hash = c.clientHash ?? Self.peerHash(c.file.value) }
         let count = slotHighWater
         for slot in 0..<count { refreshLoad(slot, now: now) }
         var excluded: WorkerLoad? = nil
@@ -134,6 +136,7 @@ extension Primary {
             return
         }
         r.handoffs.assign(c)
+        board.store(slot, .handoffs, board.load(slot, .handoffs) &+ 1)
         if r.handoffs.pending.count == 1 { dirty.append(slot) }
         if !handoffThroughRing && r.handoffs.pending.count >= MessageBuffer.maxDescriptors { startSend(r) }
     }
@@ -184,6 +187,7 @@ extension Primary {
               let r = record(for: UserData(kind: 0, generation: c.userData.generation, index: UInt32(slot)))
         else { return }
         let refused = c.result == -ENFILE || c.result == -EMFILE
+        if refused { board.store(r.slot, .refusals, board.load(r.slot, .refusals) &+ 1) }
         let now = monotonicNanoseconds()
         let wasBackingOff = r.handoffs.isBackingOff(now: now)
         guard let back = r.handoffs.sentEach(file, refused: refused, now: now) else {
@@ -296,11 +300,22 @@ extension Primary {
     func refuse(_ r: WorkerRecord, position: Int, count: Int) {
         let back = r.handoffs.refuse(position: position, count: count, now: monotonicNanoseconds())
         board.store(r.slot, .refusalsConfirmed, r.handoffs.refusalsHandled)
+        board.store(r.slot, .refusals, board.load(r.slot, .refusals) &+ back.count)
         logger.notice("worker \(r.worker.pid) refused \(back.count) connections (descriptor limit); routing them elsewhere")
         reroute(back, avoiding: r.slot)
     }
 
     static func peerHash(_ fd: Int32) -> UInt64 {
+        guard let peer = peerAddress(fd) else { return 0 }
+        return hash(peer)
+    }
+
+    static func hash(_ client: ClientAddress) -> UInt64 {
+        client.addressBytes.withUnsafeBytes { Balancer.hash(address: $0) }
+    }
+
+    /// getpeername(2) of a process descriptor.
+    static func peerAddress(_ fd: Int32) -> ClientAddress? {
         var storage = sockaddr_storage()
         var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let ok = (try? syscall("getpeername") {
@@ -308,16 +323,7 @@ extension Primary {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &len) }
             }
         }) != nil
-        guard ok else { return 0 }
-        return withUnsafePointer(to: &storage) { p -> UInt64 in
-            if Int32(p.pointee.ss_family) == AF_INET6 {
-                return p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { a in
-                    withUnsafeBytes(of: a.pointee.sin6_addr) { Balancer.hash(address: $0) }
-                }
-            }
-            return p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { a in
-                withUnsafeBytes(of: a.pointee.sin_addr) { Balancer.hash(address: $0) }
-            }
-        }
+        guard ok else { return nil }
+        return withUnsafeBytes(of: &storage) { ClientAddress(sockaddr: UnsafeRawBufferPointer(rebasing: $0[0..<Int(len)])) }
     }
 }

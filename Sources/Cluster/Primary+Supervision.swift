@@ -274,6 +274,7 @@ extension Primary {
         guard !shuttingDown else { return }
         logger.debug("shutting down (\(reason))")
         shuttingDown = true
+        board.store(header: .draining, 1)
         for r in records.compactMap({ $0 }) { r.respawnScheduled = false }
         for fd in listeners.created {
             do throws(SystemError) {
@@ -292,7 +293,8 @@ extension Primary {
         acceptor.takeSwept { file in
             // Never with hand-offs through the ring (they need ACCEPT_DONTWAIT): a process
             // descriptor cannot go that way, so it is answered.
-            if handoffThroughRing { answerUnavailable(file) } else { route(HeldConnection(file: file, acceptedAt: monotonicNanoseconds()), avoiding: nil) }
+            let c = HeldConnection(file: file, acceptedAt: monotonicNanoseconds())
+            if handoffThroughRing { answerUnavailable(file) } else if let peeks { peekHeader(c, peeks) } else { route(c, avoiding: nil) }
         }
         // Counted from here whatever the sweep takes: the SIGKILL fallback is always armed.
         ring.timeout(nanoseconds: settings.shutdownTimeoutNanoseconds,
@@ -302,7 +304,7 @@ extension Primary {
 
     /// The third step of `shutdown`, once the sweep has delivered its last connection.
     func drainWorkersOnceSwept() {
-        guard acceptingStopped, !workersDraining, acceptor.isIdle else { return }
+        guard acceptingStopped, !workersDraining, acceptor.isIdle, peeks?.isEmpty ?? true else { return }
         workersDraining = true
         // What the sweep routed leaves before the drain message (startSend's order).
         flushHandoffs()

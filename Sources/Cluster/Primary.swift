@@ -60,7 +60,7 @@ public final class Primary {
     @exclusivity(unchecked) var leaveRequests: [WorkerRecord] = []
     /// When the first of `leaveRequests` came.
     @exclusivity(unchecked) var leaveRequestedAt: UInt64 = 0
-    /// SIGCHLD, SIGHUP, SIGTTIN, SIGTTOU, the stop signals (and SIGPIPE, ignored), read on the ring.
+    /// SIGCHLD, SIGHUP, SIGTTIN, SIGTTOU, SIGUSR1, the stop signals (and SIGPIPE, ignored), read on the ring.
     let signals: SignalReader
     /// The signals that stop the cluster gracefully (SIGTERM, SIGINT; none under a host that owns them).
     let stopSignals: [Int32]
@@ -75,6 +75,10 @@ public final class Primary {
     @exclusivity(unchecked) var workersDraining = false
     /// 503 answers given (queue full or timed out, shutdown, final sweep).
     @exclusivity(unchecked) var unavailableAnswers = 0
+    /// PROXY headers being peeked at (ip-hash behind a PROXY balancer), or nil.
+    let peeks: ProxyPeeks?
+    /// A stop signal came and `--drain-delay` runs: readiness says 503, serving goes on.
+    @exclusivity(unchecked) var drainDelayStarted = false
 
     /// Node's events (the cluster's handlers; each worker has its own too), request
     /// handlers, and where workers' descriptors go.
@@ -105,10 +109,16 @@ public final class Primary {
             listeners.override = fd
         }
         handoffThroughRing = try Self.chooseHandoff(settings, ring: ring, logger: logger)
+        if settings.mode == .roundRobin && settings.balance == .ipHash, let proxy = settings.proxyProtocol {
+            peeks = ProxyPeeks(settings: proxy, capacity: max(64, settings.queueLimit),
+                               timeoutNanoseconds: settings.proxyHeaderTimeoutNanoseconds)
+        } else {
+            peeks = nil
+        }
         acceptor.direct = handoffThroughRing
         // Workers get a clean signal mask (see Spawner).
         self.stopSignals = stopSignals
-        signals = try SignalReader([SIGCHLD, SIGPIPE, SIGHUP, SIGTTIN, SIGTTOU] + stopSignals)
+        signals = try SignalReader([SIGCHLD, SIGPIPE, SIGHUP, SIGTTIN, SIGTTOU, SIGUSR1] + stopSignals)
     }
 
     /// Tells the worker's own handlers of `event`, then the cluster's.
@@ -179,6 +189,8 @@ public final class Primary {
             flushHandoffs()
             collectAcknowledgements()
             armAcknowledgementPoll()
+            board.store(header: .queueDepth, waiting.count)
+            board.store(header: .unavailable, unavailableAnswers)
             let anyAlive = records.contains { $0 != nil && (!$0!.worker.isDead || $0!.respawnScheduled) }
             // At shutdown, the loop ends only after the accept grace and the sweep.
             if !anyAlive && (!shuttingDown || workersDraining) { running = false }
@@ -211,6 +223,9 @@ public final class Primary {
         case .unavailable: unavailable.complete(c)
         case .acknowledgementPoll: acknowledgementPollArmed = false
         case .wake: executor.wake.arm(ring, userData: ud)
+        case .drainDelay: shutdown(reason: "the drain delay is over")
+        case .proxyPeek: peeked(c)
+        case .proxyPeekRetry: if let peeks { submitPeek(Int(ud.index), peeks) }
         case nil: break
         }
     }
@@ -239,10 +254,28 @@ public final class Primary {
         case SIGHUP: rollingRestart()
         case SIGTTIN: scaleUp()
         case SIGTTOU: scaleDown()
-        case let s? where stopSignals.contains(s): shutdown(reason: "signal \(s)")
+        case SIGUSR1: if settings.forwardsSIGUSR1 { forwardToWorkers(SIGUSR1) }
+        case let s? where stopSignals.contains(s): stopSignalled(s)
         default: break
         }
         armSignalRead()
+    }
+
+    /// A stop signal: with `--drain-delay`, readiness turns 503 now and the shutdown waits;
+    /// a second signal (or none asked for) shuts down at once.
+    func stopSignalled(_ signal: Int32) {
+        guard settings.drainDelayNanoseconds > 0, !drainDelayStarted, !shuttingDown else {
+            shutdown(reason: "signal \(signal)")
+            return
+        }
+        drainDelayStarted = true
+        board.store(header: .draining, 1)
+        logger.notice("signal \(signal): not ready (503 on the readiness path) for \(settings.drainDelayNanoseconds / 1_000_000) ms, serving on; then a graceful stop")
+        ring.timeout(nanoseconds: settings.drainDelayNanoseconds, userData: UserData(kind: PrimaryOperation.drainDelay.rawValue))
+    }
+
+    func forwardToWorkers(_ signal: Int32) {
+        for r in records.compactMap({ $0 }) where !r.worker.isDead { ProcessControl.signal(r.worker.pid, signal) }
     }
 
     /// Collects every exited worker (one SIGCHLD may stand for several).

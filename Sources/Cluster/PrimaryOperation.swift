@@ -18,6 +18,9 @@ enum PrimaryOperation: UInt8 {
     case unavailable = 14 // index 0: a 503's send (UnavailableResponder); 1: its close, failed
     case acknowledgementPoll = 15 // a look at the board while hand-offs await their names
     case wake = 16        // the executor's WakeEvent read: work was sent from another thread
+    case drainDelay = 17  // a stop's --drain-delay is over: the graceful shutdown begins
+    case proxyPeek = 18   // index: ProxyPeeks slot; a MSG_PEEK recv of a PROXY header
+    case proxyPeekRetry = 19 // index: ProxyPeeks slot; the pause before peeking again
 
     /// The kinds the primary's Acceptor uses.
     static let acceptor = Acceptor.Kinds(accept: accept.rawValue, retry: acceptRetry.rawValue,

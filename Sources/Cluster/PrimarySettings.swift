@@ -1,3 +1,5 @@
+import HTTPServer
+
 /// The settings a primary runs with.
 public struct PrimarySettings: Sendable {
     /// The program workers run (Node's `exec`); nil: this program again (/proc/self/exe).
@@ -34,5 +36,18 @@ public struct PrimarySettings: Sendable {
     public var queueLimit: Int = 1024
     /// ... and this long; beyond either they are answered 503. Default 10 s.
     public var queueTimeoutNanoseconds: UInt64 = 10_000_000_000
+    /// At a stop signal, readiness (`/readyz`) turns 503 at once, and serving goes on as
+    /// before for this long, so that a load balancer's health check takes the host out of
+    /// rotation before anything closes; then the graceful shutdown. A second stop signal
+    /// cuts it short. Default 0.
+    public var drainDelayNanoseconds: UInt64 = 0
+    /// SIGUSR1 is sent on to every worker (`--access-log`'s reopen); otherwise the primary
+    /// ignores it. Default off.
+    public var forwardsSIGUSR1 = false
+    /// Connections begin with a PROXY protocol header (the workers' setting, which the
+    /// primary needs for `ip-hash`: it peeks at the header to choose the worker).
+    public var proxyProtocol: ServerConfiguration.ProxyProtocol? = nil
+    /// How long the primary waits for a PROXY header it peeks at (the workers' header timeout).
+    public var proxyHeaderTimeoutNanoseconds: UInt64 = 10_000_000_000
     public init() {}
 }

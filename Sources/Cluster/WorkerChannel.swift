@@ -197,6 +197,7 @@ final class WorkerChannel: LoopExtension {
             board.store(slot, .active, c.active)
             board.store(slot, .inflight, c.inflight)
             board.store(slot, .requests, c.requests)
+            board.store(slot, .proxyRejects, c.proxyRejects)
             // CLOCK_MONOTONIC is one clock for every process: the primary compares directly.
             board.store(slot, .heartbeat, Int(monotonicNanoseconds() / 1_000_000))
             intake.confirmed(total: board.load(slot, .refusalsConfirmed))

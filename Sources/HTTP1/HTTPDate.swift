@@ -10,10 +10,7 @@ public enum HTTPDate {
     /// Seconds outside years 0...9999 (a file's mtime can be anything) are clamped: the
     /// format has four year digits.
     public static func format(epochSeconds: Int, into out: UnsafeMutableRawPointer) {
-        let epochSeconds = min(max(epochSeconds, -62_167_219_200), 253_402_300_799)
-        let days = epochSeconds >= 0 ? epochSeconds / 86400 : (epochSeconds - 86399) / 86400
-        let secs = epochSeconds - days * 86400
-        let (y, m, d) = civil(fromDays: days)
+        let (days, secs, y, m, d) = broken(epochSeconds)
         let weekday = ((days % 7) + 7) % 7
         var i = 0
         func put(_ c: UInt8) { out.storeBytes(of: c, toByteOffset: i, as: UInt8.self); i += 1 }
@@ -26,6 +23,40 @@ public enum HTTPDate {
         two(y / 100); two(y % 100); put(32)
         two(secs / 3600); put(58); two(secs / 60 % 60); put(58); two(secs % 60)
         put(32); put(71); put(77); put(84)  // " GMT"
+    }
+
+    /// The common log format's time, `03/Dec/2026:14:54:07 +0000` (always UTC).
+    public static let commonLogLength = 26
+    public static func formatCommonLog(epochSeconds: Int, into out: UnsafeMutableRawPointer) {
+        let (days, secs, y, m, d) = broken(epochSeconds)
+        var i = 0
+        func put(_ c: UInt8) { out.storeBytes(of: c, toByteOffset: i, as: UInt8.self); i += 1 }
+        func two(_ v: Int) { put(UInt8(48 + v / 10)); put(UInt8(48 + v % 10)) }
+        two(d); put(47)
+        for k in 0..<3 { put(monthNames.utf8Start[(m - 1) * 3 + k]) }
+        put(47); two(y / 100); two(y % 100)
+        put(58); two(secs / 3600); put(58); two(secs / 60 % 60); put(58); two(secs % 60)
+        for c in " +0000".utf8 { put(c) }
+    }
+
+    /// RFC 3339 in UTC, `2026-12-03T14:54:07Z`, for JSON lines.
+    public static let isoLength = 20
+    public static func formatISO(epochSeconds: Int, into out: UnsafeMutableRawPointer) {
+        let (days, secs, y, m, d) = broken(epochSeconds)
+        var i = 0
+        func put(_ c: UInt8) { out.storeBytes(of: c, toByteOffset: i, as: UInt8.self); i += 1 }
+        func two(_ v: Int) { put(UInt8(48 + v / 10)); put(UInt8(48 + v % 10)) }
+        two(y / 100); two(y % 100); put(45); two(m); put(45); two(d)
+        put(84); two(secs / 3600); put(58); two(secs / 60 % 60); put(58); two(secs % 60); put(90)
+    }
+
+    /// Days since the epoch, seconds into the day, and the civil date, of a time clamped
+    /// to years 0...9999 (four digits in every format here).
+    static func broken(_ epochSeconds: Int) -> (days: Int, secs: Int, year: Int, month: Int, day: Int) {
+        let epochSeconds = min(max(epochSeconds, -62_167_219_200), 253_402_300_799)
+        let days = epochSeconds >= 0 ? epochSeconds / 86400 : (epochSeconds - 86399) / 86400
+        let (y, m, d) = civil(fromDays: days)
+        return (days, epochSeconds - days * 86400, y, m, d)
     }
 
     /// Proleptic Gregorian date from days since 1970-01-01 (Howard Hinnant's algorithm).

@@ -10,4 +10,8 @@ public enum HexDigit {
         default: return nil
         }
     }
+
+    /// The upper-case digit of a value 0...15 (an escaped byte in a log line).
+    @inline(__always)
+    public static func upper(_ v: UInt8) -> UInt8 { v < 10 ? 48 + v : 55 + v }
 }

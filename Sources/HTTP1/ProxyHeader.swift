@@ -176,6 +176,11 @@ public enum ProxyHeader {
         let addressLength = [0, 12, 36, 216][Int(family)]
         guard declared >= addressLength else { return .invalid(.badBinary) }
         var source: ClientAddress? = nil
+        // Only an INET or INET6 PROXY header names a client: for any other, the address-only
+        // answer needs no more than the fixed part.
+        if addressOnly && !(isProxy && (family == 1 || family == 2)) {
+            return .header(length: length, source: nil)
+        }
         if isProxy && (family == 1 || family == 2) {
             // A TCP server takes TCP (STREAM) clients; a datagram source is not one.
             guard transport == 1 else { return .invalid(.badBinary) }

@@ -250,6 +250,14 @@ extension HTTPServer {
             callDepth -= 1
             if let outer { (currentDispatch, currentReply, answeredInCall, taskOfDispatch, sinkOfDispatch) = outer }
         }
+        if let health, let route = health.route(request.path) {
+            HealthRoutes.answer(route, ready: isReady, method: head.method, &writer)
+            s.pointee.lifecycle.handled(keepAlive: writer.keepAlive, now: now)
+            counters.requests += 1
+            accessLog?.record(request, second: dateSecond, status: writer.statusCode, bodyBytes: writer.bodyCount,
+                              durationNanoseconds: monotonicNanoseconds() &- now)
+            return
+        }
         currentDispatch = dispatch
         currentReply = ReplyHead(isHead: head.method == .head, minorVersion: head.minorVersion, keepAlive: head.keepAlive)
         let outcome = handler.handle(request, &writer, context)
@@ -263,13 +271,16 @@ extension HTTPServer {
             precondition(!writer.hasResponded, "a request gets one response (its writer and its ticket both answered)")
             s.pointee.lifecycle.handled(keepAlive: keepAlive, now: now)
             counters.requests += 1
+            accessLog?.record(request, second: dateSecond, status: lastAnswer.status, bodyBytes: lastAnswer.bodyBytes,
+                              durationNanoseconds: monotonicNanoseconds() &- now)
             return
         }
         if case .pending(let timeout) = outcome {
             s.pointee.lifecycle.suspended(timeoutNanoseconds: timeout > 0 ? timeout : configuration.handlerTimeoutNanoseconds,
                                           now: now)
             counters.inflight += 1
-            awaited[UInt32(index)] = AwaitedRequest(head: currentReply, task: taskOfDispatch, sink: sinkOfDispatch)
+            awaited[UInt32(index)] = AwaitedRequest(head: currentReply, task: taskOfDispatch, sink: sinkOfDispatch,
+                                                    logLine: accessLog?.prefix(request, second: dateSecond), startedAt: now)
             taskOfDispatch = nil
             sinkOfDispatch = nil
             return
@@ -290,11 +301,16 @@ extension HTTPServer {
         case .done:
             s.pointee.lifecycle.handled(keepAlive: writer.keepAlive, now: now)
             counters.requests += 1
+            accessLog?.record(request, second: dateSecond, status: writer.statusCode, bodyBytes: writer.bodyCount,
+                              durationNanoseconds: monotonicNanoseconds() &- now)
         case .delay(let nanoseconds):
             // Held (and so is everything after it) until the timer fires.
             if s.pointee.lifecycle.handled(keepAlive: writer.keepAlive, delayNanoseconds: nanoseconds, now: now) {
                 counters.requests += 1
             }
+            // Logged now, its duration the delay it will take.
+            accessLog?.record(request, second: dateSecond, status: writer.statusCode, bodyBytes: writer.bodyCount,
+                              durationNanoseconds: monotonicNanoseconds() &- now &+ nanoseconds)
         case .pending:
             break
         }

@@ -29,6 +29,12 @@ struct AwaitedRequest {
     var roomWaiter: CheckedContinuation<Void, any Error>? = nil
     /// A stream's producer waiting to borrow the connection's descriptor.
     var lendWaiter: CheckedContinuation<Descriptor, any Error>? = nil
+    /// The first half of its access-log line (nil: no log), and when it was dispatched.
+    var logLine: [UInt8]? = nil
+    var startedAt: UInt64 = 0
+    /// A streamed answer's status, and the body bytes it has sent (for the log).
+    var status = 0
+    var streamedBytes = 0
 
     /// Nothing will take this request's answer: its task is cancelled, and whatever waits
     /// in it (a stream writer, a body reader) is told.
@@ -54,6 +60,10 @@ extension HTTPServer: PendingResponseHost {
         let keepAlive = self.write(index, request.head, write)
         slots[index].lifecycle.resumed(keepAlive: keepAlive, now: now)
         counters.requests += 1
+        if let line = request.logLine {
+            accessLog?.finish(line, status: lastAnswer.status, bodyBytes: lastAnswer.bodyBytes,
+                              durationNanoseconds: monotonicNanoseconds() &- request.startedAt)
+        }
         perform(index)
         return true
     }
@@ -67,6 +77,7 @@ extension HTTPServer: PendingResponseHost {
         if !writer.hasResponded {
             writer.respond(.internalServerError, body: "handler wrote no response\n")
         }
+        lastAnswer = (writer.statusCode, writer.bodyCount)
         return writer.keepAlive
     }
 
@@ -115,6 +126,7 @@ extension HTTPServer: PendingResponseHost {
         }
         request.framing = framing
         request.head.keepAlive = keepAlive
+        request.status = status.code
         ResponseWriter.writeHead(into: &ConnectionSlot.output(of: s).pointee, status: status, date: date,
                                  contentType: contentType, extraHeaders: headerLines, addedHeaders: addedLines,
                                  framing: framing, keepAlive: keepAlive, minorVersion: request.head.minorVersion)
@@ -148,6 +160,7 @@ extension HTTPServer: PendingResponseHost {
                 out.pointee.append(bytes)
             }
         }
+        if !request.bodyless { awaited[slot.index]?.streamedBytes += bytes.count }
         perform(index)
         return streamIndex(slot) == nil ? .gone : .written(full: slots[index].lifecycle.streamIsFull)
     }
@@ -181,6 +194,10 @@ extension HTTPServer: PendingResponseHost {
         awaited.removeValue(forKey: slot.index)
         counters.inflight -= 1
         counters.requests += 1
+        if let line = request.logLine {
+            accessLog?.finish(line, status: request.status, bodyBytes: request.streamedBytes,
+                              durationNanoseconds: monotonicNanoseconds() &- request.startedAt)
+        }
         slots[index].lifecycle.endStream(keepAlive: request.head.keepAlive, now: now)
         perform(index)
         return true
@@ -200,7 +217,10 @@ extension HTTPServer: PendingResponseHost {
         guard let index = liveIndex(slot), slots[index].lifecycle.lent else { return }
         slots[index].lifecycle.lentProgress(now: now)
         // Bytes the borrower put on the socket count against the stream's Content-Length.
-        if awaited[slot.index] != nil { awaited[slot.index]!.remaining -= sent }
+        if awaited[slot.index] != nil {
+            awaited[slot.index]!.remaining -= sent
+            awaited[slot.index]!.streamedBytes += sent
+        }
     }
 
     func returnDescriptor(_ slot: PendingResponse.Slot) {

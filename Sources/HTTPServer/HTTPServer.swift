@@ -86,6 +86,18 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     /// A pending response answered before its handler returned (a task started with
     /// `Task.immediate` that never suspended): its keep-alive decision.
     @exclusivity(unchecked) var answeredInCall: Bool? = nil
+    /// `--access-log`, or nil (then the hot path pays one nil check per request).
+    let accessLog: AccessLog?
+    /// The liveness and readiness paths answered before the handler, or nil.
+    let health: HealthRoutes?
+    /// Where readiness comes from (a cluster's board); nil: this loop's own word,
+    /// `announcesReady` and not draining.
+    public var readiness: (any ReadinessSource)?
+    /// Whether this loop says it is ready when nothing else decides (a lone server's
+    /// `--drain-delay` turns it off before the drain starts).
+    @exclusivity(unchecked) public var announcesReady = true
+    /// The answer a pending response's writer gave (for its log line).
+    @exclusivity(unchecked) var lastAnswer = (status: 0, bodyBytes: 0)
     /// How long a keep-alive connection may be idle during a drain before it is closed.
     public var drainIdleGraceNanoseconds: UInt64 = 100_000_000
     /// How long a connection that has sent nothing yet may stay open during a drain. Default 1 s.
@@ -133,9 +145,21 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         acceptor.direct = direct
         counters.workerID = configuration.workerID
         counters.pid = getpid()
+        if let settings = configuration.accessLog {
+            accessLog = try AccessLog(settings, workerID: configuration.workerID)
+        } else {
+            accessLog = nil
+        }
+        health = HealthRoutes(live: configuration.healthPath, ready: configuration.readyPath)
         refreshDate()
         asHost = self
     }
+
+    /// Whether /readyz answers 200.
+    public var isReady: Bool { readiness?.isReady ?? (announcesReady && !draining) }
+
+    /// Access-log lines dropped (a full buffer behind a slow disk, or a failed write).
+    public var accessLogDropped: Int { accessLog?.dropped ?? 0 }
 
     /// File table slots beyond `maxConnections` (a quarter of a small table).
     static var fileTableMargin: Int { 1024 }
@@ -218,6 +242,11 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     public func run() throws(SystemError) {
         start()
         while running { try turn() }
+        if let accessLog {
+            // The last lines: the write in flight completes first (a few turns at most).
+            for _ in 0..<200 where accessLog.inFlight { try turn() }
+            accessLog.flushBlocking()
+        }
         if abandonAwaited() > 0 {
             // Their tasks, woken by the cancels (some from the timer's thread), get 100 ms
             // to run to their end here: after this, nothing runs them (the loop is gone).
@@ -250,6 +279,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         started = true
         executor.start(on: ring, wakeUserData: UserData(kind: OperationKind.wake.rawValue))
         armTick()
+        accessLog?.start(ring: ring)
         loopExtension?.start(ring: ring, server: self)
     }
 
@@ -261,6 +291,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         loopExtension?.turnStarted(now: now)
         ring.drainCompletions { self.complete($0) }
         executor.runJobs()
+        accessLog?.flush()
         loopExtension?.turnEnded()
     }
 
@@ -289,6 +320,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         case .wake: executor.wake.arm(ring, userData: ud)
         case .peerName: peerNamed(c)
         case .awaited: operations.complete(c)
+        case .accessLogWrite, .accessLogSignal: accessLog?.complete(c)
         case nil: break
         }
     }

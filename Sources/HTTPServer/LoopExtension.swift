@@ -35,6 +35,8 @@ public protocol ConnectionAdopting: AnyObject {
     var executor: RingExecutor { get }
     /// Ends the loop after the current turn.
     func stop()
+    /// Whether the readiness path answers 200 (when no ReadinessSource decides).
+    var announcesReady: Bool { get set }
     /// Finishes what is in progress, accepts nothing new, then ends the loop. With
     /// `sweepingListeners`, what the listeners' queues hold is served first (they close
     /// for everyone); without, it is left to whoever else accepts on them.

@@ -18,6 +18,8 @@ enum OperationKind: UInt8 {
     case wake = 13         // the executor's WakeEvent read: jobs were enqueued from another thread
     case peerName = 14     // index: connection slot; getsockopt(SO_PEERNAME) on the ring
     case awaited = 15      // index: a slot of the loop's AwaitedOperations (a task's file I/O)
+    case accessLogWrite = 16   // the access log's write of a turn's lines
+    case accessLogSignal = 17  // the access log's SIGUSR1 read (reopen)
 
     /// The kinds the loop's Acceptor uses.
     static let acceptor = Acceptor.Kinds(accept: accept.rawValue, retry: acceptRetry.rawValue,

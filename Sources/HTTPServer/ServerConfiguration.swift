@@ -53,6 +53,30 @@ public struct ServerConfiguration: Sendable {
     /// which then names the client; nil (the default): they do not.
     public var proxyProtocol: ProxyProtocol? = nil
 
+    /// `--access-log`: a line per answered request; nil (the default): none, at no cost.
+    public var accessLog: AccessLog? = nil
+
+    public struct AccessLog: Sendable, Equatable {
+        /// A file, opened O_APPEND and created 0644 when missing, or `-`: standard output.
+        public var path: String
+        public var format: AccessLogLine.Format
+        /// SIGUSR1 reopens the file (for logrotate). Default on; off for a program that
+        /// uses SIGUSR1 itself.
+        public var reopenOnSIGUSR1: Bool
+
+        public init(path: String, format: AccessLogLine.Format = .common, reopenOnSIGUSR1: Bool = true) {
+            self.path = path
+            self.format = format
+            self.reopenOnSIGUSR1 = reopenOnSIGUSR1
+        }
+    }
+
+    /// `GET` paths answered by the loop itself, before any handler: liveness (200 while the
+    /// process serves) and readiness (200 while `readiness` says so, else 503). nil turns
+    /// one off. Defaults `/healthz` and `/readyz`, as Kubernetes' own components name them.
+    public var healthPath: String? = "/healthz"
+    public var readyPath: String? = "/readyz"
+
     /// `--proxy-protocol`, `--proxy-from`: who may send a PROXY header, and how long it may be.
     public struct ProxyProtocol: Sendable, Equatable {
         /// The peers allowed to send one; a connection from any other is closed. Empty:

@@ -164,6 +164,19 @@ extension Ring {
         prepare(userData) { io_uring_prep_read($0, fd, buffer, UInt32(count), 0) }
     }
 
+    /// recv(2) with MSG_PEEK: up to `count` of the bytes waiting, left in the socket for
+    /// whoever reads it next. Completes once some bytes are there (the ring polls).
+    @inlinable
+    public func peek(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int, userData: UserData) {
+        prepare(userData) { io_uring_prep_recv($0, fd, buffer, count, Int32(MSG_PEEK)) }
+    }
+
+    /// write(2) of `count` bytes at the file's position (offset -1: with O_APPEND, its end).
+    @inlinable
+    public func write(_ fd: Int32, _ bytes: UnsafeRawPointer, count: Int, userData: UserData) {
+        prepare(userData) { io_uring_prep_write($0, fd, bytes, UInt32(count), UInt64.max) }
+    }
+
     /// A timer of `nanoseconds`: completes with ETIME (`Completion.timer == .fired`).
     ///
     /// The kernel copies the timespec when it takes the entry (io_timeout_prep, inside the

@@ -68,6 +68,27 @@ struct Serve: ParsableCommand {
     @Option(help: "With --user: the group to run as (default: the user's own).")
     var group: String?
 
+    @Flag(help: "Every connection begins with a PROXY protocol header (v1 or v2, HAProxy's), which names the client for handlers, the access log and ip-hash; a connection without a valid one is closed.")
+    var proxyProtocol = false
+
+    @Option(help: "With --proxy-protocol: the balancers allowed to send it, as CIDR blocks (10.0.0.0/8,::1); a connection from anywhere else is closed. Default: any peer.")
+    var proxyFrom: String?
+
+    @Option(help: "Write a line per answered request to this file (appended; SIGUSR1 reopens it), or - for standard output.")
+    var accessLog: String?
+
+    @Option(help: "The access log's format: common (NCSA, with the duration in µs and the worker id added) or json (one object per line).")
+    var accessLogFormat: AccessLogLine.Format = .common
+
+    @Option(help: "The liveness path, answered 200 before any handler; off turns it off.")
+    var healthPath = "/healthz"
+
+    @Option(help: "The readiness path: 200 while a worker listens and the server is not draining, else 503; off turns it off.")
+    var readyPath = "/readyz"
+
+    @Option(help: "On SIGTERM or SIGINT, answer 503 on the readiness path at once and go on serving for this long (for a load balancer's health check to notice), then stop gracefully. A second signal stops at once.")
+    var drainDelay = TimeSpan(seconds: 0)
+
     @Option(help: "Address to listen on (IPv4 or IPv6 literal).")
     var host = "127.0.0.1"
 
@@ -145,6 +166,24 @@ struct Serve: ParsableCommand {
                 }
             }
         }
+        if proxyFrom != nil && !proxyProtocol {
+            throw ValidationError("--proxy-from needs --proxy-protocol: it names who may send the header")
+        }
+        if let proxyFrom, AddressRange.list(proxyFrom) == nil {
+            throw ValidationError("--proxy-from must be CIDR blocks separated by commas (10.0.0.0/8,::1/128), got '\(proxyFrom)'")
+        }
+        if proxyProtocol && proxyFrom != nil && !clientAddresses {
+            throw ValidationError("--proxy-from checks each connection's peer: drop --no-client-addresses")
+        }
+        for (name, path) in [("--health-path", healthPath), ("--ready-path", readyPath)] where path != "off" {
+            guard path.hasPrefix("/"), !path.contains("?"), path.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+                throw ValidationError("\(name) must be a path such as /healthz (or off), got '\(path)'")
+            }
+        }
+        if healthPath != "off" && healthPath == readyPath {
+            throw ValidationError("--health-path and --ready-path must differ, both are '\(healthPath)'")
+        }
+        if let accessLog, accessLog.isEmpty { throw ValidationError("--access-log needs a file, or - for standard output") }
         guard fileCacheBytes >= 0 else { throw ValidationError("--file-cache-bytes cannot be negative, got \(fileCacheBytes)") }
         if let root {
             do throws(FileRootError) { _ = try FileRoot(root) } catch { throw ValidationError(error.description) }
@@ -181,6 +220,12 @@ struct Serve: ParsableCommand {
         c.receiveBufferSize = receiveBufferSize
         c.directDescriptors = directDescriptors
         c.knowsClients = clientAddresses
+        if proxyProtocol {
+            c.proxyProtocol = ServerConfiguration.ProxyProtocol(trusted: proxyFrom.flatMap(AddressRange.list) ?? [])
+        }
+        c.accessLog = accessLog.map { ServerConfiguration.AccessLog(path: $0, format: accessLogFormat) }
+        c.healthPath = healthPath == "off" ? nil : healthPath
+        c.readyPath = readyPath == "off" ? nil : readyPath
         return c
     }
 
@@ -312,6 +357,10 @@ struct Serve: ParsableCommand {
         s.workerTimeoutNanoseconds = workerTimeout.nanoseconds
         s.queueLimit = queueLimit
         s.queueTimeoutNanoseconds = queueTimeout.nanoseconds
+        s.drainDelayNanoseconds = drainDelay.nanoseconds
+        s.forwardsSIGUSR1 = accessLog != nil
+        s.proxyProtocol = serverConfiguration.proxyProtocol
+        s.proxyHeaderTimeoutNanoseconds = headerTimeout.nanoseconds
         return s
     }
 
@@ -337,7 +386,8 @@ struct Serve: ParsableCommand {
         // SIGTERM/SIGINT drain, as in a cluster; a passed-in socket outlives us, unfiltered.
         // So does the listener of a server that gave up root: the SYN filter needs
         // CAP_NET_ADMIN, which a process that parses requests does not keep.
-        server.attach(try GracefulStop(refusing: given == nil && user == nil ? [fd] : []))
+        server.attach(try GracefulStop(refusing: given == nil && user == nil ? [fd] : [],
+                                       drainDelayNanoseconds: drainDelay.nanoseconds))
         server.addListener(fd, exclusive: true)
         printLine("listening on http://\(shownHost):\(boundPort)")
         try server.run()
@@ -347,3 +397,4 @@ struct Serve: ParsableCommand {
 extension DistributionMode: ExpressibleByArgument {}
 extension BalancePolicy: ExpressibleByArgument {}
 extension HandoffPath: ExpressibleByArgument {}
+extension AccessLogLine.Format: ExpressibleByArgument {}
