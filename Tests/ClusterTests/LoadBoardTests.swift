@@ -100,7 +100,13 @@ struct LoadBoardTests {
         #expect(board.balance == BalancePolicy.allCases.first)
     }
 
-    @Test func resetClearsEveryFieldButRestarts() throws {
+    /// Every field of a worker's line, and of the primary's, fits its 128 bytes.
+    @Test func theFieldsFitTheirLines() {
+        #expect(LoadBoard.Field.allCases.count * MemoryLayout<Int>.stride <= LoadBoard.lineBytes)
+        #expect((LoadBoard.HeaderField.proxyRejects.rawValue + 1) * MemoryLayout<Int>.stride <= LoadBoard.lineBytes)
+    }
+
+    @Test func resetClearsEveryFieldButTheSlotsHistory() throws {
         let (board, mapped, copy) = try Self.boardAndMapping(capacity: 4)
         defer { close(copy); close(board.fd) }
         for (k, field) in LoadBoard.Field.allCases.enumerated() {
@@ -113,7 +119,8 @@ struct LoadBoardTests {
             switch field {
             case .pid: expected = 4242
             case .state: expected = WorkerState.starting.rawValue
-            case .restarts: expected = 1000 + LoadBoard.Field.restarts.rawValue
+            // The slot's history, written by the primary, survives its workers.
+            case .restarts, .handoffs, .refusals: expected = 1000 + field.rawValue
             default: expected = 0
             }
             #expect(board.load(1, field) == expected, "\(field)")
