@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building, testing and benchmarking need, only when it is missing:
-# Debian's liburing-dev (the io_uring library and header) and wrk (the load generator);
+# Debian's liburing-dev (the io_uring library and header), wrk (the load generator),
+# systemd, HAProxy and iproute2 (for tests);
 # with the argument `bench`, also nginx, the peer the benchmarks compare against.
 # Uses sudo when not root. Safe to run again: it does nothing when all is present.
 set -euo pipefail
@@ -9,6 +10,11 @@ missing=()
 [ -f /usr/include/liburing.h ] || missing+=(liburing-dev)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# The tests: systemd-socket-activate (the socket unit's test), HAProxy and ip (the
+# multi-host test in network namespaces).
+[ -x /usr/bin/systemd-socket-activate ] || missing+=(systemd)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing+=(iproute2)
 if [ "${1:-}" = bench ]; then
   command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 fi

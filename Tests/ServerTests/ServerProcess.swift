@@ -33,7 +33,10 @@ final class ServerProcess {
     }
 
     /// Starts another program of this package that prints the same ready line (an example).
-    init(program: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+    /// `afterStart`: runs once the process is started, before its ready line is awaited
+    /// (a socket activator starts the server only once a client connects).
+    init(program: String, _ arguments: [String], environment: [String: String] = [:],
+         afterStart: (() throws -> Void)? = nil) throws {
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
@@ -42,6 +45,7 @@ final class ServerProcess {
         process.standardOutput = output
         process.standardError = errors
         try process.run()
+        try afterStart?()
         readyLine = try Self.readLine(output.fileHandleForReading, timeoutSeconds: 20)
         guard readyLine.hasPrefix("listening on http://127.0.0.1:"),
               let p = Int(readyLine.split(separator: ":").last ?? "") else {
