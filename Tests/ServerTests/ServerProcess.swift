@@ -47,7 +47,7 @@ final class ServerProcess {
         try process.run()
         try afterStart?()
         readyLine = try Self.readLine(output.fileHandleForReading, timeoutSeconds: 20)
-        guard readyLine.hasPrefix("listening on http://127.0.0.1:"),
+        guard readyLine.hasPrefix("listening on http://"),
               let p = Int(readyLine.split(separator: ":").last ?? "") else {
             stop()
             throw TestFailure("server did not become ready: \(readyLine.debugDescription)")
