@@ -3,6 +3,8 @@
 # Server pinned to CPU 1, wrk -t1 -c64 pinned to CPU 0, ROUNDS (3) interleaved rounds of DUR
 # (5) seconds for each scenario; prints req/s and the server's CPU per request (primary and
 # workers, from /proc) for each round. Used for BENCHMARKS.md section 6.
+# OLD_ARGS and NEW_ARGS add flags to one side (the same binary twice, with and without
+# --access-log, measures the log's cost: BENCHMARKS.md section 14).
 set -u
 OLD=$1; NEW=$2; ROUNDS=${ROUNDS:-3}; DUR=${DUR:-5}
 cpu_ticks() { local t=0; for p in "$@"; do read -r -a f < /proc/$p/stat 2>/dev/null || continue; t=$((t + f[13] + f[14])); done; echo $t; }
@@ -27,7 +29,7 @@ for scenario in "keepalive 0 --workers 0" "churn 1 --workers 0" "keepalive-rr 0 
   set -- $scenario; name=$1; close=$2; shift 2
   [ -n "${SCENARIOS:-}" ] && [[ " $SCENARIOS " != *" $name "* ]] && continue
   for r in $(seq $ROUNDS); do
-    echo "$name round $r old: $(run $OLD $close "$@")"
-    echo "$name round $r new: $(run $NEW $close "$@")"
+    echo "$name round $r old: $(run $OLD $close "$@" ${OLD_ARGS:-})"
+    echo "$name round $r new: $(run $NEW $close "$@" ${NEW_ARGS:-})"
   done
 done

@@ -78,7 +78,9 @@ extension Primary {
     static let hostStopGraceNanoseconds: UInt64 = 100_000_000
 
     func workerAskedToLeave(_ r: WorkerRecord) {
-        guard !shuttingDown, !r.draining, !r.worker.isDead else { return }
+        // During a stop's drain delay the cluster is stopping too: the group's signal reached
+        // the workers as well as the primary (KillMode=control-group, Ctrl-C).
+        guard !shuttingDown, !drainDelayStarted, !r.draining, !r.worker.isDead else { return }
         // A group signal reaches the primary too, but its signalfd read may not have
         // completed yet: a SIGTERM or SIGINT still pending means the cluster is stopping.
         if SignalReader.isPending(stopSignals) { return }

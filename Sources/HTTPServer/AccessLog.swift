@@ -5,10 +5,11 @@ import URing
 /// `--access-log PATH|-`: one line per answered request (AccessLogLine's formats), written
 /// by each process for itself.
 ///
-/// Lines are appended to a buffer of the loop's; at the end of a turn the buffer goes out
-/// in one write on the ring (O_APPEND, so the workers' writes to one file never overlap:
-/// each lands whole at the end), while the next turn's lines fill a second buffer. The loop
-/// never blocks on the disk. What does not fit while a write is slow is bounded: beyond
+/// Lines are appended to a buffer of the loop's, which goes out in one write on the ring
+/// (O_APPEND, so the workers' writes to one file never overlap: each lands whole at the
+/// end) once it holds `flushBytes`, and at every tick of the loop (at most 250 ms), while
+/// the next lines fill a second buffer. The loop never blocks on the disk. (A write at the
+/// end of every turn cost 11% more CPU per keep-alive request than no log; BENCHMARKS.md §14.) What does not fit while a write is slow is bounded: beyond
 /// `maxBufferedBytes` lines are dropped and counted, never held without end.
 ///
 /// To a pipe (`-` when standard output is one, or a FIFO), each write is at most PIPE_BUF
@@ -39,6 +40,8 @@ final class AccessLog {
     var timeSecond = -1
 
     static let maxBufferedBytes = 1 << 20
+    /// A buffer this full is written at the end of the turn, without waiting for the tick.
+    static let flushBytes = 64 * 1024
 
     init(_ settings: ServerConfiguration.AccessLog, workerID: Int) throws(SystemError) {
         self.settings = settings
@@ -133,8 +136,13 @@ final class AccessLog {
                                   durationMicroseconds: Int(durationNanoseconds / 1000), worker: workerID)
     }
 
-    /// End of a turn: the lines filled go out, unless a write is still in flight.
+    /// End of a turn: the lines go out if they fill `flushBytes` (or a reopen waits).
     @inline(__always)
+    func flushIfFull() {
+        if filling.count >= Self.flushBytes || reopenWanted { flush() }
+    }
+
+    /// The tick, or a full buffer: the lines filled go out, unless a write is still in flight.
     func flush() {
         guard !inFlight, !filling.isEmpty || reopenWanted, let ring else { return }
         if reopenWanted { reopen() }

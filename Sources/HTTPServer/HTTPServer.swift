@@ -291,7 +291,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
         loopExtension?.turnStarted(now: now)
         ring.drainCompletions { self.complete($0) }
         executor.runJobs()
-        accessLog?.flush()
+        accessLog?.flushIfFull()
         loopExtension?.turnEnded()
     }
 
@@ -383,6 +383,7 @@ public final class HTTPServer<Handler: HTTPHandler>: ConnectionAdopting {
     /// The periodic timer: refreshes the Date header and enforces every connection's deadlines.
     func tick() {
         refreshDate()
+        accessLog?.flush()
         if draining { drainTick() }
         for index in 0..<slotHighWater {
             let state = slots[index].lifecycle.state

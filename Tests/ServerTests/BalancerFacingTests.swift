@@ -178,6 +178,36 @@ import WebTesting
         return Set(workers.compactMap { $0["pid"] as? Int })
     }
 
+    /// A stop signal to the whole process group (Ctrl-C, systemd's KillMode=control-group)
+    /// reaches the workers too: during the drain delay none of them is replaced, and the
+    /// stop is clean.
+    @Test func aGroupSignalDuringTheDrainDelayReplacesNoWorker() throws {
+        // Its own process group, led by the primary (perl's setpgrp, then exec: the same pid).
+        let server = try ServerProcess(program: "/usr/bin/perl", ["-e", "setpgrp(0, 0); exec @ARGV or die", "--",
+                                                                  ServerProcess.binary, "serve", "--port", "0",
+                                                                  "--workers", "2", "--drain-delay", "1s"])
+        defer { server.stop() }
+        let primary = server.process.processIdentifier
+        #expect(getpgid(primary) == primary, "not a process group of its own: the signal below would reach others")
+        guard getpgid(primary) == primary else { return }
+        func children() -> Set<Int> {
+            let text = (try? String(contentsOfFile: "/proc/\(primary)/task/\(primary)/children", encoding: .utf8)) ?? ""
+            return Set(text.split(separator: " ").compactMap { Int($0) })
+        }
+        let before = children()
+        #expect(before.count == 2)
+        kill(-primary, SIGTERM)
+        var seen: Set<Int> = []
+        for _ in 0..<60 {
+            seen.formUnion(children())
+            usleep(10_000)
+        }
+        #expect(seen == before, "workers were started during the drain delay: \(seen.subtracting(before))")
+        #expect(try fetch(server.port, "GET /readyz HTTP/1.1\r\nHost: t\r\n\r\n").status == 503)
+        for _ in 0..<1000 where server.process.isRunning { usleep(10_000) }
+        #expect(!server.process.isRunning && server.process.terminationStatus == 0)
+    }
+
     /// A SIGHUP roll replaces every worker, and readiness answers 200 all along.
     @Test func readinessStaysReadyThroughARollingRestart() throws {
         let server = try ServerProcess(["--workers", "2"])
